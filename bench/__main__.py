@@ -1,0 +1,5 @@
+"""`python -m bench` is `eosbench`."""
+
+from bench.cli import main
+
+main()

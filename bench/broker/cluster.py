@@ -1,0 +1,358 @@
+"""A real Apache Kafka cluster on loopback: format, start, wait until usable, stop.
+
+Each node runs in KRaft combined mode (broker + controller) in its own JVM. All that is needed to
+find the cluster again lives in one state file, so `broker status` and `broker down` work from
+any shell, and a crashed command never leaves an unknown broker behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bench.broker.distribution import Distribution, Java, find_java
+from bench.errors import BadInput, EnvironmentProblem
+from bench.paths import state_dir
+
+SUPPORTED_SIZES = (1, 3)
+READY_TIMEOUT_S = 120.0
+
+_LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN">
+  <Appenders>
+    <File name="file" fileName="{log}"><PatternLayout pattern="[%d] %p %m (%c)%n"/></File>
+  </Appenders>
+  <Loggers>
+    <Logger name="kafka" level="INFO"/>
+    <Logger name="org.apache.kafka" level="INFO"/>
+    <Logger name="state.change.logger" level="WARN"/>
+    <Logger name="kafka.request.logger" level="WARN"/>
+    <Root level="INFO"><AppenderRef ref="file"/></Root>
+  </Loggers>
+</Configuration>
+"""
+
+
+@dataclass
+class Node:
+    """One broker+controller JVM."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    directory: str
+    pid: int | None = None
+
+    @property
+    def config_file(self) -> Path:
+        return Path(self.directory) / "server.properties"
+
+    @property
+    def log_file(self) -> Path:
+        return Path(self.directory) / "server.log"
+
+    @property
+    def console_file(self) -> Path:
+        return Path(self.directory) / "console.log"
+
+    def is_running(self) -> bool:
+        """True only if the pid is alive AND is this node's JVM (pids get reused)."""
+        if not self.pid:
+            return False
+        try:
+            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes().decode(errors="replace")
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return False
+        return str(self.config_file) in cmdline and stat.split(")")[-1].split()[0] != "Z"
+
+
+@dataclass
+class Cluster:
+    """The running (or stopped) embedded cluster, as recorded in the state file."""
+
+    version: str
+    libs: str
+    source: str
+    cluster_id: str
+    directory: str
+    nodes: list[Node]
+    java: str
+    heap_mb: int
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def size(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    @property
+    def replication_factor(self) -> int:
+        return 3 if self.size >= 3 else 1
+
+    @property
+    def min_insync_replicas(self) -> int:
+        return 2 if self.size >= 3 else 1
+
+    def node(self, node_id: int) -> Node:
+        for n in self.nodes:
+            if n.node_id == node_id:
+                return n
+        raise BadInput(f"no broker with node id {node_id} (have {[n.node_id for n in self.nodes]})")
+
+    def running_nodes(self) -> list[Node]:
+        return [n for n in self.nodes if n.is_running()]
+
+    def describe(self) -> dict:
+        """What status and results record about the broker (no pids: they mean nothing later)."""
+        return {
+            "version": self.version,
+            "source": self.source,
+            "brokers": self.size,
+            "bootstrap_servers": self.bootstrap_servers,
+            "cluster_id": self.cluster_id,
+            "heap_mb": self.heap_mb,
+            "config": server_properties(self, self.nodes[0]),
+        }
+
+
+# ---------------------------------------------------------------------------------------- state
+
+
+def state_file() -> Path:
+    return state_dir() / "broker.json"
+
+
+def load_state() -> Cluster | None:
+    path = state_file()
+    if not path.exists():
+        return None
+    raw = json.loads(path.read_text())
+    raw["nodes"] = [Node(**n) for n in raw["nodes"]]
+    return Cluster(**raw)
+
+
+def _save_state(cluster: Cluster) -> None:
+    path = state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(cluster), indent=2))
+    tmp.replace(path)
+
+
+# ---------------------------------------------------------------------------------------- config
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _heap_mb(brokers: int) -> int:
+    """A heap that leaves room for the load generators: 1/16 of memory per node, 256 MB..1 GB."""
+    total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    return max(256, min(1024, total_mb // (16 * brokers)))
+
+
+def server_properties(cluster: Cluster, node: Node) -> dict[str, str]:
+    """The broker configuration: loopback listeners, internal topics sized for the cluster."""
+    rf, isr = cluster.replication_factor, cluster.min_insync_replicas
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": str(node.node_id),
+        "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(Path(node.directory) / "data"),
+        "num.partitions": "1",
+        "default.replication.factor": str(rf),
+        "min.insync.replicas": str(isr),
+        "offsets.topic.replication.factor": str(rf),
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": str(rf),
+        "transaction.state.log.min.isr": str(isr),
+        "transaction.state.log.num.partitions": "10",
+        "share.coordinator.state.topic.replication.factor": str(rf),
+        "share.coordinator.state.topic.min.isr": str(isr),
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "false",
+        "delete.topic.enable": "true",
+    }
+    if cluster.size == 1:
+        props["controller.quorum.bootstrap.servers"] = f"127.0.0.1:{node.controller_port}"
+    else:
+        props["controller.quorum.voters"] = ",".join(
+            f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in cluster.nodes
+        )
+    return props
+
+
+def _write_node_files(cluster: Cluster, node: Node) -> None:
+    Path(node.directory).mkdir(parents=True, exist_ok=True)
+    props = server_properties(cluster, node)
+    node.config_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    (Path(node.directory) / "log4j2.xml").write_text(_LOG4J2.format(log=node.log_file))
+
+
+def _new_cluster_id() -> str:
+    """Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+# ---------------------------------------------------------------------------------------- lifecycle
+
+
+def _java_command(cluster: Cluster, node: Node, main_class: str, *args: str) -> list[str]:
+    return [
+        cluster.java, f"-Xms{cluster.heap_mb}m", f"-Xmx{cluster.heap_mb}m",
+        "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={Path(node.directory) / 'log4j2.xml'}",
+        f"-Dkafka.logs.dir={node.directory}",
+        "-cp", str(Path(cluster.libs) / "*"),
+        main_class, *args,
+    ]
+
+
+def _format(cluster: Cluster, node: Node) -> None:
+    args = ["format", "-t", cluster.cluster_id, "-c", str(node.config_file)]
+    if cluster.size == 1:
+        args.append("--standalone")
+    proc = subprocess.run(_java_command(cluster, node, "kafka.tools.StorageTool", *args), capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise EnvironmentProblem(f"formatting storage of broker {node.node_id} failed: {last[0][:300]}")
+
+
+def start_node(cluster: Cluster, node: Node) -> None:
+    """Start one node's JVM in its own session, so Ctrl-C in the shell that ran `up` spares it."""
+    with open(node.console_file, "ab") as console:
+        proc = subprocess.Popen(
+            _java_command(cluster, node, "kafka.Kafka", str(node.config_file)),
+            stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    node.pid = proc.pid
+    _save_state(cluster)
+
+
+def start(distribution: Distribution, brokers: int = 1, timeout_s: float = READY_TIMEOUT_S, java: Java | None = None) -> Cluster:
+    """Format and start a fresh cluster; return once it accepts a transactional producer."""
+    if brokers not in SUPPORTED_SIZES:
+        raise BadInput(f"--brokers must be 1 or 3, not {brokers}")
+    java = java or find_java()
+    cluster_id = _new_cluster_id()
+    directory = state_dir() / "clusters" / cluster_id
+    nodes = [Node(i, _free_port(), _free_port(), str(directory / f"node-{i}")) for i in range(1, brokers + 1)]
+    cluster = Cluster(
+        version=distribution.version, libs=str(distribution.libs), source=distribution.source,
+        cluster_id=cluster_id, directory=str(directory), nodes=nodes, java=java.executable,
+        heap_mb=_heap_mb(brokers),
+    )
+    for node in nodes:
+        _write_node_files(cluster, node)
+        _format(cluster, node)
+    _save_state(cluster)
+    try:
+        for node in nodes:
+            start_node(cluster, node)
+        wait_ready(cluster, timeout_s)
+    except BaseException:
+        stop(cluster, keep_data=True)
+        raise
+    return cluster
+
+
+def wait_ready(cluster: Cluster, timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Usable means what eosbench needs: every broker in the metadata AND init_transactions() works."""
+    from confluent_kafka import KafkaException, Producer
+    from confluent_kafka.admin import AdminClient
+
+    deadline = time.monotonic() + timeout_s
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers, "log_level": 0})
+    while True:
+        _check_alive(cluster)
+        try:
+            brokers = admin.list_topics(timeout=2).brokers
+            if len(brokers) == cluster.size:
+                break
+        except KafkaException:
+            pass
+        if time.monotonic() > deadline:
+            raise EnvironmentProblem(f"broker not ready within {timeout_s:.0f}s: metadata did not list {cluster.size} broker(s); see 'eosbench broker logs'")
+        time.sleep(0.5)
+    while True:
+        _check_alive(cluster)
+        producer = Producer({
+            "bootstrap.servers": cluster.bootstrap_servers, "log_level": 0,
+            "transactional.id": f"eosbench-readiness-{uuid.uuid4().hex[:8]}",
+        })
+        try:
+            producer.init_transactions(max(1.0, min(10.0, deadline - time.monotonic())))
+            return
+        except KafkaException as exc:
+            if time.monotonic() > deadline:
+                raise EnvironmentProblem(f"broker not ready within {timeout_s:.0f}s: init_transactions() failed: {exc.args[0].str()}")
+        finally:
+            del producer
+        time.sleep(0.5)
+
+
+def _check_alive(cluster: Cluster) -> None:
+    for node in cluster.nodes:
+        if not node.is_running():
+            raise EnvironmentProblem(f"broker {node.node_id} exited during start: {_last_error(node)}")
+
+
+def _last_error(node: Node) -> str:
+    """The most telling line of a dead node's logs: the last ERROR, else the last line."""
+    lines: list[str] = []
+    for path in (node.log_file, node.console_file):
+        if path.exists():
+            lines += path.read_text(errors="replace").splitlines()[-200:]
+    errors = [ln for ln in lines if "ERROR" in ln or "Exception" in ln]
+    picked = (errors or lines or ["(no log output)"])[-1].strip()
+    return picked[:400]
+
+
+def stop_node(node: Node, grace_s: float = 30.0) -> None:
+    """SIGTERM (a controlled shutdown), then SIGKILL only if the JVM outstays `grace_s`."""
+    if not node.is_running():
+        return
+    os.kill(node.pid, signal.SIGCONT)  # a paused node cannot shut down
+    os.kill(node.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while node.is_running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if node.is_running():
+        os.kill(node.pid, signal.SIGKILL)
+        while node.is_running():
+            time.sleep(0.1)
+
+
+def stop(cluster: Cluster, keep_data: bool = False) -> None:
+    """Stop every node; remove the data unless asked to keep it, and forget the cluster."""
+    import shutil
+
+    for node in cluster.nodes:
+        stop_node(node)
+    if not keep_data:
+        shutil.rmtree(cluster.directory, ignore_errors=True)
+    if state_file().exists():
+        current = load_state()
+        if current and current.cluster_id == cluster.cluster_id:
+            state_file().unlink()

@@ -1,0 +1,133 @@
+"""Where the Kafka jars come from: an existing distribution, or Maven Central.
+
+A benchmark that compares broker versions needs any version on demand, so the default is to
+resolve the official `org.apache.kafka:kafka_2.13` artifacts with Maven into a per-version cache;
+a user who already has a distribution points at it with --kafka-home / KAFKA_HOME instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.errors import BadInput, EnvironmentProblem
+from bench.paths import cache_dir
+
+DEFAULT_KAFKA_VERSION = "4.1.1"
+
+# The Maven artifacts leave the logging binding out; Kafka 4.x logs through log4j2. Maven's
+# nearest-wins would also pick a transitive slf4j-api 1.7, which cannot see an slf4j2 binding,
+# so the API is pinned to the 2.x line that Kafka's own distribution ships.
+LOG4J2_VERSION = "2.24.3"
+SLF4J_VERSION = "2.0.17"
+_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(?:[.-][0-9A-Za-z.-]+)?$")
+_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>eosbench</groupId><artifactId>kafka-distribution</artifactId><version>1</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{v}</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>{v}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>{log4j}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>{slf4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+
+@dataclass(frozen=True)
+class Java:
+    """The JVM that runs the broker."""
+
+    executable: str
+    major: int
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A set of Kafka jars of one version, and where they came from (maven or a KAFKA_HOME)."""
+
+    version: str
+    libs: Path
+    source: str
+
+    @property
+    def classpath(self) -> str:
+        return str(self.libs / "*")
+
+
+def find_java(minimum: int = 17) -> Java:
+    """The java on JAVA_HOME or PATH, refused unless it is at least `minimum` (Kafka 4 needs 17)."""
+    home = os.environ.get("JAVA_HOME")
+    candidate = str(Path(home) / "bin" / "java") if home and (Path(home) / "bin" / "java").exists() else shutil.which("java")
+    if not candidate:
+        raise EnvironmentProblem(f"no java found on PATH or JAVA_HOME: install Java {minimum}+ (e.g. apt-get install openjdk-17-jre-headless)")
+    out = subprocess.run([candidate, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        raise EnvironmentProblem(f"could not read the Java version from '{candidate} -version'")
+    major = int(match.group(1))
+    if major == 1 and match.group(2):  # "1.8.0" style
+        major = int(match.group(2))
+    if major < minimum:
+        raise EnvironmentProblem(f"{candidate} is Java {major}; Kafka needs Java {minimum}+: set JAVA_HOME to a newer JDK")
+    return Java(candidate, major)
+
+
+def resolve(version: str | None = None, kafka_home: str | Path | None = None) -> Distribution:
+    """The distribution to run: --kafka-home / KAFKA_HOME if given, else the cached Maven download."""
+    kafka_home = kafka_home or os.environ.get("KAFKA_HOME")
+    if kafka_home:
+        return _from_kafka_home(Path(kafka_home), version)
+    return _from_maven(version or DEFAULT_KAFKA_VERSION)
+
+
+def _from_kafka_home(home: Path, wanted: str | None) -> Distribution:
+    jars = sorted((home / "libs").glob("kafka_2.1[23]-*.jar"))
+    jars = [j for j in jars if not re.search(r"-(test|sources|javadoc)\.jar$", j.name)]
+    if not jars:
+        raise BadInput(f"KAFKA_HOME {home} is not a Kafka distribution: no libs/kafka_2.13-*.jar in it")
+    version = re.sub(r"^kafka_2\.1[23]-|\.jar$", "", jars[0].name)
+    if wanted and wanted != version:
+        raise BadInput(f"KAFKA_HOME {home} holds Kafka {version}, not the requested {wanted}: drop --kafka-version or point elsewhere")
+    return Distribution(version, home / "libs", str(home))
+
+
+def _from_maven(version: str) -> Distribution:
+    if not _VERSION_RE.match(version):
+        raise BadInput(f"'{version}' is not a Kafka version (expected e.g. {DEFAULT_KAFKA_VERSION})")
+    if int(version.split(".")[0]) < 4:
+        raise BadInput(f"Kafka {version} is not supported: the embedded broker runs Kafka 4.x (KRaft with log4j2); use --kafka-home for older distributions")
+    libs = cache_dir() / "kafka" / version / "libs"
+    if (libs / ".complete").exists():
+        return Distribution(version, libs, "maven (cached)")
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise EnvironmentProblem("no Maven (mvn) on PATH and no KAFKA_HOME: install Maven or point --kafka-home at a Kafka distribution")
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=libs.parent) as work:
+        (Path(work) / "pom.xml").write_text(_POM.format(v=version, log4j=LOG4J2_VERSION, slf4j=SLF4J_VERSION))
+        out_dir = Path(work) / "libs"
+        proc = subprocess.run(
+            [mvn, "-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={out_dir}"],
+            cwd=work, capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            _raise_maven_failure(version, proc.stdout + proc.stderr)
+        (out_dir / ".complete").write_text(version + "\n")
+        if libs.exists():  # another process finished first; theirs is as good as ours
+            return Distribution(version, libs, "maven (cached)")
+        out_dir.rename(libs)
+    return Distribution(version, libs, "maven")
+
+
+def _raise_maven_failure(version: str, output: str) -> None:
+    artifact = rf"org\.apache\.kafka:kafka_2\.13:jar:{re.escape(version)}"
+    if re.search(rf"(Could not find artifact|Failure to find) {artifact}|{artifact} was not found", output):
+        raise BadInput(f"Kafka {version} does not exist on Maven Central (org.apache.kafka:kafka_2.13:{version}): pick a released version")
+    lines = [ln.strip() for ln in output.splitlines() if "ERROR" in ln] or output.strip().splitlines()[-1:] or ["no output"]
+    raise EnvironmentProblem(f"Maven could not resolve Kafka {version}: {lines[0][:300]}")

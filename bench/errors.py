@@ -1,0 +1,24 @@
+"""Errors that end a command with one line and the exit code SPEC promises.
+
+Everything a user can get wrong or an environment can lack is raised as one of these, so the CLI
+can print a single line and exit with the right code; anything else is a bug and keeps its
+traceback (shown with --debug).
+"""
+
+
+class EosbenchError(Exception):
+    """A failure the user can act on; the message is the whole story, on one line."""
+
+    exit_code = 1
+
+
+class BadInput(EosbenchError):
+    """Usage, profile, or a run that does not exist (exit 2)."""
+
+    exit_code = 2
+
+
+class EnvironmentProblem(EosbenchError):
+    """No Java or Maven, broker unreachable or crashed (exit 3)."""
+
+    exit_code = 3
