@@ -2,4 +2,5 @@
 
 from bench.cli import main
 
-main()
+if __name__ == "__main__":  # roles are spawned: importing this module must not run the CLI
+    main()

@@ -1,0 +1,394 @@
+"""One cell: one delivery mode at one parameter point, measured once.
+
+The phases follow METHOD.md: create the cell's topics and wait for leaders (and for
+init_transactions in every transactional role), warm up, measure, drain until every acknowledged
+record has been read or the readers go quiet, account for every `eosbench-id`, delete the topics.
+The roles run in their own processes; this module only coordinates them and adds up what they
+report.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from confluent_kafka import TopicCollection
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench import modes
+from bench.errors import BadInput
+from bench.metrics import ACKED, LATENCY_KINDS, Accounting, LatencySeries
+from bench.roles import Timeline, consumer, entry, lag, processor, producer
+from bench.secrets import redact
+
+READY_TIMEOUT_S = 90.0
+DRAIN_QUIET_S = 5.0
+DRAIN_TIMEOUT_S = 60.0
+GENERATOR_CPU_LIMIT = 0.9  # share of one core above which the generator, not Kafka, sets the pace
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """The parameters of a cell: everything that decides what is measured."""
+
+    mode: str
+    topology: str = "produce"
+    partitions: int = 1
+    message_size: int = 1024
+    rate: int | None = None  # records/s for the whole cell; None is closed loop
+    producers: int = 1
+    warmup_s: float = 5.0
+    duration_s: float = 20.0
+    transaction_size: int | None = None
+    transaction_ms: float | None = None
+    abort_ratio: float = 0.0
+    replication_factor: int | None = None  # None: the cluster's default (1 or 3)
+    faults: tuple = ()
+
+    def check(self) -> None:
+        """Refuse impossible cells before anything runs."""
+        mode = modes.get(self.mode)
+        if self.topology not in ("produce", "process"):
+            raise BadInput(f"topology must be produce or process, not '{self.topology}'")
+        if self.topology not in mode.topologies:
+            raise BadInput(f"mode {self.mode} does not support topology {self.topology} (it supports {', '.join(mode.topologies)})")
+        for name in ("partitions", "message_size", "producers"):
+            if getattr(self, name) < 1:
+                raise BadInput(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.rate is not None and self.rate <= 0:
+            raise BadInput(f"rate must be 'max' or a positive number of records/s, not {self.rate}")
+        if self.transaction_size is not None and self.transaction_size < 1:
+            raise BadInput(f"transaction_size must be at least 1, not {self.transaction_size}")
+        if self.transaction_ms is not None and self.transaction_ms <= 0:
+            raise BadInput(f"transaction_ms must be positive, not {self.transaction_ms}")
+        if not 0.0 <= self.abort_ratio < 1.0:
+            raise BadInput(f"abort_ratio must be in [0, 1), not {self.abort_ratio}")
+        if self.duration_s <= 0 or self.warmup_s < 0:
+            raise BadInput("duration_s must be positive and warmup_s not negative")
+
+    @property
+    def commits_by_size(self) -> int | None:
+        """Transaction / commit size; 100 when neither a size nor an interval is given."""
+        if self.transaction_size is None and self.transaction_ms is None:
+            return 100
+        return self.transaction_size
+
+    def params(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a cell runs: the cluster and what every client gets."""
+
+    bootstrap_servers: str
+    client: dict = field(default_factory=dict)
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+    max_message_bytes: int = 1048588
+
+
+@dataclass
+class CellOutcome:
+    """What one cell produced: metrics, histograms, lag samples, and its status."""
+
+    spec: CellSpec
+    ordinal: int
+    status: str
+    metrics: dict[str, Any]
+    latencies: dict[str, LatencySeries]
+    lag_columns: tuple
+    lag_rows: list[tuple]
+    client_configs: dict[str, dict]
+    topics: list[str]
+    measure_start_epoch_s: float
+    faults: list[dict]
+
+
+class CellFailed(Exception):
+    """A role failed or hung; the message becomes the cell's status."""
+
+
+class _Role:
+    """A role process and its pipe."""
+
+    def __init__(self, name: str, module, spec: dict):
+        self.name = name
+        self.conn, child = _SPAWN.Pipe()
+        self.process = _SPAWN.Process(target=entry, args=(module.run, spec, child), name=f"eosbench-{name}", daemon=True)
+        self.process.start()
+        child.close()
+        self.result: Any = None
+        self.progress = 0
+        self.closed = False
+
+    def _receive(self) -> tuple | None:
+        """The next message, keeping progress and result; None once the pipe is closed."""
+        try:
+            message = self.conn.recv()
+        except EOFError:
+            self.closed = True
+            return None
+        if message[0] == "progress":
+            self.progress = message[1]
+        elif message[0] == "result":
+            self.result = message[1]
+        elif message[0] == "error":
+            raise CellFailed(f"{self.name}: {message[1]}")
+        return message
+
+    def expect(self, kind: str, timeout_s: float) -> Any:
+        """Wait for a message of `kind`; fail on an error, an exit, or silence."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if kind == "result" and self.result is not None:
+                return self.result
+            if self.closed:
+                raise CellFailed(f"{self.name} exited (code {self.process.exitcode}) before '{kind}'")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CellFailed(f"{self.name} sent no '{kind}' within {timeout_s:.0f}s")
+            if self.conn.poll(min(remaining, 0.5)):
+                message = self._receive()
+                if message and message[0] == kind:
+                    return message[1]
+            elif not self.process.is_alive() and not self.conn.poll():
+                self.closed = True
+
+    def pump(self) -> None:
+        """Read whatever is waiting, without blocking."""
+        while not self.closed and self.conn.poll():
+            self._receive()
+
+    def send(self, *message) -> None:
+        self.conn.send(message)
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.join(10)
+
+    def finish(self, timeout_s: float) -> Any:
+        result = self.expect("result", timeout_s)
+        self.process.join(10)
+        return result
+
+
+def run_cell(
+    spec: CellSpec, target: Target, ordinal: int, run_tag: str, keep_topics: bool = False,
+    on_progress: Callable[[float, int], None] | None = None,
+) -> CellOutcome:
+    """Measure one cell; a failure becomes the outcome's status, never an exception."""
+    spec.check()
+    mode = modes.get(spec.mode)
+    names = _names(run_tag, ordinal, spec.topology)
+    admin = AdminClient({**target.client, "bootstrap.servers": target.bootstrap_servers})
+    configs = _client_configs(spec, mode, target, names)
+    roles: list[_Role] = []
+    latencies = {kind: LatencySeries() for kind in LATENCY_KINDS}
+    lag_result: dict = {"columns": lag.COLUMNS, "rows": []}
+    faults_done: list[dict] = []
+    timeline = None
+    status = "ok"
+    results: dict[str, Any] = {}
+    try:
+        _create_topics(admin, spec, target, names["topics"])
+        reader = _Role("consumer", consumer, {
+            "config": configs["consumer"], "topic": names["topics"][-1],
+            "commit_offsets_before_processing": mode.commit_offsets_before_processing,
+        })
+        roles.append(reader)
+        proc_spec = None
+        if spec.topology == "process":
+            proc_spec = {
+                "consumer_config": configs["processor_consumer"], "producer_config": configs["processor_producer"],
+                "input_topic": names["topics"][0], "output_topic": names["topics"][1],
+                "transaction_size": spec.commits_by_size, "transaction_ms": spec.transaction_ms,
+            }
+            roles.append(_Role("processor", processor, proc_spec))
+        producers = [
+            _Role(f"producer-{i}", producer, {
+                "config": configs["producer"] if not mode.transactional_producer else {**configs["producer"], "transactional.id": f"{names['prefix']}.producer-{i}"},
+                "topic": names["topics"][0], "producer_index": i, "cell_ordinal": ordinal,
+                "message_size": spec.message_size, "rate": spec.rate / spec.producers if spec.rate else None,
+                "transaction_size": spec.commits_by_size if mode.transactional_producer else None,
+                "transaction_ms": spec.transaction_ms, "abort_ratio": spec.abort_ratio,
+            })
+            for i in range(spec.producers)
+        ]
+        roles += producers
+        sampler = _Role("lag-sampler", lag, {
+            "config": {**target.client, "bootstrap.servers": target.bootstrap_servers},
+            "partitions": spec.partitions,
+            "groups": [{"group": names["groups"][-1], "topic": names["topics"][-1]}]
+            + ([{"group": names["groups"][0], "topic": names["topics"][0]}] if spec.topology == "process" else []),
+        })
+        roles.append(sampler)
+        for role in roles:
+            role.expect("ready", READY_TIMEOUT_S)
+        timeline = Timeline.starting_in(0.3, spec.warmup_s, spec.duration_s)
+        for role in roles:
+            role.send("go", timeline)
+        _measure(spec, timeline, roles, producers, proc_spec, faults_done, on_progress)
+        for p in producers:
+            results[p.name] = p.finish(DRAIN_TIMEOUT_S + 60)
+        expected = sum(r["states"].count(ACKED) for r in results.values())
+        readers = ([r for r in roles if r.name == "processor"]) + [reader]
+        for role in readers:
+            role.send("drain", {"expected": expected, "quiet_s": DRAIN_QUIET_S, "timeout_s": DRAIN_TIMEOUT_S})
+            results[role.name] = role.finish(DRAIN_TIMEOUT_S + 30)
+        sampler.send("stop", None)
+        lag_result = sampler.finish(30)
+    except CellFailed as exc:
+        status = f"failed: {exc}"
+    finally:
+        for role in roles:
+            role.kill()
+        if not keep_topics:
+            _delete_topics(admin, names["topics"])
+    for name, result in results.items():
+        for kind, encoded in result.get("histograms", {}).items():
+            latencies[kind].merge(encoded)
+    metrics = _metrics(spec, mode, results, latencies, timeline) if status == "ok" else {}
+    return CellOutcome(
+        spec=spec, ordinal=ordinal, status=status, metrics=metrics, latencies=latencies,
+        lag_columns=tuple(lag_result["columns"]), lag_rows=lag_result["rows"],
+        client_configs={k: redact(v) for k, v in configs.items()}, topics=names["topics"],
+        measure_start_epoch_s=(timeline.measure_start_ns / 1e9 + timeline.epoch_offset_s) if timeline else time.time(),
+        faults=faults_done,
+    )
+
+
+def _measure(spec, timeline, roles, producers, proc_spec, faults_done, on_progress) -> None:
+    """The warm-up and measured window: pass progress on, apply timed faults."""
+    pending = sorted((f for f in spec.faults if f["kind"] == "processor_kill"), key=lambda f: f["at_s"])
+    while time.monotonic_ns() < timeline.measure_end_ns:
+        time.sleep(0.2)
+        for role in roles:
+            role.pump()
+        elapsed = (time.monotonic_ns() - timeline.start_ns) / 1e9
+        if on_progress:
+            on_progress(elapsed, sum(p.progress for p in producers))
+        if pending and time.monotonic_ns() >= timeline.measure_start_ns + int(pending[0]["at_s"] * 1e9):
+            faults_done.append(_kill_processor(roles, proc_spec, timeline, pending.pop(0)))
+
+
+def _kill_processor(roles: list[_Role], proc_spec: dict, timeline: Timeline, fault: dict) -> dict:
+    """SIGKILL the processor mid-flight and start a new one with the same identity."""
+    index = next(i for i, r in enumerate(roles) if r.name == "processor")
+    started = (time.monotonic_ns() - timeline.measure_start_ns) / 1e9
+    roles[index].kill()
+    time.sleep(fault.get("duration_s", 0))
+    replacement = _Role("processor", processor, proc_spec)
+    replacement.expect("ready", READY_TIMEOUT_S)
+    replacement.send("go", timeline)
+    roles[index] = replacement
+    ended = (time.monotonic_ns() - timeline.measure_start_ns) / 1e9
+    return {"kind": "processor_kill", "start_s": round(started, 3), "end_s": round(ended, 3)}
+
+
+def _names(run_tag: str, ordinal: int, topology: str) -> dict:
+    prefix = f"eosbench.{run_tag}.{ordinal}"
+    topics = [f"{prefix}.input", f"{prefix}.output"] if topology == "process" else [f"{prefix}.records"]
+    groups = [f"{prefix}.processor", f"{prefix}.verifier"] if topology == "process" else [f"{prefix}.verifier"]
+    return {"prefix": prefix, "topics": topics, "groups": groups}
+
+
+def _client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: dict) -> dict[str, dict]:
+    """Every client's effective properties; what a mode depends on is set explicitly."""
+    base = {**target.client, "bootstrap.servers": target.bootstrap_servers}
+    configs = {
+        "producer": mode.producer_config(base),
+        "consumer": {**mode.consumer_config(base), "group.id": names["groups"][-1]},
+    }
+    if spec.topology == "process":
+        configs["processor_consumer"] = {
+            **mode.consumer_config(base), "group.id": names["groups"][0],
+            "group.instance.id": f"{names['prefix']}.processor",  # a restarted processor takes over at once
+            "session.timeout.ms": "10000",
+        }
+        configs["processor_producer"] = mode.producer_config(base)
+        if mode.transactional_processor:
+            configs["processor_producer"]["transactional.id"] = f"{names['prefix']}.processor"
+    if spec.message_size > target.max_message_bytes - 256:
+        raise BadInput(f"message_size {spec.message_size} is larger than the broker accepts (message.max.bytes {target.max_message_bytes})")
+    return configs
+
+
+def _create_topics(admin: AdminClient, spec: CellSpec, target: Target, topics: list[str]) -> None:
+    rf = spec.replication_factor or target.replication_factor
+    config = {"min.insync.replicas": str(min(target.min_insync_replicas, rf))}
+    futures = admin.create_topics([NewTopic(t, spec.partitions, rf, config=config) for t in topics])
+    try:
+        for f in futures.values():
+            f.result(30)
+    except Exception as exc:
+        raise CellFailed(f"could not create topics: {exc}") from exc
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        described = admin.describe_topics(TopicCollection(topics))
+        try:
+            if all(p.leader is not None for f in described.values() for p in f.result(10).partitions):
+                return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    raise CellFailed("topic partitions had no leader within 30s")
+
+
+def _delete_topics(admin: AdminClient, topics: list[str]) -> None:
+    try:
+        for f in admin.delete_topics(topics).values():
+            f.result(30)
+    except Exception:
+        pass  # topics that were never created, or a broker gone: nothing to clean
+
+
+def _metrics(spec: CellSpec, mode: modes.Mode, results: dict, latencies: dict[str, LatencySeries], timeline: Timeline) -> dict:
+    producer_results = [r for name, r in results.items() if name.startswith("producer-")]
+    states = {r["producer_index"]: np.frombuffer(r["states"], dtype=np.uint8) for r in producer_results}
+    accounting = Accounting.reconcile(states, results["consumer"]["ids"])
+    proc = results.get("processor")
+    window_records = proc["window_committed"] if proc else sum(r["window_acked"] for r in producer_results)
+    duration = timeline.duration_s
+    throughput = window_records / duration
+    txn_source = [proc] if proc else producer_results
+    cpu_share = max((r["cpu_window_s"] / duration for r in producer_results), default=0.0)
+    metrics: dict[str, Any] = {
+        **asdict(accounting),
+        "window_records": window_records,
+        "throughput_msgs": throughput,
+        "throughput_mb": throughput * spec.message_size / 1e6,
+        "transactions": sum(r.get("transactions", 0) for r in txn_source),
+        "aborts": sum(r.get("aborts", 0) for r in txn_source),
+        "aborts_on_purpose": sum(r.get("aborts_on_purpose", 0) for r in producer_results),
+        "rewinds": proc["rewinds"] if proc else 0,
+        "consumer_window_msgs": results["consumer"]["window_received"] / duration,
+        "cpu_s": {name: round(r["cpu_total_s"], 3) for name, r in results.items()},
+        "generator_cpu_share": round(cpu_share, 3),
+        "loop": "closed" if spec.rate is None else "open",
+        "out_of_range": {k: s.out_of_range for k, s in latencies.items()},
+    }
+    for kind, series in latencies.items():
+        metrics[kind] = series.percentiles_ms()
+    metrics["generator_bound"], metrics["generator_reason"] = _generator_bound(cpu_share, latencies["send_delay"])
+    return metrics
+
+
+def _generator_bound(cpu_share: float, send_delay: LatencySeries) -> tuple[bool, str]:
+    """The load generator, not Kafka, set the pace: a producer near a full core, or falling behind."""
+    if cpu_share >= GENERATOR_CPU_LIMIT:
+        return True, f"a producer process used {cpu_share:.0%} of a core: add producers or use a bigger machine"
+    means = [h.get_mean_value() for _, h in sorted(send_delay.intervals.items())]
+    if len(means) >= 6:
+        third = len(means) // 3
+        early, late = np.mean(means[:third]), np.mean(means[-third:])
+        if late > 10_000 and late > 2 * early:
+            return True, f"send delay grew from {early / 1000:.1f} ms to {late / 1000:.1f} ms: the generator cannot hold the rate"
+    return False, ""

@@ -1,0 +1,180 @@
+"""Latency histograms and record accounting: what each role measures, and how it travels.
+
+Recording must stay cheap enough not to move the throughput it measures: a role appends raw
+microsecond values to a list and, once a second, records the window's distinct values with their
+counts (numpy) into that second's HdrHistogram. Histograms cross process boundaries encoded, and
+are written as standard HdrHistogram log files so any HdrHistogram tool can recompute percentiles.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader, HistogramLogWriter
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour: anything slower is a hang, counted as out of range
+SIGNIFICANT_DIGITS = 3
+PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
+LATENCY_KINDS = ("produce", "e2e", "commit", "send_delay")
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+class IntervalRecorder:
+    """One latency kind, one HdrHistogram per second of the measured window.
+
+    `record` is the hot path (a list append); `tick` is called from the role's loop and moves
+    finished seconds into histograms. Values land in the second during which they were ticked,
+    which is at most one loop iteration late.
+    """
+
+    def __init__(self, window_start_ns: int):
+        self.window_start_ns = window_start_ns
+        self._index = 0
+        self._values: list[int] = []
+        self.intervals: dict[int, HdrHistogram] = {}
+        self.out_of_range = 0
+        self.record = self._values.append
+
+    def tick(self, now_ns: int) -> None:
+        index = max(0, (now_ns - self.window_start_ns) // 1_000_000_000)
+        if index != self._index:
+            self._flush()
+            self._index = index
+
+    def _flush(self) -> None:
+        if not self._values:
+            return
+        values, counts = np.unique(np.asarray(self._values, dtype=np.int64), return_counts=True)
+        self._values.clear()
+        hist = self.intervals.get(self._index) or self.intervals.setdefault(self._index, new_histogram())
+        for value, count in zip(values.tolist(), counts.tolist()):
+            if not hist.record_value(max(value, LOWEST_US), count):
+                self.out_of_range += count
+
+    def encoded(self) -> dict:
+        """What travels to the cell runner: {second: base64 histogram}, and the out-of-range count."""
+        self._flush()
+        return {
+            "intervals": {i: h.encode().decode() for i, h in sorted(self.intervals.items()) if h.get_total_count()},
+            "out_of_range": self.out_of_range,
+        }
+
+
+@dataclass
+class LatencySeries:
+    """One latency kind for a whole cell: interval histograms merged across roles, and their total."""
+
+    intervals: dict[int, HdrHistogram] = field(default_factory=dict)
+    out_of_range: int = 0
+
+    def merge(self, encoded: dict) -> None:
+        self.out_of_range += encoded["out_of_range"]
+        for index, payload in encoded["intervals"].items():
+            hist = HdrHistogram.decode(payload)
+            mine = self.intervals.setdefault(int(index), new_histogram())
+            mine.add(hist)
+
+    def total(self) -> HdrHistogram:
+        total = new_histogram()
+        for hist in self.intervals.values():
+            total.add(hist)
+        return total
+
+    def percentiles_ms(self) -> dict[str, float | None]:
+        total = self.total()
+        count = total.get_total_count()
+        out: dict[str, float | None] = {"count": count}
+        for p in PERCENTILES:
+            out[f"p{_pname(p)}_ms"] = total.get_value_at_percentile(p) / 1000.0 if count else None
+        out["max_ms"] = total.get_max_value() / 1000.0 if count else None
+        out["mean_ms"] = total.get_mean_value() / 1000.0 if count else None
+        return out
+
+    def write_hlog(self, path: Path, window_start_epoch_s: float, comment: str) -> None:
+        """A standard HdrHistogram log: intervals relative to a StartTime written by hand.
+
+        hdrhistogram 0.10.8's `output_start_time` is broken, so the StartTime line is written here.
+        """
+        with open(path, "w") as fh:
+            writer = HistogramLogWriter(fh)
+            writer.output_log_format_version()
+            writer.output_comment(f"[{comment}; values in microseconds]")
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(window_start_epoch_s))
+            fh.write(f"#[StartTime: {window_start_epoch_s:.3f} (seconds since epoch), {stamp}Z]\n")
+            writer.output_legend()
+            for index in sorted(self.intervals):
+                hist = self.intervals[index]
+                hist.set_start_time_stamp(index * 1000)
+                hist.set_end_time_stamp((index + 1) * 1000)
+                writer.output_interval_histogram(hist, max_value_unit_ratio=1000.0)
+
+
+def read_hlog(path: Path) -> HdrHistogram:
+    """The total histogram of an HdrHistogram log file (how reports recompute percentiles)."""
+    reader = HistogramLogReader(str(path), new_histogram())
+    total = new_histogram()
+    while (hist := reader.get_next_interval_histogram()) is not None:
+        total.add(hist)
+    return total
+
+
+def _pname(p: float) -> str:
+    return str(p).rstrip("0").rstrip(".").replace(".", "")
+
+
+# ---------------------------------------------------------------------------------------- accounting
+
+# What a producer knows of each record it sent, indexed by sequence number.
+PENDING, ACKED, FAILED, ABORTED = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Every `eosbench-id` of a cell, accounted for."""
+
+    sent: int
+    acked: int          # acknowledged, and for transactional producers in a committed transaction
+    failed: int         # the producer was told the record was not written
+    aborted: int        # written inside a transaction that was aborted
+    consumed: int       # records the verifying consumer received, duplicates included
+    duplicates: int     # receptions beyond the first of an id
+    lost: int           # acked but never consumed
+    unexpected: int     # consumed although never acked (a failed or aborted record that surfaced)
+
+    @classmethod
+    def reconcile(cls, producer_states: dict[int, np.ndarray], consumed_ids: dict[int, np.ndarray]) -> "Accounting":
+        sent = acked = failed = aborted = consumed = duplicates = lost = unexpected = 0
+        for producer in set(producer_states) | set(consumed_ids):
+            states = producer_states.get(producer, np.zeros(0, dtype=np.uint8))
+            seen = consumed_ids.get(producer, np.zeros(0, dtype=np.int64))
+            counts = np.bincount(seen, minlength=len(states)) if len(seen) else np.zeros(len(states), dtype=np.int64)
+            beyond = counts[len(states):]  # ids the producer never reported: foreign or corrupt
+            counts = counts[: len(states)]
+            sent += len(states)
+            acked += int(np.count_nonzero(states == ACKED))
+            failed += int(np.count_nonzero(states == FAILED))
+            aborted += int(np.count_nonzero(states == ABORTED))
+            consumed += int(len(seen))
+            duplicates += int(np.clip(counts - 1, 0, None).sum() + np.clip(beyond - 1, 0, None).sum())
+            lost += int(np.count_nonzero((states == ACKED) & (counts == 0)))
+            unexpected += int(np.count_nonzero((states != ACKED) & (counts > 0)) + np.count_nonzero(beyond))
+        return cls(sent, acked, failed, aborted, consumed, duplicates, lost, unexpected)
+
+
+def format_id(cell_ordinal: int, producer: int, seq: int) -> bytes:
+    """`<cell>-<producer>:<sequence>`: unique within a run, readable by any other tool."""
+    return b"%d-%d:%d" % (cell_ordinal, producer, seq)
+
+
+def parse_id(value: bytes) -> tuple[int, int]:
+    """(producer, sequence) of an `eosbench-id`."""
+    head, _, seq = value.partition(b":")
+    return int(head.rpartition(b"-")[2]), int(seq)

@@ -1,0 +1,101 @@
+"""Delivery modes: each one an explicit, inspectable set of librdkafka properties.
+
+librdkafka's defaults differ from Java's (idempotence off, isolation.level read_committed), so a
+mode sets every property its guarantee depends on, and those properties cannot be overridden by a
+profile's `client` section: a run labelled `at_least_once` must really have idempotence off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from bench.errors import BadInput
+
+_RETRIES_FOREVER = "2147483647"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """What a delivery mode means for each client of a cell."""
+
+    name: str
+    topologies: tuple[str, ...]
+    producer: Mapping[str, str]
+    consumer: Mapping[str, str]
+    commit_offsets_before_processing: bool = False
+    transactional_producer: bool = False
+    transactional_processor: bool = False
+    description: str = ""
+    # Only these workload parameters mean something for the mode; others do not multiply cells.
+    parameters: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def uses_transactions(self) -> bool:
+        return self.transactional_producer or self.transactional_processor
+
+    def producer_config(self, client: Mapping[str, str]) -> dict[str, str]:
+        return _merge(self.name, "producer", client, self.producer)
+
+    def consumer_config(self, client: Mapping[str, str]) -> dict[str, str]:
+        return _merge(self.name, "consumer", client, self.consumer)
+
+
+def _merge(mode: str, role: str, client: Mapping[str, str], fixed: Mapping[str, str]) -> dict[str, str]:
+    clash = sorted(k for k in client if k in fixed and str(client[k]) != fixed[k])
+    if clash:
+        raise BadInput(f"client property '{clash[0]}' would change what mode {mode} means for its {role} ({clash[0]}={fixed[clash[0]]}); drop it or pick another mode")
+    return {**{k: str(v) for k, v in client.items()}, **fixed}
+
+
+def _frozen(**props: str) -> Mapping[str, str]:
+    return MappingProxyType({k.replace("_", "."): v for k, v in props.items()})
+
+
+_READ_UNCOMMITTED = _frozen(isolation_level="read_uncommitted", enable_auto_commit="false", auto_offset_reset="earliest")
+_READ_COMMITTED = _frozen(isolation_level="read_committed", enable_auto_commit="false", auto_offset_reset="earliest")
+_ACKS_ALL_NO_IDEMPOTENCE = _frozen(acks="all", retries=_RETRIES_FOREVER, enable_idempotence="false")
+_IDEMPOTENT = _frozen(acks="all", retries=_RETRIES_FOREVER, enable_idempotence="true")
+_TRANSACTION_KNOBS = frozenset({"transaction_size", "transaction_ms", "abort_ratio"})
+
+MODES: dict[str, Mode] = {
+    m.name: m
+    for m in [
+        Mode(
+            "at_most_once", ("produce",),
+            producer=_frozen(acks="1", retries="0", enable_idempotence="false"),
+            consumer=_READ_UNCOMMITTED, commit_offsets_before_processing=True,
+            description="acks=1, no retries; offsets committed before processing",
+        ),
+        Mode(
+            "at_least_once", ("produce", "process"),
+            producer=_ACKS_ALL_NO_IDEMPOTENCE, consumer=_READ_UNCOMMITTED,
+            description="acks=all, retries on, idempotence off; offsets committed after processing",
+        ),
+        Mode(
+            "idempotent", ("produce",),
+            producer=_IDEMPOTENT, consumer=_READ_UNCOMMITTED,
+            description="enable.idempotence=true; offsets committed after processing",
+        ),
+        Mode(
+            "transactional", ("produce",),
+            producer=_IDEMPOTENT, consumer=_READ_COMMITTED, transactional_producer=True,
+            description="transactional producer; read_committed consumer",
+            parameters=_TRANSACTION_KNOBS,
+        ),
+        Mode(
+            "exactly_once_v2", ("process",),
+            producer=_IDEMPOTENT, consumer=_READ_COMMITTED, transactional_processor=True,
+            description="consume-transform-produce in transactions, offsets via send_offsets_to_transaction (KIP-447)",
+            parameters=_TRANSACTION_KNOBS,
+        ),
+    ]
+}
+
+
+def get(name: str) -> Mode:
+    try:
+        return MODES[name]
+    except KeyError:
+        raise BadInput(f"unknown mode '{name}' (choose from {', '.join(MODES)})") from None

@@ -1,0 +1,137 @@
+"""Consume-transform-produce: the processor of topology `process`.
+
+exactly_once_v2 consumes read_committed, produces inside a transaction and commits its input
+offsets in that same transaction with `send_offsets_to_transaction(positions,
+consumer_group_metadata())` (KIP-447). at_least_once flushes its output, then commits the input
+offsets. Both commit every `transaction_size` records or `transaction_ms`, so the two modes are
+compared at the same commit interval. After an abort, or a failed delivery in at_least_once,
+the consumer rewinds to the last committed offsets: nothing is skipped, which is the point.
+"""
+
+from __future__ import annotations
+
+import time
+from multiprocessing.connection import Connection
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
+
+from bench.metrics import IntervalRecorder
+from bench.roles import RoleFailed, cpu_seconds, retrying, wait_for_go
+from bench.roles.reading import Drain, join
+
+
+def run(spec: dict, conn: Connection) -> dict:
+    consumer = Consumer(spec["consumer_config"])
+    producer = Producer(spec["producer_config"])
+    transactional = "transactional.id" in spec["producer_config"]
+    if transactional:
+        retrying(producer.init_transactions, 60)
+    pending = join(consumer, [spec["input_topic"]])
+    timeline = wait_for_go(conn)
+    return _Processor(spec, consumer, producer, transactional, timeline, conn).run(pending)
+
+
+class _Processor:
+    def __init__(self, spec, consumer: Consumer, producer: Producer, transactional: bool, timeline, conn):
+        self.spec, self.consumer, self.producer, self.transactional = spec, consumer, producer, transactional
+        self.timeline, self.conn = timeline, conn
+        self.commit_latency = IntervalRecorder(timeline.measure_start_ns)
+        self.failed_deliveries = 0
+        self.uncommitted = 0
+        self.window_committed = self.processed = self.commits = self.aborts = self.rewinds = 0
+
+    def _delivered(self, err, msg) -> None:
+        if err is not None:
+            self.failed_deliveries += 1
+
+    def run(self, pending: list) -> dict:
+        spec, tl = self.spec, self.timeline
+        out = spec["output_topic"]
+        every = spec.get("transaction_size") or 0
+        every_ns = int((spec.get("transaction_ms") or 100) * 1e6)
+        produce, poll = self.producer.produce, self.producer.poll
+        drain = Drain()
+        in_txn = False
+        last_commit = time.monotonic_ns()
+        while True:
+            batch = pending or self.consumer.consume(500, 0.05)
+            pending = []
+            records = [m for m in batch if m.error() is None]
+            if records and self.transactional and not in_txn:
+                self.producer.begin_transaction()
+                in_txn = True
+            for message in records:
+                while True:
+                    try:
+                        produce(out, message.value(), headers=message.headers(), on_delivery=self._delivered)
+                        break
+                    except BufferError:
+                        poll(0.001)
+            poll(0)
+            self.uncommitted += len(records)
+            self.processed += len(records)
+            now = time.monotonic_ns()
+            if self.uncommitted and ((every and self.uncommitted >= every) or now - last_commit >= every_ns):
+                self._commit(now)
+                in_txn = False
+                last_commit = time.monotonic_ns()
+            self.commit_latency.tick(now)
+            drain.listen(self.conn)
+            if drain.done(now, self.processed, bool(records)):
+                break
+        if self.uncommitted:
+            self._commit(time.monotonic_ns())
+        self.consumer.close()
+        return {
+            "processed": self.processed,
+            "window_committed": self.window_committed,
+            "transactions": self.commits if self.transactional else 0,
+            "commits": self.commits,
+            "aborts": self.aborts,
+            "rewinds": self.rewinds,
+            "cpu_total_s": cpu_seconds(),
+            "histograms": {"commit": self.commit_latency.encoded()},
+        }
+
+    def _commit(self, now: int) -> None:
+        started = time.monotonic_ns()
+        committed = self._commit_transaction() if self.transactional else self._commit_after_flush()
+        if committed:
+            self.commits += 1
+            if self.timeline.measure_start_ns <= now < self.timeline.measure_end_ns:
+                self.window_committed += self.uncommitted
+                self.commit_latency.record((time.monotonic_ns() - started) // 1000)
+        self.uncommitted = 0
+
+    def _positions(self):
+        return self.consumer.position(self.consumer.assignment())
+
+    def _commit_transaction(self) -> bool:
+        try:
+            retrying(self.producer.send_offsets_to_transaction, self._positions(), self.consumer.consumer_group_metadata(), 60)
+            retrying(self.producer.commit_transaction, 60)
+            return True
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not err.txn_requires_abort():
+                raise RoleFailed(f"fatal transaction error in processor: {err.str()}") from exc
+            retrying(self.producer.abort_transaction, 60)
+            self.aborts += 1
+            self._rewind()
+            return False
+
+    def _commit_after_flush(self) -> bool:
+        positions = self._positions()
+        if self.producer.flush(60) or self.failed_deliveries:
+            self.failed_deliveries = 0
+            self._rewind()
+            return False
+        self.consumer.commit(offsets=positions, asynchronous=False)
+        return True
+
+    def _rewind(self) -> None:
+        """Back to the last committed input offsets, so uncommitted work is done again."""
+        self.rewinds += 1
+        for tp in self.consumer.committed(self.consumer.assignment(), timeout=30):
+            tp.offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+            self.consumer.seek(tp)

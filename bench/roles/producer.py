@@ -1,0 +1,183 @@
+"""The load generator: one producer process, closed loop or on an intended-time schedule.
+
+Closed loop (`rate` None) sends as fast as librdkafka's queue takes records. Open loop sends
+record i at start + i/rate: when it falls behind, the delay is recorded as `send_delay` and the
+record's stamp stays the intended time, so end-to-end latency includes the stall instead of
+hiding it (no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from functools import partial
+from multiprocessing.connection import Connection
+
+from confluent_kafka import KafkaException, Producer
+
+from bench.metrics import ABORTED, ACKED, FAILED, IntervalRecorder, format_id
+from bench.roles import ID_HEADER, TS_HEADER, RoleFailed, cpu_seconds, retrying, wait_for_go
+
+_PAYLOADS = 64  # distinct random payloads, so batches do not compress to nothing
+_POLL_EVERY = 256
+
+
+def run(spec: dict, conn: Connection) -> dict:
+    producer = Producer(spec["config"])
+    transactional = "transactional.id" in spec["config"]
+    if transactional:
+        retrying(producer.init_transactions, 60)
+    timeline = wait_for_go(conn)
+    return _Generator(spec, producer, transactional, timeline, conn).run()
+
+
+class _Generator:
+    def __init__(self, spec: dict, producer: Producer, transactional: bool, timeline, conn: Connection):
+        self.spec, self.producer, self.transactional, self.timeline, self.conn = spec, producer, transactional, timeline, conn
+        self.topic = spec["topic"]
+        self.states = bytearray(1 << 16)
+        self.seq = 0
+        self.first_window_seq: int | None = None
+        self.produce_latency = IntervalRecorder(timeline.measure_start_ns)
+        self.send_delay = IntervalRecorder(timeline.measure_start_ns)
+        self.commit_latency = IntervalRecorder(timeline.measure_start_ns)
+        self.transactions = self.aborts = self.aborts_on_purpose = self.aborts_on_error = 0
+        self.txn_first_seq = 0
+        self.txn_started_ns = 0
+        self.rng = random.Random(spec["producer_index"])
+        self.cpu_at_window_start: float | None = None
+
+    # -- delivery reports (hot path) --
+    def _delivered_in_window(self, seq: int, err, msg) -> None:
+        if err is None:
+            self.states[seq] = ACKED
+            self.produce_latency.record(int(msg.latency() * 1e6))
+        else:
+            self.states[seq] = FAILED
+
+    def _delivered_in_warmup(self, seq: int, err, msg) -> None:
+        self.states[seq] = ACKED if err is None else FAILED
+
+    def run(self) -> dict:
+        spec, tl = self.spec, self.timeline
+        size = spec["message_size"]
+        payloads = [os.urandom(size) for _ in range(_PAYLOADS)]
+        interval_ns = int(1e9 / spec["rate"]) if spec["rate"] else 0
+        txn_size = spec.get("transaction_size") or 0
+        txn_ns = int((spec.get("transaction_ms") or 0) * 1e6)
+        ordinal, index = spec["cell_ordinal"], spec["producer_index"]
+        produce, poll, monotonic = self.producer.produce, self.producer.poll, time.monotonic_ns
+        record_delay = self.send_delay.record
+        last_progress = 0
+        in_txn = False
+        now = monotonic()
+        while now < tl.start_ns:
+            time.sleep(min(0.01, (tl.start_ns - now) / 1e9))
+            now = monotonic()
+        while True:
+            now = monotonic()
+            if interval_ns:
+                intended = tl.start_ns + self.seq * interval_ns
+                if intended >= tl.measure_end_ns:
+                    break
+                if now < intended:
+                    poll(min(0.001, (intended - now) / 1e9))
+                    continue
+            else:
+                intended = now
+                if now >= tl.measure_end_ns:
+                    break
+            in_window = intended >= tl.measure_start_ns
+            if in_window and self.first_window_seq is None:
+                self.first_window_seq = self.seq
+                self.cpu_at_window_start = cpu_seconds()
+            if self.transactional and not in_txn:
+                self.producer.begin_transaction()
+                in_txn, self.txn_first_seq, self.txn_started_ns = True, self.seq, now
+            seq = self.seq
+            if seq >= len(self.states):
+                self.states.extend(bytearray(len(self.states)))
+            headers = [(ID_HEADER, format_id(ordinal, index, seq)), (TS_HEADER, intended.to_bytes(8, "big"))]
+            callback = partial(self._delivered_in_window if in_window else self._delivered_in_warmup, seq)
+            while True:
+                try:
+                    produce(self.topic, payloads[seq % _PAYLOADS], headers=headers, on_delivery=callback)
+                    break
+                except BufferError:
+                    poll(0.001)
+            self.seq += 1
+            if in_window and interval_ns:
+                record_delay(max(0, (now - intended) // 1000))
+            if in_txn and ((txn_size and self.seq - self.txn_first_seq >= txn_size) or (txn_ns and now - self.txn_started_ns >= txn_ns)):
+                self._end_transaction(in_window)
+                in_txn = False
+            if seq % _POLL_EVERY == 0:
+                poll(0)
+                self._tick(now)
+                if now - last_progress > 1_000_000_000:
+                    self.conn.send(("progress", self.seq))
+                    last_progress = now
+        cpu_window_s = cpu_seconds() - (self.cpu_at_window_start or cpu_seconds())
+        if in_txn:
+            self._end_transaction(True)
+        remaining = self.producer.flush(60)
+        self._tick(time.monotonic_ns())
+        return self._result(remaining, cpu_window_s)
+
+    def _tick(self, now: int) -> None:
+        self.produce_latency.tick(now)
+        self.send_delay.tick(now)
+        self.commit_latency.tick(now)
+
+    def _end_transaction(self, in_window: bool) -> None:
+        """Commit (or abort, for `abort_ratio`), classifying errors as librdkafka does."""
+        first, last = self.txn_first_seq, self.seq
+        if self.rng.random() < self.spec.get("abort_ratio", 0.0):
+            retrying(self.producer.abort_transaction, 60)
+            self.states[first:last] = bytes([ABORTED]) * (last - first)
+            self.aborts += 1
+            self.aborts_on_purpose += 1
+            return
+        started = time.monotonic_ns()
+        while True:
+            try:
+                self.producer.commit_transaction(60)
+                break
+            except KafkaException as exc:
+                err = exc.args[0]
+                if err.retriable():
+                    continue
+                if err.txn_requires_abort():
+                    retrying(self.producer.abort_transaction, 60)
+                    self.states[first:last] = bytes([ABORTED]) * (last - first)
+                    self.aborts += 1
+                    self.aborts_on_error += 1
+                    return
+                raise RoleFailed(f"fatal transaction error: {err.str()}") from exc
+        if in_window:
+            self.commit_latency.record((time.monotonic_ns() - started) // 1000)
+        self.transactions += 1
+
+    def _result(self, unflushed: int, cpu_window_s: float) -> dict:
+        first = self.first_window_seq if self.first_window_seq is not None else self.seq
+        states = bytes(self.states[: self.seq])
+        return {
+            "producer_index": self.spec["producer_index"],
+            "states": states,
+            "sent": self.seq,
+            "window_sent": self.seq - first,
+            "window_acked": states[first:].count(ACKED),
+            "unflushed": unflushed,
+            "transactions": self.transactions,
+            "aborts": self.aborts,
+            "aborts_on_purpose": self.aborts_on_purpose,
+            "aborts_on_error": self.aborts_on_error,
+            "cpu_window_s": cpu_window_s,
+            "cpu_total_s": cpu_seconds(),
+            "histograms": {
+                "produce": self.produce_latency.encoded(),
+                "send_delay": self.send_delay.encoded(),
+                "commit": self.commit_latency.encoded(),
+            },
+        }

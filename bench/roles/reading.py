@@ -1,0 +1,58 @@
+"""What the reading roles (verifying consumer, processor) share: joining, draining, stamps.
+
+Readers cannot know when the last record has arrived, so the cell runner tells them, once the
+producers are done, how many records to expect; a reader stops when it has them all and has been
+quiet for a moment, or when it has been quiet for long, or when the drain time runs out. A mode
+that loses records therefore costs a quiet period, never a hang.
+"""
+
+from __future__ import annotations
+
+import time
+from multiprocessing.connection import Connection
+
+from confluent_kafka import Consumer, Message
+
+from bench.roles import RoleFailed
+
+SETTLE_NS = 500_000_000
+
+
+def join(consumer: Consumer, topics: list[str], timeout_s: float = 60.0) -> list[Message]:
+    """Subscribe and wait for partitions; records that already arrive are kept, not dropped."""
+    consumer.subscribe(topics)
+    early: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    while not consumer.assignment():
+        if time.monotonic() > deadline:
+            raise RoleFailed(f"no partitions of {topics} assigned within {timeout_s:.0f}s")
+        early += consumer.consume(500, 0.1)
+    return early
+
+
+class Drain:
+    """Decides when a reader may stop, once the cell runner has said `drain`."""
+
+    def __init__(self) -> None:
+        self.expected: int | None = None
+        self.quiet_ns = 0
+        self.deadline_ns: int | None = None
+        self.last_message_ns = time.monotonic_ns()
+
+    def listen(self, conn: Connection) -> None:
+        while conn.poll():
+            kind, payload = conn.recv()
+            if kind == "drain":
+                self.expected = payload["expected"]
+                self.quiet_ns = int(payload["quiet_s"] * 1e9)
+                self.deadline_ns = time.monotonic_ns() + int(payload["timeout_s"] * 1e9)
+
+    def done(self, now_ns: int, received: int, got_messages: bool) -> bool:
+        if got_messages:
+            self.last_message_ns = now_ns
+        if self.deadline_ns is None:
+            return False
+        quiet = now_ns - self.last_message_ns
+        complete = self.expected is not None and received >= self.expected
+        return (complete and quiet >= SETTLE_NS) or quiet >= self.quiet_ns or now_ns >= self.deadline_ns
+
