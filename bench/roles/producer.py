@@ -134,6 +134,10 @@ class _Generator:
         """Commit (or abort, for `abort_ratio`), classifying errors as librdkafka does."""
         first, last = self.txn_first_seq, self.seq
         if self.rng.random() < self.spec.get("abort_ratio", 0.0):
+            # Flush first: the aborted records then really are in the log, so read_committed
+            # filtering is exercised, and librdkafka#4849 (INVALID_TXN_STATE when aborting
+            # while partitions are still being added) cannot strike.
+            self.producer.flush(60)
             retrying(self.producer.abort_transaction, 60)
             self.states[first:last] = bytes([ABORTED]) * (last - first)
             self.aborts += 1

@@ -1,0 +1,67 @@
+"""Each delivery mode, run as a cell against the real broker, delivers what it promises.
+
+These pin down semantics, not only that a cell ran: the effective client properties, the
+read_committed filtering of aborted transactions, and exactly-once across a processor crash.
+"""
+
+import pytest
+
+from bench.cell import CellSpec, Target, run_cell
+
+pytestmark = pytest.mark.broker
+
+# Open loop at a modest rate keeps these cells short and the processor never far behind.
+QUICK = dict(partitions=2, warmup_s=1, duration_s=4, rate=2000, message_size=256)
+
+
+def run(bootstrap_servers, name, **params):
+    outcome = run_cell(CellSpec(**{**QUICK, **params}), Target(bootstrap_servers), ordinal=1, run_tag=f"test-{name}")
+    assert outcome.status == "ok", outcome.status
+    return outcome
+
+
+def test_every_record_of_a_produce_mode_is_consumed_once(bootstrap_servers):
+    for mode in ("at_most_once", "at_least_once", "idempotent", "transactional"):
+        m = run(bootstrap_servers, mode, mode=mode).metrics
+        assert m["sent"] > 0.9 * 2000 * 5, mode
+        assert (m["acked"], m["duplicates"], m["lost"], m["unexpected"]) == (m["sent"], 0, 0, 0), mode
+        assert m["e2e"]["count"] > 0 and m["produce"]["count"] > 0, mode
+
+
+def test_at_least_once_really_runs_without_idempotence_and_transactional_reads_committed(bootstrap_servers):
+    alo = run(bootstrap_servers, "alo-config", mode="at_least_once").client_configs
+    assert alo["producer"]["enable.idempotence"] == "false" and alo["producer"]["acks"] == "all"
+    assert alo["consumer"]["isolation.level"] == "read_uncommitted"
+    txn = run(bootstrap_servers, "txn-config", mode="transactional").client_configs
+    assert txn["producer"]["enable.idempotence"] == "true"
+    assert txn["consumer"]["isolation.level"] == "read_committed"
+
+
+def test_read_committed_consumer_gets_exactly_the_committed_records_when_a_third_is_aborted(bootstrap_servers):
+    m = run(bootstrap_servers, "aborts", mode="transactional", transaction_size=50, abort_ratio=0.3).metrics
+    assert m["aborts_on_purpose"] > 0 and m["aborted"] > 0
+    assert m["consumed"] == m["acked"] == m["sent"] - m["aborted"]
+    assert (m["duplicates"], m["lost"], m["unexpected"]) == (0, 0, 0)
+    assert m["commit"]["count"] > 0
+
+
+def test_exactly_once_v2_survives_a_processor_kill_without_duplicates_or_loss(bootstrap_servers):
+    outcome = run(
+        bootstrap_servers, "eos-kill", mode="exactly_once_v2", topology="process", transaction_ms=1000,
+        duration_s=8, faults=({"kind": "processor_kill", "at_s": 3.5},),
+    )
+    m = outcome.metrics
+    assert [f["kind"] for f in outcome.faults] == ["processor_kill"]
+    assert m["consumed"] == m["acked"] == m["sent"]
+    assert (m["duplicates"], m["lost"], m["unexpected"]) == (0, 0, 0)
+
+
+def test_at_least_once_processor_kill_may_duplicate_and_the_accounting_shows_it(bootstrap_servers):
+    outcome = run(
+        bootstrap_servers, "alo-kill", mode="at_least_once", topology="process", transaction_ms=1000,
+        duration_s=8, faults=({"kind": "processor_kill", "at_s": 3.5},),
+    )
+    m = outcome.metrics
+    assert m["lost"] == 0
+    assert m["consumed"] == m["acked"] + m["duplicates"]
+    print(f"at_least_once processor kill: {m['duplicates']} duplicates of {m['acked']} records")
