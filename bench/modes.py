@@ -7,7 +7,7 @@ profile's `client` section: a run labelled `at_least_once` must really have idem
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
@@ -28,12 +28,24 @@ class Mode:
     transactional_producer: bool = False
     transactional_processor: bool = False
     description: str = ""
-    # Only these workload parameters mean something for the mode; others do not multiply cells.
-    parameters: frozenset[str] = field(default_factory=frozenset)
+    promises_no_duplicates: bool = False
+    promises_no_loss: bool = False
 
     @property
     def uses_transactions(self) -> bool:
         return self.transactional_producer or self.transactional_processor
+
+    def applies(self, key: str, topology: str) -> bool:
+        """Whether a workload parameter means anything for this mode, so that it may multiply cells.
+
+        Transaction size and interval shape a transactional producer, and in topology `process`
+        they are the processor's commit interval in every mode.
+        """
+        if key in COMMIT_KNOBS:
+            return self.uses_transactions or topology == "process"
+        if key == "abort_ratio":
+            return self.transactional_producer
+        return True
 
     def producer_config(self, client: Mapping[str, str]) -> dict[str, str]:
         return _merge(self.name, "producer", client, self.producer)
@@ -57,7 +69,7 @@ _READ_UNCOMMITTED = _frozen(isolation_level="read_uncommitted", enable_auto_comm
 _READ_COMMITTED = _frozen(isolation_level="read_committed", enable_auto_commit="false", auto_offset_reset="earliest")
 _ACKS_ALL_NO_IDEMPOTENCE = _frozen(acks="all", retries=_RETRIES_FOREVER, enable_idempotence="false")
 _IDEMPOTENT = _frozen(acks="all", retries=_RETRIES_FOREVER, enable_idempotence="true")
-_TRANSACTION_KNOBS = frozenset({"transaction_size", "transaction_ms", "abort_ratio"})
+COMMIT_KNOBS = frozenset({"transaction_size", "transaction_ms"})
 
 MODES: dict[str, Mode] = {
     m.name: m
@@ -67,28 +79,31 @@ MODES: dict[str, Mode] = {
             producer=_frozen(acks="1", retries="0", enable_idempotence="false"),
             consumer=_READ_UNCOMMITTED, commit_offsets_before_processing=True,
             description="acks=1, no retries; offsets committed before processing",
+            promises_no_duplicates=True,
         ),
         Mode(
             "at_least_once", ("produce", "process"),
             producer=_ACKS_ALL_NO_IDEMPOTENCE, consumer=_READ_UNCOMMITTED,
             description="acks=all, retries on, idempotence off; offsets committed after processing",
+            promises_no_loss=True,
         ),
         Mode(
             "idempotent", ("produce",),
             producer=_IDEMPOTENT, consumer=_READ_UNCOMMITTED,
             description="enable.idempotence=true; offsets committed after processing",
+            promises_no_duplicates=True, promises_no_loss=True,
         ),
         Mode(
             "transactional", ("produce",),
             producer=_IDEMPOTENT, consumer=_READ_COMMITTED, transactional_producer=True,
             description="transactional producer; read_committed consumer",
-            parameters=_TRANSACTION_KNOBS,
+            promises_no_duplicates=True, promises_no_loss=True,
         ),
         Mode(
             "exactly_once_v2", ("process",),
             producer=_IDEMPOTENT, consumer=_READ_COMMITTED, transactional_processor=True,
             description="consume-transform-produce in transactions, offsets via send_offsets_to_transaction (KIP-447)",
-            parameters=_TRANSACTION_KNOBS,
+            promises_no_duplicates=True, promises_no_loss=True,
         ),
     ]
 }

@@ -87,6 +87,7 @@ class Cluster:
     nodes: list[Node]
     java: str
     heap_mb: int
+    home: str  # where this cluster's state file lives
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -130,12 +131,9 @@ class Cluster:
 # ---------------------------------------------------------------------------------------- state
 
 
-def state_file() -> Path:
-    return state_dir() / "broker.json"
-
-
-def load_state() -> Cluster | None:
-    path = state_file()
+def load_state(home: Path | None = None) -> Cluster | None:
+    """The cluster recorded under `home` (default: the one `eosbench broker up` manages)."""
+    path = Path(home or state_dir()) / "broker.json"
     if not path.exists():
         return None
     raw = json.loads(path.read_text())
@@ -143,8 +141,13 @@ def load_state() -> Cluster | None:
     return Cluster(**raw)
 
 
+def run_homes() -> list[Path]:
+    """State homes of clusters that `eosbench run` started (left behind only if a run was killed)."""
+    return sorted(p.parent for p in (state_dir() / "runs").glob("*/broker.json"))
+
+
 def _save_state(cluster: Cluster) -> None:
-    path = state_file()
+    path = Path(cluster.home) / "broker.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(cluster), indent=2))
@@ -250,7 +253,10 @@ def start_node(cluster: Cluster, node: Node) -> None:
     _save_state(cluster)
 
 
-def start(distribution: Distribution, brokers: int = 1, timeout_s: float = READY_TIMEOUT_S, java: Java | None = None) -> Cluster:
+def start(
+    distribution: Distribution, brokers: int = 1, timeout_s: float = READY_TIMEOUT_S,
+    java: Java | None = None, home: Path | None = None,
+) -> Cluster:
     """Format and start a fresh cluster; return once it accepts a transactional producer."""
     if brokers not in SUPPORTED_SIZES:
         raise BadInput(f"--brokers must be 1 or 3, not {brokers}")
@@ -261,7 +267,7 @@ def start(distribution: Distribution, brokers: int = 1, timeout_s: float = READY
     cluster = Cluster(
         version=distribution.version, libs=str(distribution.libs), source=distribution.source,
         cluster_id=cluster_id, directory=str(directory), nodes=nodes, java=java.executable,
-        heap_mb=_heap_mb(brokers),
+        heap_mb=_heap_mb(brokers), home=str(home or state_dir()),
     )
     for node in nodes:
         _write_node_files(cluster, node)
@@ -352,7 +358,6 @@ def stop(cluster: Cluster, keep_data: bool = False) -> None:
         stop_node(node)
     if not keep_data:
         shutil.rmtree(cluster.directory, ignore_errors=True)
-    if state_file().exists():
-        current = load_state()
-        if current and current.cluster_id == cluster.cluster_id:
-            state_file().unlink()
+    current = load_state(Path(cluster.home))
+    if current and current.cluster_id == cluster.cluster_id:
+        (Path(cluster.home) / "broker.json").unlink()

@@ -46,9 +46,11 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from bench.cli import broker
+    from bench.cli import broker, run, validate
 
     main.add_command(broker.broker)
+    main.add_command(run.run)
+    main.add_command(validate.validate)
 
 
 _register()

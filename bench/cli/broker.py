@@ -61,13 +61,14 @@ def status() -> None:
 @broker.command()
 @click.option("--keep-data", is_flag=True, help="Keep the data directory (topics, logs) for inspection.")
 def down(keep_data: bool) -> None:
-    """Stop the cluster gracefully and remove its data."""
-    cluster = clusters.load_state()
-    if not cluster:
+    """Stop the cluster gracefully and remove its data (also brokers left by a killed run)."""
+    found = [c for c in [clusters.load_state(), *map(clusters.load_state, clusters.run_homes())] if c]
+    if not found:
         click.echo("no embedded broker is running")
         return
-    clusters.stop(cluster, keep_data=keep_data)
-    click.echo(f"stopped Kafka {cluster.version} ({cluster.size} broker(s))" + (f"; data kept in {cluster.directory}" if keep_data else ""))
+    for cluster in found:
+        clusters.stop(cluster, keep_data=keep_data)
+        click.echo(f"stopped Kafka {cluster.version} ({cluster.size} broker(s))" + (f"; data kept in {cluster.directory}" if keep_data else ""))
 
 
 @broker.command()

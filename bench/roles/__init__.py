@@ -8,6 +8,7 @@ are `time.monotonic_ns()`, which is system-wide on Linux, so every role shares o
 
 from __future__ import annotations
 
+import signal
 import time
 import traceback
 from dataclasses import dataclass
@@ -43,7 +44,12 @@ class RoleFailed(Exception):
 
 
 def entry(target: Callable[[dict, Connection], Any], spec: dict, conn: Connection) -> None:
-    """Process entry point: run the role and always answer with a result or an error."""
+    """Process entry point: run the role and always answer with a result or an error.
+
+    Ctrl-C reaches the whole process group; the cell runner decides what happens to roles, so
+    they ignore it rather than die half-way with a traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         conn.send(("result", target(spec, conn)))
     except RoleFailed as exc:

@@ -1,0 +1,1 @@
+"""Analysis reads results only, never Kafka: summaries, overhead, lag thresholds, comparisons."""

@@ -1,0 +1,88 @@
+"""The long table of a run: one row per cell and repetition (`summary.csv`, `summary.parquet`),
+and the per-cell aggregate over repetitions with its stability flags.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.results import RunStore
+
+PARAM_COLUMNS = ["mode", "topology", "partitions", "transaction_size", "transaction_ms", "message_size",
+                 "rate", "producers", "abort_ratio", "replication_factor", "warmup_s", "duration_s"]
+CV_LIMIT = 0.10
+
+
+def summary(store: RunStore) -> pd.DataFrame:
+    rows = [_row(cell) for cell in store.cells()]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["cell_id", "repetition", *PARAM_COLUMNS, "status"])
+    return frame
+
+
+def _row(cell: dict) -> dict:
+    p, m = cell["params"], cell["metrics"]
+    row = {"cell_id": p["cell_id"], "repetition": p["repetition"], "ordinal": p["ordinal"]}
+    row.update({k: p.get(k) for k in PARAM_COLUMNS})
+    row["rate"] = "max" if p.get("rate") is None else p["rate"]
+    for key in ("sent", "acked", "failed", "aborted", "consumed", "duplicates", "lost", "unexpected",
+                "throughput_msgs", "throughput_mb", "transactions", "aborts"):
+        row[key] = m.get(key)
+    for kind, percentiles in (("produce", ("p50", "p99", "p999", "p9999")), ("e2e", ("p50", "p99", "p999", "p9999")),
+                              ("commit", ("p50", "p99", "p999")), ("send_delay", ("p50", "p99"))):
+        for pct in percentiles:
+            row[f"{kind}_{pct}_ms"] = (m.get(kind) or {}).get(f"{pct}_ms")
+    row.update(_lag_maxima(cell["dir"] / "lag.csv", p))
+    row["loop"] = m.get("loop")
+    row["generator_bound"] = m.get("generator_bound")
+    row["generator_cpu_share"] = m.get("generator_cpu_share")
+    row["faults"] = ";".join(f["kind"] for f in p.get("fault_windows") or [])
+    row["status"] = m.get("status")
+    return row
+
+
+def _lag_maxima(path, params: dict) -> dict:
+    """Largest total lag of the verified (final) group during the measured window."""
+    try:
+        lag = pd.read_csv(path)
+    except (OSError, pd.errors.EmptyDataError):
+        lag = pd.DataFrame()
+    if lag.empty:
+        return {"lag_max_msgs": None, "lso_lag_max_msgs": None}
+    final = params["topics"][-1]
+    window = lag[(lag["phase"] == "measure") & (lag["topic"] == final)]
+    totals = window.groupby("t_s")[["hw_lag", "lso_lag"]].sum()
+    return {"lag_max_msgs": int(totals["hw_lag"].max()) if len(totals) else None,
+            "lso_lag_max_msgs": int(totals["lso_lag"].max()) if len(totals) else None}
+
+
+def cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell: throughput mean, sd and coefficient of variation over repetitions, flags."""
+    ok = frame[frame["status"] == "ok"]
+    if ok.empty:
+        return pd.DataFrame()
+    grouped = ok.groupby("cell_id", sort=False)
+    out = grouped[PARAM_COLUMNS].first()
+    out["repetitions"] = grouped.size()
+    out["throughput_msgs"] = grouped["throughput_msgs"].mean()
+    out["throughput_sd"] = grouped["throughput_msgs"].std(ddof=1)
+    out["cv"] = out["throughput_sd"] / out["throughput_msgs"]
+    out["throughput_mb"] = grouped["throughput_mb"].mean()
+    for col in ("e2e_p50_ms", "e2e_p99_ms", "produce_p99_ms", "commit_p99_ms"):
+        out[col] = grouped[col].mean()
+    for col in ("duplicates", "lost", "unexpected"):
+        out[col] = grouped[col].sum()
+    out["generator_bound"] = grouped["generator_bound"].any()
+    out["flags"] = [flags(row.cv, row.generator_bound) for row in out.itertuples()]
+    return out.reset_index()
+
+
+def flags(cv: float, generator_bound: bool) -> str:
+    found = []
+    if cv is not None and not np.isnan(cv) and cv > CV_LIMIT:
+        found.append(f"unstable (cv {cv:.0%})")
+    if generator_bound:
+        found.append("generator-bound")
+    return "; ".join(found)

@@ -1,0 +1,50 @@
+"""`eosbench run PROFILE`: measure a profile's sweep and store it under results/<run-id>/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bench import profile as profiles
+from bench.analysis import overhead, summary
+from bench.cli.tables import print_run_table
+from bench.results import DEFAULT_RESULTS_DIR
+from bench.runner import Progress, RunRequest, execute
+
+
+@click.command()
+@click.argument("profile_path", metavar="PROFILE", type=click.Path(dir_okay=False))
+@click.option("--bootstrap-servers", default=None, help="Use this cluster instead of starting the embedded broker.")
+@click.option("--kafka-version", default=None, help="Embedded broker version (overrides kafka.version).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a profile value (dotted keys; bare keys mean workload/sweep).")
+@click.option("--repeat", type=int, default=None, help="Repetitions of every cell (overrides repeat).")
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS_DIR, show_default=True)
+@click.option("--run-id", default=None, help="Name of the run directory [default: <time>-<profile>].")
+@click.option("--resume", is_flag=True, help="Run only the cells missing from --run-id.")
+@click.option("--keep-topics", is_flag=True, help="Leave each cell's topics on the broker for recounting.")
+@click.option("--quiet", is_flag=True, help="No progress, only the final table.")
+def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, results_dir, run_id, resume, keep_topics, quiet) -> None:
+    """Run PROFILE's cells and print what each mode costs.
+
+    Exit 1 when a mode let through duplicates or losses it promises to prevent.
+    """
+    profile = profiles.load(profile_path, list(overrides), repeat, kafka_version)
+    request = RunRequest(profile, bootstrap_servers, results_dir, run_id, resume, keep_topics)
+    try:
+        end = execute(request, Progress(quiet))
+    except KeyboardInterrupt:
+        click.echo(f"eosbench: interrupted; finished cells are kept (eosbench run {profile_path} --run-id <id> --resume)", err=True)
+        sys.exit(130)
+    frame = summary.summary(end.store)
+    print_run_table(summary.cells(frame), overhead.overhead(frame, profile.baseline), profile.baseline)
+    click.echo(f"\nresults: {end.store.directory}")
+    for line in end.broken_guarantees:
+        click.echo(f"GUARANTEE BROKEN: {line}", err=True)
+    if end.failed_cells:
+        click.echo(f"eosbench: {len(end.failed_cells)} cell(s) failed: {', '.join(end.failed_cells)} (see their metrics.json status)", err=True)
+    if end.broken_guarantees:
+        sys.exit(1)
+    if end.failed_cells:
+        sys.exit(3)

@@ -1,0 +1,25 @@
+"""`eosbench validate PROFILE`: check a profile and show the cells it would run, running nothing."""
+
+from __future__ import annotations
+
+import click
+
+from bench import profile as profiles
+from bench.sweep import plan
+
+
+@click.command()
+@click.argument("profile_path", metavar="PROFILE", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
+def validate(profile_path: str, overrides: tuple[str, ...]) -> None:
+    """Validate PROFILE; print its cells in run order and the time they will take."""
+    profile = profiles.load(profile_path, list(overrides))
+    cells = plan(profile)
+    for planned in cells:
+        planned.spec.check()
+    seconds = sum(c.spec.warmup_s + c.spec.duration_s for c in cells)
+    click.echo(f"{profile_path}: valid. {profile.description}")
+    click.echo(f"{len(cells)} cells ({len(cells) // profile.repeat} x {profile.repeat} repetitions, {profile.order}), "
+               f"at least {seconds / 60:.1f} min of measurement")
+    for planned in cells:
+        click.echo(f"  {planned.ordinal:4d}  r{planned.repetition}  {planned.cell_id}")

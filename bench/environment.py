@@ -1,0 +1,70 @@
+"""What a result was measured on: host, software versions, broker, eosbench itself.
+
+A figure without its environment cannot be compared or trusted later (an OpenMessaging
+Benchmark fault we do not repeat); `compare` reads these to refuse or warn about runs whose
+environments differ in what was not meant to differ.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import confluent_kafka
+
+import bench
+
+
+def capture() -> dict:
+    return {
+        "host": _host(),
+        "python": platform.python_version(),
+        "confluent_kafka": confluent_kafka.version()[0],
+        "librdkafka": confluent_kafka.libversion()[0],
+        "eosbench": {"version": bench.__version__, **_git()},
+    }
+
+
+def _host() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "name": platform.node(), "cpu_model": cpu, "cores": os.cpu_count(),
+        "memory_gb": round(memory / 2**30, 1), "os": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+    }
+
+
+def _git() -> dict:
+    root = Path(bench.__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return {"git_commit": None}
+    if commit.returncode != 0:
+        return {"git_commit": None}
+    return {"git_commit": commit.stdout.strip(), "git_dirty": bool(dirty.stdout.strip())}
+
+
+def broker_config(bootstrap_servers: str, client: dict) -> dict:
+    """The non-default configuration of the first broker, as the broker reports it."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    admin = AdminClient({**client, "bootstrap.servers": bootstrap_servers})
+    try:
+        brokers = admin.list_topics(timeout=10).brokers
+        resource = ConfigResource(ConfigResource.Type.BROKER, str(min(brokers)))
+        entries = admin.describe_configs([resource])[resource].result(10)
+    except Exception as exc:  # an external cluster may deny DescribeConfigs: record why
+        return {"error": str(exc)}
+    return {k: e.value for k, e in sorted(entries.items()) if not e.is_default and not e.is_sensitive}

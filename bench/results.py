@@ -1,0 +1,152 @@
+"""The run store: `results/<run-id>/`, written so that a crash never costs a finished cell.
+
+Each cell repetition is written into a temporary directory and renamed into place when it ends,
+so a reader (or `--resume`) sees whole cells or none; the manifest and the summaries are
+rewritten atomically after every cell (hyperfine's lesson). A run directory is never
+overwritten. Raw HdrHistogram logs are kept: percentiles can always be recomputed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.cell import CellOutcome
+from bench.errors import BadInput
+from bench.sweep import PlannedCell
+
+SCHEMA_VERSION = 1
+DEFAULT_RESULTS_DIR = Path("results")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+
+
+def new_run_id(profile_source: str) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(profile_source).stem}"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str) + "\n"
+
+
+class RunStore:
+    """One run directory."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    # -- opening --
+    @classmethod
+    def create(cls, results_dir: Path, run_id: str, manifest: dict) -> "RunStore":
+        if not _RUN_ID.match(run_id):
+            raise BadInput(f"run id '{run_id}' may hold only letters, digits, '.', '_' and '-'")
+        directory = Path(results_dir) / run_id
+        if directory.exists():
+            raise BadInput(f"run directory {directory} already exists: pick another --run-id, or --resume it")
+        directory.mkdir(parents=True)
+        (directory / "cells").mkdir()
+        store = cls(directory)
+        store.write_manifest({"schema_version": SCHEMA_VERSION, "run_id": run_id, **manifest})
+        return store
+
+    @classmethod
+    def open(cls, run: str | Path, results_dir: Path = DEFAULT_RESULTS_DIR) -> "RunStore":
+        """A run by id (under results_dir) or by directory; refused if missing or from a newer eosbench."""
+        candidates = [Path(run), Path(results_dir) / str(run)]
+        directory = next((c for c in candidates if (c / "manifest.json").is_file()), None)
+        if directory is None:
+            raise BadInput(f"no run '{run}': neither {candidates[0]} nor {candidates[1]} holds a manifest.json")
+        store = cls(directory)
+        store.manifest()  # refuse unreadable or newer-schema runs now, with one line
+        return store
+
+    # -- manifest --
+    def manifest(self) -> dict:
+        path = self.directory / "manifest.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BadInput(f"{path} is not a readable manifest: {exc}") from None
+        return migrate(data, path)
+
+    def write_manifest(self, manifest: dict) -> None:
+        write_atomically(self.directory / "manifest.json", _json(manifest))
+
+    def update_manifest(self, **changes: Any) -> None:
+        self.write_manifest({**self.manifest(), **changes})
+
+    # -- cells --
+    def cell_dir(self, cell_id: str, repetition: int) -> Path:
+        return self.directory / "cells" / cell_id / f"r{repetition}"
+
+    def has_cell(self, planned: PlannedCell) -> bool:
+        return (self.cell_dir(planned.cell_id, planned.repetition) / "metrics.json").is_file()
+
+    def write_cell(self, planned: PlannedCell, outcome: CellOutcome) -> Path:
+        final = self.cell_dir(planned.cell_id, planned.repetition)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".r{planned.repetition}."))
+        params = {
+            "cell_id": planned.cell_id, "repetition": planned.repetition, "ordinal": planned.ordinal,
+            **outcome.spec.params(), "topics": outcome.topics, "client_configs": outcome.client_configs,
+            "measure_start_epoch_s": outcome.measure_start_epoch_s, "fault_windows": outcome.faults,
+        }
+        (work / "params.json").write_text(_json(params))
+        (work / "metrics.json").write_text(_json({"status": outcome.status, **outcome.metrics}))
+        for kind, series in outcome.latencies.items():
+            if series.intervals:
+                series.write_hlog(work / f"{kind}.hlog", outcome.measure_start_epoch_s, f"eosbench {kind} latency, cell {planned.cell_id} r{planned.repetition}")
+        with open(work / "lag.csv", "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(outcome.lag_columns)
+            writer.writerows(outcome.lag_rows)
+        if final.exists():  # an unfinished earlier attempt cannot exist (rename is atomic); a finished one is kept
+            shutil.rmtree(work)
+            raise BadInput(f"cell {planned.cell_id} r{planned.repetition} was already written")
+        os.rename(work, final)
+        return final
+
+    def cells(self) -> list[dict]:
+        """Every finished cell repetition: params and metrics, in run order."""
+        out = []
+        for metrics_file in sorted((self.directory / "cells").glob("*/r*/metrics.json")):
+            params = json.loads((metrics_file.parent / "params.json").read_text())
+            out.append({"params": params, "metrics": json.loads(metrics_file.read_text()), "dir": metrics_file.parent})
+        return sorted(out, key=lambda c: c["params"]["ordinal"])
+
+    def write_table(self, name: str, frame) -> None:
+        """A summary table as CSV (and parquet for summary), replaced atomically."""
+        write_atomically(self.directory / f"{name}.csv", frame.to_csv(index=False))
+        if name == "summary":
+            tmp = self.directory / ".summary.parquet.tmp"
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, self.directory / "summary.parquet")
+
+
+# Loaders for older result formats, keyed by the version they upgrade from (pyperf's lesson).
+_MIGRATIONS: dict[int, Any] = {}
+
+
+def migrate(manifest: dict, path: Path) -> dict:
+    version = manifest.get("schema_version")
+    if not isinstance(version, int):
+        raise BadInput(f"{path} has no schema_version: not an eosbench run")
+    if version > SCHEMA_VERSION:
+        raise BadInput(f"{path} was written by a newer eosbench (schema {version}, this one reads up to {SCHEMA_VERSION}): upgrade eosbench")
+    while version < SCHEMA_VERSION:
+        manifest = _MIGRATIONS[version](manifest)
+        version = manifest["schema_version"]
+    return manifest

@@ -1,0 +1,216 @@
+"""A run: a profile's cells measured in order against one cluster, stored as they finish.
+
+The runner owns what outlives a cell: the embedded broker (started for the run and always
+stopped, also on Ctrl-C or SIGTERM), the run directory and its manifest status, and the
+summaries that are rewritten after every cell so an interrupted run keeps everything finished.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from bench import environment, modes
+from bench.analysis import overhead, summary
+from bench.broker import cluster as clusters
+from bench.broker import distribution
+from bench.cell import CellOutcome, Target, run_cell
+from bench.errors import BadInput, EnvironmentProblem
+from bench.paths import state_dir
+from bench.profile import Profile
+from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
+from bench.secrets import redact
+from bench.sweep import PlannedCell, plan
+
+CELL_OVERHEAD_S = 8.0  # topic setup, role start-up and drain, for the ETA
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    profile: Profile
+    bootstrap_servers: str | None = None
+    results_dir: Path = DEFAULT_RESULTS_DIR
+    run_id: str | None = None
+    resume: bool = False
+    keep_topics: bool = False
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    store: RunStore
+    status: str              # complete | interrupted | failed
+    broken_guarantees: list[str]
+    failed_cells: list[str]
+
+
+def execute(request: RunRequest, progress: "Progress") -> RunEnd:
+    profile = request.profile
+    cells = plan(profile)
+    for planned in cells:
+        planned.spec.check()
+    store = _open_store(request, cells)
+    embedded: clusters.Cluster | None = None
+    previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+    status = "failed"
+    try:
+        if request.bootstrap_servers:
+            target = _external_target(request.bootstrap_servers, profile.client)
+            broker = {"external": True, "bootstrap_servers": request.bootstrap_servers}
+        else:
+            progress.note(f"starting embedded Kafka {profile.kafka_version} ({profile.brokers} broker(s))")
+            embedded = _start_embedded(profile, store)
+            target = Target(embedded.bootstrap_servers, profile.client, embedded.replication_factor, embedded.min_insync_replicas)
+            broker = {"external": False, **embedded.describe()}
+        broker["reported_config"] = environment.broker_config(target.bootstrap_servers, profile.client)
+        store.update_manifest(broker=broker, status="running")
+        _run_cells(store, cells, target, request.keep_topics, progress)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        store.update_manifest(status=status, ended=time.time())
+        if embedded:
+            clusters.stop(embedded)
+    frame = summary.summary(store)
+    return RunEnd(store, status, broken_guarantees(frame), sorted(set(frame.loc[frame["status"] != "ok", "cell_id"])) if not frame.empty else [])
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _open_store(request: RunRequest, cells: list[PlannedCell]) -> RunStore:
+    profile = request.profile
+    resolved = {**profile.as_dict(), "client": redact(profile.client)}
+    if request.resume:
+        if not request.run_id:
+            raise BadInput("--resume needs --run-id naming the run to resume")
+        store = RunStore.open(request.run_id, request.results_dir)
+        if store.manifest()["profile"] != _jsonable(resolved):
+            raise BadInput(f"run {request.run_id} was made with a different profile: resume it with the same profile and --set values")
+        store.update_manifest(resumed_at=time.time())
+        return store
+    run_id = request.run_id or new_run_id(profile.source)
+    return RunStore.create(request.results_dir, run_id, {
+        "status": "starting", "started": time.time(), "ended": None,
+        "profile_source": profile.source, "profile": resolved, "order": profile.order,
+        "plan": [{"ordinal": c.ordinal, "repetition": c.repetition, "cell_id": c.cell_id} for c in cells],
+        "environment": environment.capture(),
+    })
+
+
+def _jsonable(data: dict) -> dict:
+    return json.loads(json.dumps(data, default=str))
+
+
+def _start_embedded(profile: Profile, store: RunStore) -> clusters.Cluster:
+    java = distribution.find_java()
+    dist = distribution.resolve(profile.kafka_version)
+    return clusters.start(dist, profile.brokers, java=java, home=state_dir() / "runs" / store.directory.name)
+
+
+def _external_target(bootstrap: str, client: dict) -> Target:
+    admin = AdminClient({**client, "bootstrap.servers": bootstrap})
+    try:
+        count = len(admin.list_topics(timeout=10).brokers)
+    except KafkaException as exc:
+        raise EnvironmentProblem(f"cannot reach Kafka at {bootstrap}: {exc.args[0].str()}") from None
+    rf = 3 if count >= 3 else 1
+    return Target(bootstrap, client, rf, 2 if rf == 3 else 1)
+
+
+def _run_cells(store: RunStore, cells: list[PlannedCell], target: Target, keep_topics: bool, progress: "Progress") -> None:
+    todo = [c for c in cells if not store.has_cell(c)]
+    progress.begin(len(cells), len(cells) - len(todo), todo)
+    baseline = store.manifest()["profile"]["baseline"]
+    for planned in todo:
+        progress.cell_started(planned)
+        outcome = run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)
+        store.write_cell(planned, outcome)
+        frame = summary.summary(store)
+        store.write_table("summary", frame)
+        store.write_table("overhead", overhead.overhead(frame, baseline))
+        progress.cell_done(planned, outcome)
+
+
+def broken_guarantees(frame) -> list[str]:
+    """Cells where a mode let through what it promises not to: the finding that exits 1."""
+    found = []
+    for row in frame.itertuples() if not frame.empty else []:
+        mode = modes.MODES[row.mode]
+        if mode.promises_no_duplicates and (row.duplicates or 0) > 0:
+            found.append(f"{row.cell_id} r{row.repetition}: {row.duplicates} duplicates")
+        if mode.promises_no_loss and (row.lost or 0) > 0:
+            found.append(f"{row.cell_id} r{row.repetition}: {row.lost} acknowledged records lost")
+        if mode.uses_transactions and (row.unexpected or 0) > 0:
+            found.append(f"{row.cell_id} r{row.repetition}: {row.unexpected} uncommitted records read")
+    return found
+
+
+class Progress:
+    """Cells done / total, elapsed, ETA, the current cell and its live throughput, on stderr."""
+
+    def __init__(self, quiet: bool = False, stream=None):
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.started = time.monotonic()
+        self.total = self.done = 0
+        self.remaining_s = 0.0
+        self.current: PlannedCell | None = None
+        self._last = (0.0, 0)
+        self.live_rate = 0.0
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.stream, flush=True)
+
+    def begin(self, total: int, already: int, todo: list[PlannedCell]) -> None:
+        self.total, self.done = total, already
+        self.remaining_s = sum(c.spec.warmup_s + c.spec.duration_s + CELL_OVERHEAD_S for c in todo)
+        if already:
+            self.note(f"resuming: {already} of {total} cells already measured")
+
+    def cell_started(self, planned: PlannedCell) -> None:
+        self.current, self._last, self.live_rate = planned, (0.0, 0), 0.0
+        self._line(final=False)
+
+    def live(self, elapsed_s: float, sent: int) -> None:
+        t0, n0 = self._last
+        if elapsed_s - t0 >= 1.0:
+            self.live_rate = (sent - n0) / (elapsed_s - t0)
+            self._last = (elapsed_s, sent)
+            if self.tty:
+                self._line(final=False)
+
+    def cell_done(self, planned: PlannedCell, outcome: CellOutcome) -> None:
+        self.done += 1
+        self.remaining_s = max(0.0, self.remaining_s - (planned.spec.warmup_s + planned.spec.duration_s + CELL_OVERHEAD_S))
+        m = outcome.metrics
+        result = f"{m['throughput_msgs']:,.0f} msg/s" if outcome.status == "ok" else outcome.status
+        self._line(final=True, result=result)
+
+    def _line(self, final: bool, result: str = "") -> None:
+        if self.quiet or (not final and not self.tty):
+            return
+        c = self.current
+        elapsed = time.monotonic() - self.started
+        text = (f"[{self.done}/{self.total}] {_clock(elapsed)} elapsed, ETA {_clock(self.remaining_s)}  "
+                f"{c.cell_id} r{c.repetition}  " + (result or f"live {self.live_rate:,.0f} msg/s"))
+        end = "\n" if final or not self.tty else ""
+        print(("\r\033[K" if self.tty else "") + text, end=end, file=self.stream, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m}m{s:02d}s"

@@ -1,0 +1,76 @@
+"""From a profile to the ordered list of cells a run measures.
+
+The sweep is a cartesian product, except that a parameter which means nothing for a mode
+(`transaction_size` for `idempotent`) does not multiply that mode's cells. Interleaved order runs
+every mode of one parameter point back to back, then the next point, then the next repetition,
+so the slow drift of a shared 2-core machine touches every mode alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from bench import modes
+from bench.cell import CellSpec
+from bench.profile import Profile
+
+_ABBREVIATIONS = {
+    "topology": "", "partitions": "p", "message_size": "m", "rate": "r", "producers": "n",
+    "transaction_size": "ts", "transaction_ms": "tms", "abort_ratio": "ab", "warmup_s": "w",
+    "duration_s": "d", "replication_factor": "rf",
+}
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    """One cell of a run, at its place in the run order."""
+
+    ordinal: int      # position in the run order; unique within the run
+    repetition: int   # 1-based
+    cell_id: str      # the parameter point and mode; the same across repetitions
+    spec: CellSpec
+
+
+def cell_specs(profile: Profile) -> list[tuple[str, CellSpec]]:
+    """The distinct cells of one repetition, in interleaved order: (cell_id, spec)."""
+    swept = {k: v for k, v in profile.sweep.items() if k != "mode"}
+    run_modes = profile.sweep.get("mode", [profile.workload["mode"]])
+    seen: dict[str, CellSpec] = {}
+    for values in itertools.product(*swept.values()):
+        point = {**profile.workload, **dict(zip(swept, values))}
+        for mode_name in run_modes:
+            mode = modes.MODES[mode_name]
+            if point["topology"] not in mode.topologies:
+                continue
+            params = {k: v for k, v in point.items() if mode.applies(k, point["topology"])}
+            params["mode"] = mode_name
+            cell_id = _cell_id(mode_name, {k: params[k] for k in swept if k in params})
+            if cell_id not in seen:
+                seen[cell_id] = _spec(params, profile)
+    return list(seen.items())
+
+
+def plan(profile: Profile) -> list[PlannedCell]:
+    """Every cell of every repetition, in the profile's order."""
+    cells = cell_specs(profile)
+    if profile.order == "sequential":
+        pairs = [(rep, cell) for cell in cells for rep in range(1, profile.repeat + 1)]
+    else:
+        pairs = [(rep, cell) for rep in range(1, profile.repeat + 1) for cell in cells]
+    return [PlannedCell(i, rep, cell_id, spec) for i, (rep, (cell_id, spec)) in enumerate(pairs, start=1)]
+
+
+def _spec(params: dict, profile: Profile) -> CellSpec:
+    fields = {k: v for k, v in params.items() if k in CellSpec.__dataclass_fields__}
+    fields["rate"] = None if fields.get("rate") == "max" else fields.get("rate")
+    faults = tuple(f for f in profile.faults if f["kind"] != "processor_kill" or params["topology"] == "process")
+    return CellSpec(**fields, faults=faults)
+
+
+def _cell_id(mode: str, swept: dict) -> str:
+    parts = [mode]
+    for key, value in swept.items():
+        prefix = _ABBREVIATIONS.get(key, f"{key}=")
+        parts.append(f"{prefix}{'max' if value is None else value}")
+    return "-".join(str(p) for p in parts)
