@@ -147,6 +147,9 @@ def _apply_override(raw: dict, item: str, path: Path) -> None:
             raise BadInput(f"--set {key}: '{part}' is not a section in {path}")
         node = node[part]
     node[parts[-1]] = value
+    chosen = raw.get("sweep", {}).get("mode") if parts == ["sweep", "mode"] else [value] if parts == ["workload", "mode"] else None
+    if chosen is not None and raw.get("baseline") not in chosen:
+        raw["baseline"] = None  # narrowed to modes without the baseline: nothing to compare against
 
 
 def _validate(raw: dict, source: str) -> Profile:

@@ -11,7 +11,7 @@ import json
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +31,7 @@ from bench.secrets import redact
 from bench.sweep import PlannedCell, plan
 
 CELL_OVERHEAD_S = 8.0  # topic setup, role start-up and drain, for the ETA
+RUN_WARMUP_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,12 @@ def _run_cells(store: RunStore, cells: list[PlannedCell], target: Target, keep_t
     todo = [c for c in cells if not store.has_cell(c)]
     progress.begin(len(cells), len(cells) - len(todo), todo)
     baseline = store.manifest()["profile"]["baseline"]
+    if todo:
+        # A fresh broker runs its first cells slower (JIT, page cache, coordinator loading);
+        # one discarded cell keeps that out of the first repetition.
+        progress.note(f"warming up: {RUN_WARMUP_S:.0f}s of {todo[0].cell_id}, discarded")
+        warmup = replace(todo[0].spec, warmup_s=0, duration_s=RUN_WARMUP_S, faults=())
+        run_cell(warmup, target, 0, f"{store.directory.name}.warmup")
     for planned in todo:
         progress.cell_started(planned)
         outcome = run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)

@@ -1,0 +1,102 @@
+"""`eosbench run` end to end against the real broker: the results layout of SPEC, readable
+HdrHistogram logs, no secret written anywhere, and an interrupted run resumed to completion."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from bench.metrics import read_hlog
+from tests.conftest import REPO, eosbench
+
+pytestmark = pytest.mark.broker
+
+SECRET = "hunter2-do-not-write"
+TINY = f"""
+description: two modes, two repetitions, short
+client: {{sasl.password: "{SECRET}"}}
+workload: {{topology: produce, partitions: 2, message_size: 200, rate: 3000, warmup_s: 1, duration_s: 2, transaction_size: 50}}
+sweep: {{mode: [at_least_once, transactional]}}
+repeat: 2
+baseline: at_least_once
+"""
+SUMMARY_COLUMNS = (
+    "cell_id repetition mode topology partitions transaction_size transaction_ms message_size rate duration_s "
+    "sent acked failed consumed duplicates lost throughput_msgs throughput_mb produce_p50_ms produce_p99_ms "
+    "produce_p999_ms e2e_p50_ms e2e_p99_ms e2e_p999_ms commit_p50_ms commit_p99_ms transactions aborts "
+    "lag_max_msgs status"
+).split()
+OVERHEAD_COLUMNS = "cell_id mode baseline_cell_id overhead_pct ci_low_pct ci_high_pct e2e_p99_delta_ms significant".split()
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+def test_a_run_stores_what_spec_promises_and_no_secret(bootstrap_servers, tiny, tmp_path):
+    results = tmp_path / "results"
+    out = eosbench("run", str(tiny), "--bootstrap-servers", bootstrap_servers, "--results-dir", str(results), "--run-id", "r1", "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "overhead vs at_least_once" in out.stdout and "transactional" in out.stdout
+    run = results / "r1"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["schema_version"] == 1
+    assert manifest["environment"]["host"]["cores"] and manifest["environment"]["librdkafka"]
+    assert [p["cell_id"] for p in manifest["plan"]] == ["at_least_once", "transactional"] * 2
+
+    summary = pd.read_csv(run / "summary.csv")
+    assert set(SUMMARY_COLUMNS) <= set(summary.columns)
+    assert len(summary) == 4 and (summary["status"] == "ok").all()
+    assert (summary["lost"] == 0).all() and (summary["duplicates"] == 0).all()
+    assert pd.read_parquet(run / "summary.parquet").shape == summary.shape
+    overhead = pd.read_csv(run / "overhead.csv")
+    assert set(OVERHEAD_COLUMNS) <= set(overhead.columns)
+    assert list(overhead["baseline_cell_id"]) == ["at_least_once"]
+
+    cell = run / "cells" / "transactional" / "r2"
+    metrics = json.loads((cell / "metrics.json").read_text())
+    assert read_hlog(cell / "e2e.hlog").get_total_count() == metrics["e2e"]["count"] > 0
+    assert read_hlog(cell / "commit.hlog").get_total_count() == metrics["commit"]["count"] > 0
+    assert len(pd.read_csv(cell / "lag.csv")) > 0
+
+    for path in run.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_ctrl_c_keeps_finished_cells_and_resume_runs_only_the_rest(bootstrap_servers, tiny, tmp_path):
+    results = tmp_path / "results"
+    args = ["run", str(tiny), "--bootstrap-servers", bootstrap_servers, "--results-dir", str(results), "--run-id", "r2", "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cells = results / "r2" / "cells"
+    deadline = time.monotonic() + 120
+    while not list(cells.glob("*/r*/metrics.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # into the next cell: it must be dropped whole, not half-written
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert json.loads((results / "r2" / "manifest.json").read_text())["status"] == "interrupted"
+    finished = sorted(str(p.parent.relative_to(cells)) for p in cells.glob("*/r*/metrics.json"))
+    assert 1 <= len(finished) < 4
+    assert not [p for p in cells.rglob(".r*") if p.is_dir()], "half-written cell left behind"
+
+    again = eosbench(*args, "--resume")
+    assert again.returncode == 0, again.stderr
+    summary = pd.read_csv(results / "r2" / "summary.csv")
+    pairs = sorted(zip(summary["cell_id"], summary["repetition"]))
+    assert pairs == sorted([("at_least_once", 1), ("at_least_once", 2), ("transactional", 1), ("transactional", 2)])
+    assert json.loads((results / "r2" / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_an_existing_run_directory_is_never_overwritten(tiny, tmp_path):
+    (tmp_path / "results" / "taken").mkdir(parents=True)
+    out = eosbench("run", str(tiny), "--results-dir", str(tmp_path / "results"), "--run-id", "taken", "--bootstrap-servers", "127.0.0.1:1")
+    assert out.returncode == 2 and "already exists" in out.stderr
