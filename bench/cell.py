@@ -49,6 +49,7 @@ class CellSpec:
     transaction_ms: float | None = None
     abort_ratio: float = 0.0
     replication_factor: int | None = None  # None: the cluster's default (1 or 3)
+    max_in_flight: int = 5  # max.in.flight.requests.per.connection of every producer
     faults: tuple = ()
 
     def check(self) -> None:
@@ -69,6 +70,8 @@ class CellSpec:
             raise BadInput(f"transaction_ms must be positive, not {self.transaction_ms}")
         if not 0.0 <= self.abort_ratio < 1.0:
             raise BadInput(f"abort_ratio must be in [0, 1), not {self.abort_ratio}")
+        if self.max_in_flight < 1 or (self.max_in_flight > 5 and mode.producer.get("enable.idempotence") == "true"):
+            raise BadInput(f"max_in_flight must be 1..5 with idempotence (mode {self.mode}), not {self.max_in_flight}")
         if self.duration_s <= 0 or self.warmup_s < 0:
             raise BadInput("duration_s must be positive and warmup_s not negative")
 
@@ -303,8 +306,12 @@ def _names(run_tag: str, ordinal: int, topology: str) -> dict:
 def _client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: dict) -> dict[str, dict]:
     """Every client's effective properties; what a mode depends on is set explicitly."""
     base = {**target.client, "bootstrap.servers": target.bootstrap_servers}
+    for alias in ("max.in.flight.requests.per.connection", "max.in.flight"):
+        if alias in target.client:
+            raise BadInput(f"set workload.max_in_flight instead of client property '{alias}' (it is a swept parameter)")
+    producing = {**base, "max.in.flight.requests.per.connection": str(spec.max_in_flight)}
     configs = {
-        "producer": mode.producer_config(base),
+        "producer": mode.producer_config(producing),
         "consumer": {**mode.consumer_config(base), "group.id": names["groups"][-1]},
     }
     if spec.topology == "process":
@@ -313,7 +320,7 @@ def _client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: dic
             "group.instance.id": f"{names['prefix']}.processor",  # a restarted processor takes over at once
             "session.timeout.ms": "10000",
         }
-        configs["processor_producer"] = mode.producer_config(base)
+        configs["processor_producer"] = mode.producer_config(producing)
         if mode.transactional_processor:
             configs["processor_producer"]["transactional.id"] = f"{names['prefix']}.processor"
     if spec.message_size > target.max_message_bytes - 256:

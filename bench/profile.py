@@ -45,6 +45,7 @@ WORKLOAD_KEYS: dict[str, tuple] = {
     "transaction_ms": (_OPTIONAL_NUMBER, None),
     "abort_ratio": (_RATIO, 0.0),
     "replication_factor": (_OPTIONAL_INT, None),
+    "max_in_flight": (_POSITIVE_INT, 5),
 }
 TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "baseline", "faults")
 KAFKA_KEYS = ("version", "brokers")

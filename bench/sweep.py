@@ -18,7 +18,7 @@ from bench.profile import Profile
 _ABBREVIATIONS = {
     "topology": "", "partitions": "p", "message_size": "m", "rate": "r", "producers": "n",
     "transaction_size": "ts", "transaction_ms": "tms", "abort_ratio": "ab", "warmup_s": "w",
-    "duration_s": "d", "replication_factor": "rf",
+    "duration_s": "d", "replication_factor": "rf", "max_in_flight": "mif",
 }
 
 

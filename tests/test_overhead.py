@@ -13,7 +13,7 @@ from bench.runner import broken_guarantees
 def rows(mode, cell_id, throughputs, **params):
     base = {"topology": "produce", "partitions": 1, "transaction_size": None, "transaction_ms": None,
             "message_size": 1024, "rate": "max", "producers": 1, "abort_ratio": 0.0, "replication_factor": None,
-            "warmup_s": 1, "duration_s": 5, "e2e_p50_ms": 1.0, "e2e_p99_ms": 2.0, "e2e_p999_ms": 3.0,
+            "max_in_flight": 5, "warmup_s": 1, "duration_s": 5, "e2e_p50_ms": 1.0, "e2e_p99_ms": 2.0, "e2e_p999_ms": 3.0,
             "generator_bound": False, "status": "ok", "duplicates": 0, "lost": 0, "unexpected": 0}
     return [{**base, **params, "mode": mode, "cell_id": cell_id, "repetition": i + 1, "throughput_msgs": t}
             for i, t in enumerate(throughputs)]

@@ -10,7 +10,7 @@ import pandas as pd
 from bench.results import RunStore
 
 PARAM_COLUMNS = ["mode", "topology", "partitions", "transaction_size", "transaction_ms", "message_size",
-                 "rate", "producers", "abort_ratio", "replication_factor", "warmup_s", "duration_s"]
+                 "rate", "producers", "abort_ratio", "replication_factor", "max_in_flight", "warmup_s", "duration_s"]
 CV_LIMIT = 0.10
 
 
