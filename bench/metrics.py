@@ -35,8 +35,11 @@ class IntervalRecorder:
     which is at most one loop iteration late.
     """
 
-    def __init__(self, window_start_ns: int):
+    def __init__(self, window_start_ns: int, scale: float = 1.0):
+        """`scale` converts recorded values to microseconds at flush time, not per record
+        (librdkafka reports produce latency in float seconds: scale=1e6)."""
         self.window_start_ns = window_start_ns
+        self.scale = scale
         self._index = 0
         self._values: list[int] = []
         self.intervals: dict[int, HdrHistogram] = {}
@@ -52,7 +55,8 @@ class IntervalRecorder:
     def _flush(self) -> None:
         if not self._values:
             return
-        values, counts = np.unique(np.asarray(self._values, dtype=np.int64), return_counts=True)
+        raw = np.asarray(self._values)
+        values, counts = np.unique((raw * self.scale).astype(np.int64) if self.scale != 1.0 else raw.astype(np.int64), return_counts=True)
         self._values.clear()
         hist = self.intervals.get(self._index) or self.intervals.setdefault(self._index, new_histogram())
         for value, count in zip(values.tolist(), counts.tolist()):

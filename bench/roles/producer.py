@@ -39,7 +39,7 @@ class _Generator:
         self.states = bytearray(1 << 16)
         self.seq = 0
         self.first_window_seq: int | None = None
-        self.produce_latency = IntervalRecorder(timeline.measure_start_ns)
+        self.produce_latency = IntervalRecorder(timeline.measure_start_ns, scale=1e6)
         self.send_delay = IntervalRecorder(timeline.measure_start_ns)
         self.commit_latency = IntervalRecorder(timeline.measure_start_ns)
         self.transactions = self.aborts = self.aborts_on_purpose = self.aborts_on_error = 0
@@ -47,17 +47,6 @@ class _Generator:
         self.txn_started_ns = 0
         self.rng = random.Random(spec["producer_index"])
         self.cpu_at_window_start: float | None = None
-
-    # -- delivery reports (hot path) --
-    def _delivered_in_window(self, seq: int, err, msg) -> None:
-        if err is None:
-            self.states[seq] = ACKED
-            self.produce_latency.record(int(msg.latency() * 1e6))
-        else:
-            self.states[seq] = FAILED
-
-    def _delivered_in_warmup(self, seq: int, err, msg) -> None:
-        self.states[seq] = ACKED if err is None else FAILED
 
     def run(self) -> dict:
         spec, tl = self.spec, self.timeline
@@ -69,6 +58,7 @@ class _Generator:
         ordinal, index = spec["cell_ordinal"], spec["producer_index"]
         produce, poll, monotonic = self.producer.produce, self.producer.poll, time.monotonic_ns
         record_delay = self.send_delay.record
+        delivered_in_window, delivered_in_warmup = self._delivery_reports()
         last_progress = 0
         in_txn = False
         now = monotonic()
@@ -99,7 +89,7 @@ class _Generator:
             if seq >= len(self.states):
                 self.states.extend(bytearray(len(self.states)))
             headers = [(ID_HEADER, format_id(ordinal, index, seq)), (TS_HEADER, intended.to_bytes(8, "big"))]
-            callback = partial(self._delivered_in_window if in_window else self._delivered_in_warmup, seq)
+            callback = partial(delivered_in_window if in_window else delivered_in_warmup, seq)
             while True:
                 try:
                     produce(self.topic, payloads[seq % _PAYLOADS], headers=headers, on_delivery=callback)
@@ -124,6 +114,22 @@ class _Generator:
         remaining = self.producer.flush(60)
         self._tick(time.monotonic_ns())
         return self._result(remaining, cpu_window_s)
+
+    def _delivery_reports(self):
+        """The delivery callbacks: the hottest code of the generator, so closures over locals."""
+        states, record = self.states, self.produce_latency.record
+
+        def in_window(seq: int, err, msg) -> None:
+            if err is None:
+                states[seq] = ACKED
+                record(msg.latency())  # float seconds, measured by librdkafka in C
+            else:
+                states[seq] = FAILED
+
+        def in_warmup(seq: int, err, msg) -> None:
+            states[seq] = ACKED if err is None else FAILED
+
+        return in_window, in_warmup
 
     def _tick(self, now: int) -> None:
         self.produce_latency.tick(now)
