@@ -138,6 +138,7 @@ def load_state(home: Path | None = None) -> Cluster | None:
         return None
     raw = json.loads(path.read_text())
     raw["nodes"] = [Node(**n) for n in raw["nodes"]]
+    raw.setdefault("home", str(path.parent))  # state files from before `home` was recorded
     return Cluster(**raw)
 
 
