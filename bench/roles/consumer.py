@@ -14,7 +14,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 from confluent_kafka import Consumer
 
-from bench.metrics import IntervalRecorder, parse_id
+from bench.metrics import IntervalRecorder, parse_ids, producer_of
 from bench.roles import cpu_seconds, wait_for_go
 from bench.roles.reading import Drain, join
 
@@ -24,30 +24,28 @@ def run(spec: dict, conn: Connection) -> dict:
     pending = join(consumer, [spec["topic"]])
     timeline = wait_for_go(conn)
     e2e = IntervalRecorder(timeline.measure_start_ns)
-    seen: dict[int, list[int]] = defaultdict(list)
+    seen: dict[bytes, list[np.ndarray]] = defaultdict(list)
     commit_first = spec["commit_offsets_before_processing"]
     drain = Drain()
     received = window_received = 0
     measure_start, measure_end = timeline.measure_start_ns, timeline.measure_end_ns
-    record = e2e.record
     while True:
         batch = pending or consumer.consume(1000, 0.1)
         pending = []
         now = time.monotonic_ns()
         records = [m for m in batch if m.error() is None]
-        if records and commit_first:
-            consumer.commit(asynchronous=True)
-        for message in records:
-            headers = message.headers()
-            producer, seq = parse_id(headers[0][1])
-            seen[producer].append(seq)
-            intended = int.from_bytes(headers[1][1], "big")
-            if intended >= measure_start:
-                record((now - intended) // 1000)
+        if records:
+            if commit_first:
+                consumer.commit(asynchronous=True)
+            headers = [m.headers() for m in records]
+            for head, seqs in parse_ids([h[0][1] for h in headers]).items():
+                seen[head].append(seqs)
+            intended = np.frombuffer(b"".join([h[1][1] for h in headers]), dtype=">i8")
+            e2e.record_many((now - intended[intended >= measure_start]) // 1000)
             if measure_start <= now < measure_end:
-                window_received += 1
-        if records and not commit_first:
-            consumer.commit(asynchronous=True)
+                window_received += len(records)
+            if not commit_first:
+                consumer.commit(asynchronous=True)
         received += len(records)
         e2e.tick(now)
         drain.listen(conn)
@@ -55,7 +53,7 @@ def run(spec: dict, conn: Connection) -> dict:
             break
     consumer.close()
     return {
-        "ids": {p: np.asarray(s, dtype=np.int64) for p, s in seen.items()},
+        "ids": {producer_of(head): np.concatenate(chunks) for head, chunks in seen.items()},
         "received": received,
         "window_received": window_received,
         "cpu_total_s": cpu_seconds(),

@@ -1,0 +1,107 @@
+"""Everything a report shows, read from a run directory alone (never from Kafka).
+
+A report must be rebuildable from results years later, so this module is the only place that
+reads them: summaries are recomputed from the cells (the CSVs may be from an older eosbench),
+histograms come from the HdrHistogram logs, lag from lag.csv.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+from hdrh.histogram import HdrHistogram
+
+from bench.analysis import overhead, summary
+from bench.metrics import new_histogram, read_hlog
+from bench.results import RunStore
+
+
+@dataclass
+class RunData:
+    store: RunStore
+
+    @cached_property
+    def manifest(self) -> dict:
+        return self.store.manifest()
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        return summary.summary(self.store)
+
+    @cached_property
+    def cells(self) -> pd.DataFrame:
+        return summary.cells(self.summary)
+
+    @property
+    def baseline(self) -> str | None:
+        return self.manifest["profile"].get("baseline")
+
+    @cached_property
+    def overhead(self) -> pd.DataFrame:
+        return overhead.overhead(self.summary, self.baseline)
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest["run_id"]
+
+    @property
+    def planned(self) -> int:
+        return len(self.manifest.get("plan", []))
+
+    @property
+    def partial(self) -> bool:
+        return self.manifest.get("status") != "complete" or len(self.summary) < self.planned
+
+    def cell_dirs(self, cell_id: str) -> list[Path]:
+        return sorted((self.store.directory / "cells" / cell_id).glob("r*/metrics.json"), key=lambda p: p.parent.name)
+
+    def histogram(self, cell_id: str, kind: str) -> HdrHistogram:
+        """One latency kind of a cell, all repetitions merged."""
+        total = new_histogram()
+        for metrics in self.cell_dirs(cell_id):
+            path = metrics.parent / f"{kind}.hlog"
+            if path.exists():
+                total.add(read_hlog(path))
+        return total
+
+    def interval_counts(self, cell_id: str, repetition: int, kind: str) -> pd.Series:
+        """Records per second through a cell repetition, from its interval histograms."""
+        from hdrh.log import HistogramLogReader
+
+        path = self.store.cell_dir(cell_id, repetition) / f"{kind}.hlog"
+        counts: dict[float, int] = {}
+        if path.exists():
+            reader = HistogramLogReader(str(path), new_histogram())
+            while (hist := reader.get_next_interval_histogram()) is not None:
+                counts[hist.get_start_time_stamp() / 1000.0 - reader.get_start_time_sec()] = hist.get_total_count()
+        return pd.Series(counts, dtype=float).sort_index()
+
+    def lag(self, cell_id: str, repetition: int) -> pd.DataFrame:
+        path = self.store.cell_dir(cell_id, repetition) / "lag.csv"
+        try:
+            return pd.read_csv(path)
+        except (OSError, pd.errors.EmptyDataError):
+            return pd.DataFrame()
+
+    def params(self, cell_id: str, repetition: int) -> dict:
+        import json
+
+        return json.loads((self.store.cell_dir(cell_id, repetition) / "params.json").read_text())
+
+    def warnings(self) -> list[str]:
+        """Every stability warning of the run, each saying how to fix it."""
+        out = []
+        for row in self.cells.itertuples() if not self.cells.empty else []:
+            if "unstable" in row.flags:
+                out.append(f"{row.cell_id}: throughput varies by {row.cv:.0%} across repetitions (limit 10%): "
+                           "add repetitions (--repeat), lengthen duration_s, or quiet the machine")
+            if "generator-bound" in row.flags:
+                out.append(f"{row.cell_id}: the load generator used most of a core, so Kafka was not the limit: "
+                           "raise `producers`, or read only the ratio to its baseline")
+        failed = self.summary[self.summary["status"] != "ok"] if not self.summary.empty else self.summary
+        for row in failed.itertuples():
+            out.append(f"{row.cell_id} r{row.repetition}: {row.status}")
+        return out

@@ -1,0 +1,180 @@
+"""The report page: one self-contained HTML file (plotly.js inlined, no other host contacted) and
+a Markdown summary beside it for pull requests and wikis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+
+import pandas as pd
+import plotly.offline
+
+from bench.report.data import RunData
+from bench.report.figures import all_figures, capacity_table
+
+_STYLE = """
+body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1200px;
+       padding: 0 24px 48px; color: #1d2733; line-height: 1.45; }
+h1 { margin-bottom: 0; } h2 { margin-top: 2.2em; border-bottom: 1px solid #dde3ea; padding-bottom: 4px; }
+.sub { color: #5b6b7c; margin-top: 4px; }
+table { border-collapse: collapse; margin: 12px 0; font-size: 13px; }
+th, td { padding: 4px 10px; border-bottom: 1px solid #e6ebf0; text-align: right; }
+th:first-child, td:first-child, td.l, th.l { text-align: left; }
+th { background: #f4f6f9; }
+.caption { color: #44505c; font-size: 13px; max-width: 900px; }
+.banner { background: #fff4e5; border: 1px solid #f0b35a; padding: 10px 14px; margin: 16px 0; }
+.answer { background: #eef6ff; border: 1px solid #9cc2ef; padding: 10px 14px; margin: 16px 0; }
+.warn li { color: #8a4b00; }
+code { background: #f4f6f9; padding: 1px 4px; }
+"""
+
+
+def build_html(data: RunData) -> str:
+    m = data.manifest
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>eosbench report {html.escape(data.run_id)}</title>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<style>{_STYLE}</style>",
+        f"<script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script>",
+        "</head><body>",
+        f"<h1>What exactly-once costs: run {html.escape(data.run_id)}</h1>",
+        f"<p class='sub'>{html.escape(m['profile'].get('description') or '')}<br>{_when(m)} · "
+        f"Kafka {html.escape(str((m.get('broker') or {}).get('version', 'external')))} · librdkafka "
+        f"{html.escape(str(m.get('environment', {}).get('librdkafka')))} · {m.get('environment', {}).get('host', {}).get('cores')} cores</p>",
+    ]
+    if data.partial:
+        parts.append(f"<div class='banner'><b>Partial run</b>: status <code>{html.escape(str(m.get('status')))}</code>, "
+                     f"{len(data.summary)} of {data.planned} planned cell repetitions finished. Figures show what finished.</div>")
+    parts += _headline(data)
+    for figure in all_figures(data):
+        parts.append(f"<h2 id='{figure.key}'>{html.escape(figure.title)}</h2>")
+        parts.append(figure.figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{figure.key}",
+                                           config={"displaylogo": False, "responsive": True}))
+        parts.append(f"<p class='caption'>{html.escape(figure.caption)}</p>")
+    parts += _capacity(data)
+    parts += _guarantees(data)
+    parts += _environment(data)
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _when(manifest: dict) -> str:
+    started = manifest.get("started")
+    return dt.datetime.fromtimestamp(started, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if started else ""
+
+
+def _headline(data: RunData) -> list[str]:
+    out = ["<h2 id='headline'>Headline</h2>"]
+    if data.overhead.empty:
+        out.append("<p>No baseline to compare against in this run.</p>")
+        return out
+    out.append(f"<p class='answer'>{html.escape(answer(data.overhead))}</p>")
+    out.append(_table(headline_rows(data), ["cell", "mode", "msg/s", f"{data.baseline} msg/s", "overhead [95% CI]", "e2e p99 Δ ms", "flags"]))
+    return out
+
+
+def headline_rows(data: RunData) -> list[list[str]]:
+    return [[r.cell_id, r.mode, f"{r.throughput_msgs:,.0f}", f"{r.baseline_throughput_msgs:,.0f}", _overhead(r),
+             f"{r.e2e_p99_delta_ms:+.1f}" if not _nan(r.e2e_p99_delta_ms) else "-", r.flags]
+            for r in data.overhead.itertuples()]
+
+
+def answer(overhead: pd.DataFrame) -> str:
+    """Where this run says EOS costs more than 10% and more than 30% (significant cells only)."""
+    sig = overhead[overhead["significant"]]
+    over10 = sig[sig["overhead_pct"] > 10]
+    over30 = sig[sig["overhead_pct"] > 30]
+    text = [f"Significant overhead above 10% in {len(over10)} of {len(overhead)} cells"
+            + (f" ({', '.join(over10['cell_id'])})" if len(over10) else ""),
+            f"above 30% in {len(over30)}" + (f" ({', '.join(over30['cell_id'])})" if len(over30) else "")]
+    within = overhead[(overhead["ci_low_pct"] <= 10) & (overhead["ci_high_pct"] >= 10) | (overhead["ci_low_pct"] <= 30) & (overhead["ci_high_pct"] >= 30)]
+    out = "; ".join(text) + "."
+    if not sig.empty:
+        out += f" Measured significant overheads range from {sig['overhead_pct'].min():.1f}% to {sig['overhead_pct'].max():.1f}%."
+    if len(within):
+        out += f" {len(within)} cell(s) have a confidence interval spanning 10% or 30%: repeat more to decide them."
+    return out
+
+
+def _overhead(r) -> str:
+    text = f"{r.overhead_pct:+.1f}%"
+    if not _nan(r.ci_low_pct):
+        text += f" [{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]"
+    return text + ("" if r.significant else " ~")
+
+
+def _nan(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _capacity(data: RunData) -> list[str]:
+    table = capacity_table(data)
+    if table.empty:
+        return []
+    rows = [[r.mode, r.cell_id, f"{r.throughput_msgs:,.0f}", f"{r.throughput_mb:,.1f}", _ms(r.e2e_p50_ms), _ms(r.e2e_p99_ms), _ms(r.produce_p99_ms), r.flags]
+            for r in table.itertuples()]
+    return ["<h2 id='capacity'>Capacity</h2>",
+            "<p class='caption'>The highest throughput each mode sustained in this run and the latency it came with "
+            "(open-loop cells count only if they delivered at least 95% of the asked rate).</p>",
+            _table(rows, ["mode", "cell", "msg/s", "MB/s", "e2e p50 ms", "e2e p99 ms", "produce p99 ms", "flags"])]
+
+
+def _guarantees(data: RunData) -> list[str]:
+    s = data.summary
+    if s.empty:
+        return []
+    g = s.groupby("mode", sort=False)[["sent", "acked", "consumed", "duplicates", "lost"]].sum().reset_index()
+    rows = [[r.mode, f"{r.sent:,.0f}", f"{r.acked:,.0f}", f"{r.consumed:,.0f}", f"{r.duplicates:,.0f}", f"{r.lost:,.0f}"] for r in g.itertuples()]
+    return ["<h2 id='guarantees'>Guarantees</h2>",
+            "<p class='caption'>Every record carries an eosbench-id and is accounted for after each cell: duplicates are "
+            "receptions beyond the first, lost are acknowledged records never consumed (all repetitions added).</p>",
+            _table(rows, ["mode", "sent", "acked", "consumed", "duplicates", "lost"])]
+
+
+def _environment(data: RunData) -> list[str]:
+    m = data.manifest
+    env = m.get("environment", {})
+    host = env.get("host", {})
+    broker = m.get("broker") or {}
+    rows = [
+        ["host", f"{host.get('cpu_model')}, {host.get('cores')} cores, {host.get('memory_gb')} GB, {host.get('os')}"],
+        ["python / confluent-kafka / librdkafka", f"{env.get('python')} / {env.get('confluent_kafka')} / {env.get('librdkafka')}"],
+        ["broker", f"Kafka {broker.get('version', 'external')}, {broker.get('brokers', '?')} broker(s), {broker.get('source', broker.get('bootstrap_servers', ''))}"],
+        ["eosbench", f"{env.get('eosbench', {}).get('version')} ({env.get('eosbench', {}).get('git_commit') or 'no git'})"],
+        ["order", f"{m.get('order')}, {m['profile'].get('repeat')} repetition(s)"],
+        ["status", str(m.get("status"))],
+    ]
+    out = ["<h2 id='environment'>Environment</h2>", _table(rows, ["", ""], left=True)]
+    warnings = data.warnings()
+    out.append("<h2 id='warnings'>Stability warnings</h2>")
+    out.append("<ul class='warn'>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul>" if warnings else "<p>None.</p>")
+    return out
+
+
+def _ms(v) -> str:
+    return "-" if _nan(v) else f"{v:,.1f}"
+
+
+def _table(rows: list[list[str]], headers: list[str], left: bool = False) -> str:
+    cls = " class='l'" if left else ""
+    head = "".join(f"<th{cls}>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td{cls}>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def build_markdown(data: RunData) -> str:
+    lines = [f"# eosbench run {data.run_id}", "", data.manifest["profile"].get("description") or "", ""]
+    if data.partial:
+        lines += [f"**Partial run** ({data.manifest.get('status')}): {len(data.summary)} of {data.planned} cell repetitions.", ""]
+    if not data.overhead.empty:
+        lines += [answer(data.overhead), "",
+                  f"| cell | mode | msg/s | {data.baseline} msg/s | overhead [95% CI] | e2e p99 Δ ms | flags |",
+                  "|---|---|---:|---:|---:|---:|---|"]
+        lines += ["| " + " | ".join(row) + " |" for row in headline_rows(data)]
+        lines.append("")
+    env = data.manifest.get("environment", {})
+    lines.append(f"Kafka {(data.manifest.get('broker') or {}).get('version', 'external')}, librdkafka {env.get('librdkafka')}, "
+                 f"{env.get('host', {}).get('cores')} cores; overhead = 100 x (1 - throughput / baseline); '~' not significant.")
+    return "\n".join(lines) + "\n"
