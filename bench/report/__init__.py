@@ -1,0 +1,1 @@
+"""Reports read results only: figures, the HTML page and its Markdown summary."""
