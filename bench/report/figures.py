@@ -58,6 +58,7 @@ def overhead_heatmap(data: RunData) -> Figure | None:
     if o.empty or o["transaction_size"].nunique() < 2 or o["partitions"].nunique() < 2:
         return None
     modes = list(o["mode"].unique())
+    top = max(30.0, float(np.nanmax(o["overhead_pct"])))
     fig = make_subplots(rows=1, cols=len(modes), subplot_titles=modes, shared_yaxes=True)
     for i, mode in enumerate(modes, start=1):
         rows = o[o["mode"] == mode]
@@ -68,7 +69,7 @@ def overhead_heatmap(data: RunData) -> Figure | None:
                 for p, row in zip(grid.index, grid.values)]
         fig.add_trace(go.Heatmap(
             z=grid.values, x=[str(int(c)) for c in grid.columns], y=[str(int(p)) for p in grid.index], text=text,
-            texttemplate="%{text}", colorscale="RdYlGn_r", zmin=0, zmax=60, showscale=(i == len(modes)),
+            texttemplate="%{text}", colorscale="RdYlGn_r", zmin=0, zmax=top, showscale=(i == len(modes)),
             colorbar=dict(title="overhead %"),
         ), row=1, col=i)
         fig.update_xaxes(title_text="transaction size (records)", type="category", row=1, col=i)
@@ -92,8 +93,9 @@ def throughput_by_transaction_size(data: RunData) -> Figure | None:
                         error_y=dict(type="data", array=rows["throughput_sd"].fillna(0), visible=True))
     for row in c[c["transaction_size"].isna()].itertuples():
         fig.add_hline(y=row.throughput_msgs, line_dash="dash", line_width=1,
-                      annotation_text=f"{row.mode}, {row.partitions} p", annotation_position="right")
-    fig.update_layout(**_LAYOUT, xaxis_type="log", xaxis_title="transaction size (records, log)", yaxis_title="throughput (msg/s)")
+                      annotation_text=f"{row.mode}, {row.partitions} partition(s)", annotation_position="top left")
+    fig.update_layout(**_LAYOUT, xaxis_type="log", xaxis_title="transaction size (records, log)", yaxis_title="throughput (msg/s)",
+                      legend=dict(orientation="h", y=-0.2))
     return Figure("throughput", "Throughput against transaction size",
                   "One line per mode and partition count; error bars are the standard deviation over repetitions. "
                   "Dashed lines are the modes without transactions at each partition count: the gap is the cost.", fig)
@@ -139,7 +141,9 @@ def commit_latency(data: RunData) -> Figure | None:
         label = f"{mode}, " + (f"{int(size)} records" if not pd.isna(size) else f"{ms:g} ms")
         fig.add_scatter(x=r["partitions"], y=r["commit_p99_ms"], mode="lines+markers", name=f"{label} p99")
         fig.add_scatter(x=r["partitions"], y=r["commit_p50_ms"], mode="lines+markers", name=f"{label} p50", line_dash="dot")
-    fig.update_layout(**_LAYOUT, xaxis_title="partitions written per transaction", yaxis_title="commit latency (ms)", xaxis_type="log")
+    ticks = sorted(grouped["partitions"].unique())
+    fig.update_layout(**_LAYOUT, xaxis_title="partitions written per transaction", yaxis_title="commit latency (ms)", yaxis_rangemode="tozero")
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(int(t)) for t in ticks])
     return Figure("commit", "Commit latency against partitions per transaction",
                   "Duration of commit_transaction() (with send_offsets_to_transaction for exactly_once_v2, or flush and offset "
                   "commit for at_least_once processors), p50 dotted and p99 solid: each partition in a transaction adds a commit marker to write.", fig)
