@@ -21,6 +21,7 @@ from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench import modes
+from bench.broker import faults
 from bench.errors import BadInput
 from bench.metrics import ACKED, LATENCY_KINDS, Accounting, LatencySeries
 from bench.roles import Timeline, consumer, entry, lag, processor, producer
@@ -28,7 +29,7 @@ from bench.secrets import redact
 
 READY_TIMEOUT_S = 90.0
 DRAIN_QUIET_S = 5.0
-DRAIN_TIMEOUT_S = 60.0
+DRAIN_TIMEOUT_S = 900.0  # a hard cap only: readers that still make progress are never cut off earlier
 GENERATOR_CPU_LIMIT = 0.9  # share of one core above which the generator, not Kafka, sets the pace
 _SPAWN = multiprocessing.get_context("spawn")
 
@@ -95,6 +96,7 @@ class Target:
     replication_factor: int = 1
     min_insync_replicas: int = 1
     max_message_bytes: int = 1048588
+    cluster: Any = None  # the embedded Cluster, for broker faults; None for a cluster we did not start
 
 
 @dataclass
@@ -118,7 +120,7 @@ class CellFailed(Exception):
     """A role failed or hung; the message becomes the cell's status."""
 
 
-class _Role:
+class RoleProcess:
     """A role process and its pipe."""
 
     def __init__(self, name: str, module, spec: dict):
@@ -170,7 +172,11 @@ class _Role:
             self._receive()
 
     def send(self, *message) -> None:
-        self.conn.send(message)
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            self.pump()  # raises the role's own error if it sent one
+            raise CellFailed(f"{self.name} exited (code {self.process.exitcode}) before '{message[0]}'") from None
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -193,7 +199,7 @@ def run_cell(
     names = _names(run_tag, ordinal, spec.topology)
     admin = AdminClient({**target.client, "bootstrap.servers": target.bootstrap_servers})
     configs = _client_configs(spec, mode, target, names)
-    roles: list[_Role] = []
+    roles: list[RoleProcess] = []
     latencies = {kind: LatencySeries() for kind in LATENCY_KINDS}
     lag_result: dict = {"columns": lag.COLUMNS, "rows": []}
     faults_done: list[dict] = []
@@ -202,7 +208,7 @@ def run_cell(
     results: dict[str, Any] = {}
     try:
         _create_topics(admin, spec, target, names["topics"])
-        reader = _Role("consumer", consumer, {
+        reader = RoleProcess("consumer", consumer, {
             "config": configs["consumer"], "topic": names["topics"][-1],
             "commit_offsets_before_processing": mode.commit_offsets_before_processing,
         })
@@ -214,9 +220,9 @@ def run_cell(
                 "input_topic": names["topics"][0], "output_topic": names["topics"][1],
                 "transaction_size": spec.commits_by_size, "transaction_ms": spec.transaction_ms,
             }
-            roles.append(_Role("processor", processor, proc_spec))
+            roles.append(RoleProcess("processor", processor, proc_spec))
         producers = [
-            _Role(f"producer-{i}", producer, {
+            RoleProcess(f"producer-{i}", producer, {
                 "config": configs["producer"] if not mode.transactional_producer else {**configs["producer"], "transactional.id": f"{names['prefix']}.producer-{i}"},
                 "topic": names["topics"][0], "producer_index": i, "cell_ordinal": ordinal,
                 "message_size": spec.message_size, "rate": spec.rate / spec.producers if spec.rate else None,
@@ -226,7 +232,7 @@ def run_cell(
             for i in range(spec.producers)
         ]
         roles += producers
-        sampler = _Role("lag-sampler", lag, {
+        sampler = RoleProcess("lag-sampler", lag, {
             "config": {**target.client, "bootstrap.servers": target.bootstrap_servers},
             "partitions": spec.partitions,
             "groups": [{"group": names["groups"][-1], "topic": names["topics"][-1]}]
@@ -238,14 +244,23 @@ def run_cell(
         timeline = Timeline.starting_in(0.3, spec.warmup_s, spec.duration_s)
         for role in roles:
             role.send("go", timeline)
-        _measure(spec, timeline, roles, producers, proc_spec, faults_done, on_progress)
+        schedule = _FaultSchedule(spec, target, admin, names["topics"][0], timeline, roles, proc_spec)
+        try:
+            _measure(timeline, roles, producers, schedule, on_progress)
+        finally:
+            schedule.finish()
+            faults_done = schedule.done
         for p in producers:
-            results[p.name] = p.finish(DRAIN_TIMEOUT_S + 60)
+            results[p.name] = p.finish(300)
         expected = sum(r["states"].count(ACKED) for r in results.values())
         readers = ([r for r in roles if r.name == "processor"]) + [reader]
         for role in readers:
             role.send("drain", {"expected": expected, "quiet_s": DRAIN_QUIET_S, "timeout_s": DRAIN_TIMEOUT_S})
             results[role.name] = role.finish(DRAIN_TIMEOUT_S + 30)
+            if results[role.name]["cut_off"]:
+                read = results[role.name].get("received", results[role.name].get("processed"))
+                raise CellFailed(f"{role.name} still reading after {DRAIN_TIMEOUT_S:.0f}s of drain ({read:,} of {expected:,} "
+                                 "acknowledged records): not counted as lost; lower the rate or duration")
         sampler.send("stop", None)
         lag_result = sampler.finish(30)
     except CellFailed as exc:
@@ -268,9 +283,49 @@ def run_cell(
     )
 
 
-def _measure(spec, timeline, roles, producers, proc_spec, faults_done, on_progress) -> None:
+class _FaultSchedule:
+    """Starts each fault at its time in the measured window and ends it `duration_s` later."""
+
+    def __init__(self, spec: CellSpec, target: Target, admin: AdminClient, topic: str, timeline: Timeline, roles, proc_spec):
+        self.pending = sorted(spec.faults, key=lambda f: f["at_s"])
+        self.active: list[faults.ActiveFault] = []
+        self.done: list[dict] = []
+        self.target, self.admin, self.topic, self.timeline, self.roles, self.proc_spec = target, admin, topic, timeline, roles, proc_spec
+
+    def now_s(self) -> float:
+        return (time.monotonic_ns() - self.timeline.measure_start_ns) / 1e9
+
+    def step(self) -> None:
+        try:
+            while self.pending and self.now_s() >= self.pending[0]["at_s"]:
+                fault = self.pending.pop(0)
+                if fault["kind"] == "processor_kill":
+                    self.done.append(_kill_processor(self.roles, self.proc_spec, self.timeline, fault))
+                elif fault["kind"] == "consumer_pause":
+                    self.done.append(_pause_consumer(self.roles, self.timeline, fault))
+                else:
+                    self.active.append(faults.start(fault, self.now_s(), self.target.cluster, self.admin, self.topic))
+            for active in [a for a in self.active if self.now_s() >= a.end_at_s]:
+                self._end(active)
+        except faults.FaultFailed as exc:
+            raise CellFailed(str(exc)) from exc
+
+    def finish(self) -> None:
+        """End whatever is still active: a fault never outlives its cell (no broker left stopped)."""
+        for active in list(self.active):
+            try:
+                self._end(active)
+            except faults.FaultFailed as exc:
+                self.done.append({**active.record(), "error": str(exc)})
+
+    def _end(self, active: faults.ActiveFault) -> None:
+        self.active.remove(active)
+        faults.end(active, self.now_s(), self.target.cluster)
+        self.done.append(active.record())
+
+
+def _measure(timeline: Timeline, roles: list[RoleProcess], producers: list[RoleProcess], schedule: _FaultSchedule, on_progress) -> None:
     """The warm-up and measured window: pass progress on, apply timed faults."""
-    pending = sorted((f for f in spec.faults if f["kind"] == "processor_kill"), key=lambda f: f["at_s"])
     while time.monotonic_ns() < timeline.measure_end_ns:
         time.sleep(0.2)
         for role in roles:
@@ -278,17 +333,23 @@ def _measure(spec, timeline, roles, producers, proc_spec, faults_done, on_progre
         elapsed = (time.monotonic_ns() - timeline.start_ns) / 1e9
         if on_progress:
             on_progress(elapsed, sum(p.progress for p in producers))
-        if pending and time.monotonic_ns() >= timeline.measure_start_ns + int(pending[0]["at_s"] * 1e9):
-            faults_done.append(_kill_processor(roles, proc_spec, timeline, pending.pop(0)))
+        schedule.step()
 
 
-def _kill_processor(roles: list[_Role], proc_spec: dict, timeline: Timeline, fault: dict) -> dict:
+def _pause_consumer(roles: list[RoleProcess], timeline: Timeline, fault: dict) -> dict:
+    """Stop the verifying consumer reading and committing for `duration_s` (it stays in its group)."""
+    started = (time.monotonic_ns() - timeline.measure_start_ns) / 1e9
+    next(r for r in roles if r.name == "consumer").send("pause", fault["duration_s"])
+    return {"kind": "consumer_pause", "start_s": round(started, 3), "end_s": round(started + fault["duration_s"], 3)}
+
+
+def _kill_processor(roles: list[RoleProcess], proc_spec: dict, timeline: Timeline, fault: dict) -> dict:
     """SIGKILL the processor mid-flight and start a new one with the same identity."""
     index = next(i for i, r in enumerate(roles) if r.name == "processor")
     started = (time.monotonic_ns() - timeline.measure_start_ns) / 1e9
     roles[index].kill()
     time.sleep(fault.get("duration_s", 0))
-    replacement = _Role("processor", processor, proc_spec)
+    replacement = RoleProcess("processor", processor, proc_spec)
     replacement.expect("ready", READY_TIMEOUT_S)
     replacement.send("go", timeline)
     roles[index] = replacement

@@ -19,7 +19,7 @@ from bench.broker.distribution import DEFAULT_KAFKA_VERSION
 from bench.errors import BadInput
 
 ORDERS = ("interleaved", "sequential")
-FAULT_KINDS = ("processor_kill",)
+FAULT_KINDS = ("processor_kill", "consumer_pause", "pause", "kill", "command")
 
 # workload key -> (type check, description for errors, default)
 _POSITIVE_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1")
@@ -57,7 +57,7 @@ class Profile:
 
     source: str
     description: str
-    kafka_version: str
+    kafka_versions: tuple[str, ...]  # several: measured in alternating blocks, one broker each
     brokers: int
     client: dict[str, str]
     workload: dict[str, Any]
@@ -71,7 +71,8 @@ class Profile:
         """The resolved profile, as recorded in the manifest (secrets are redacted by the caller)."""
         return {
             "description": self.description,
-            "kafka": {"version": self.kafka_version, "brokers": self.brokers},
+            "kafka": {"version": self.kafka_versions[0] if len(self.kafka_versions) == 1 else list(self.kafka_versions),
+                      "brokers": self.brokers},
             "client": dict(self.client), "workload": dict(self.workload), "sweep": dict(self.sweep),
             "repeat": self.repeat, "order": self.order, "baseline": self.baseline, "faults": list(self.faults),
         }
@@ -120,7 +121,7 @@ def load(path: str | Path, overrides: list[str] = (), repeat: int | None = None,
         raw["repeat"] = repeat
     if kafka_version is not None:
         raw.setdefault("kafka", {})
-        raw["kafka"]["version"] = kafka_version
+        raw["kafka"]["version"] = [v.strip() for v in kafka_version.split(",")] if "," in kafka_version else kafka_version
     return _validate(raw, str(path))
 
 
@@ -164,7 +165,10 @@ def _validate(raw: dict, source: str) -> Profile:
 
     kafka = _section(raw, "kafka", fail)
     _known(kafka, KAFKA_KEYS, "kafka.", fail)
-    version = str(kafka.get("version", DEFAULT_KAFKA_VERSION))
+    version = kafka.get("version", DEFAULT_KAFKA_VERSION)
+    versions = tuple(str(v) for v in version) if isinstance(version, list) else (str(version),)
+    if not versions or len(set(versions)) != len(versions) or any(isinstance(v, (dict, list)) for v in (version if isinstance(version, list) else [])):
+        raise fail("'kafka.version' must be a version or a list of distinct versions")
     brokers = kafka.get("brokers", 1)
     if brokers not in (1, 3):
         raise fail(f"'kafka.brokers' must be 1 or 3, not {brokers!r}")
@@ -212,10 +216,13 @@ def _validate(raw: dict, source: str) -> Profile:
         raise fail("'faults' must be a list")
     for i, fault in enumerate(faults):
         _check_fault(fault, f"faults[{i}]", fail)
+        target = fault.get("target")
+        if isinstance(target, int) and target > brokers:
+            raise fail(f"faults[{i}].target: broker {target} does not exist in a {brokers}-broker cluster")
         if fault["kind"] == "processor_kill" and "process" not in topologies:
             raise fail(f"faults[{i}]: processor_kill needs topology process")
 
-    return Profile(source, description, version, brokers, client, workload, sweep, repeat, order, baseline, faults)
+    return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults)
 
 
 def _section(raw: dict, name: str, fail) -> dict:
@@ -240,10 +247,21 @@ def _check_value(label: str, key: str, value: Any, fail) -> None:
 def _check_fault(fault: Any, label: str, fail) -> None:
     if not isinstance(fault, dict) or "kind" not in fault:
         raise fail(f"'{label}' must be a mapping with a 'kind'")
-    if fault["kind"] not in FAULT_KINDS:
-        raise fail(f"'{label}.kind' must be one of {', '.join(FAULT_KINDS)}, not {fault['kind']!r}")
-    _known(fault, ("kind", "at_s", "duration_s"), f"{label}.", fail)
+    kind = fault["kind"]
+    if kind not in FAULT_KINDS:
+        raise fail(f"'{label}.kind' must be one of {', '.join(FAULT_KINDS)}, not {kind!r}")
+    allowed = {"processor_kill": ("at_s", "duration_s"), "consumer_pause": ("at_s", "duration_s"),
+               "pause": ("at_s", "duration_s", "target"), "kill": ("at_s", "duration_s", "target"),
+               "command": ("at_s", "duration_s", "command", "end_command")}[kind]
+    _known(fault, ("kind", *allowed), f"{label}.", fail)
     if not _NONNEG_NUMBER[0](fault.get("at_s")):
         raise fail(f"'{label}.at_s' must be a number of seconds into the measured window")
     if not _NONNEG_NUMBER[0](fault.get("duration_s", 0)):
         raise fail(f"'{label}.duration_s' must be a number of seconds >= 0")
+    if kind in ("consumer_pause", "pause") and not _POSITIVE_NUMBER[0](fault.get("duration_s")):
+        raise fail(f"'{label}.duration_s' must say how long the {kind} lasts (seconds > 0)")
+    target = fault.get("target", "leader")
+    if kind in ("pause", "kill") and target != "leader" and not _POSITIVE_INT[0](target):
+        raise fail(f"'{label}.target' must be 'leader' or a broker id, not {target!r}")
+    if kind == "command" and not isinstance(fault.get("command"), str):
+        raise fail(f"'{label}.command' must be the shell command to run")

@@ -104,6 +104,7 @@ class RunStore:
         work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".r{planned.repetition}."))
         params = {
             "cell_id": planned.cell_id, "repetition": planned.repetition, "ordinal": planned.ordinal,
+            "kafka_version": planned.kafka_version,
             **outcome.spec.params(), "topics": outcome.topics, "client_configs": outcome.client_configs,
             "measure_start_epoch_s": outcome.measure_start_epoch_s, "fault_windows": outcome.faults,
         }

@@ -58,21 +58,34 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     for planned in cells:
         planned.spec.check()
     store = _open_store(request, cells)
+    if request.bootstrap_servers and len(profile.kafka_versions) > 1:
+        raise BadInput("several kafka versions need the embedded broker: drop --bootstrap-servers or give one version")
+    if request.bootstrap_servers and any(f["kind"] in ("pause", "kill") for f in profile.faults):
+        raise BadInput("pause and kill faults need the embedded broker; against your own cluster use kind 'command'")
+    todo = [c for c in cells if not store.has_cell(c)]
+    progress.begin(len(cells), len(cells) - len(todo), todo)
     embedded: clusters.Cluster | None = None
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     status = "failed"
+    brokers: dict[str, dict] = {}
     try:
-        if request.bootstrap_servers:
-            target = _external_target(request.bootstrap_servers, profile.client)
-            broker = {"external": True, "bootstrap_servers": request.bootstrap_servers}
-        else:
-            progress.note(f"starting embedded Kafka {profile.kafka_version} ({profile.brokers} broker(s))")
-            embedded = _start_embedded(profile, store)
-            target = Target(embedded.bootstrap_servers, profile.client, embedded.replication_factor, embedded.min_insync_replicas)
-            broker = {"external": False, **embedded.describe()}
-        broker["reported_config"] = environment.broker_config(target.bootstrap_servers, profile.client)
-        store.update_manifest(broker=broker, status="running")
-        _run_cells(store, cells, target, request.keep_topics, progress)
+        for version, block in _blocks(todo):
+            if request.bootstrap_servers:
+                target = _external_target(request.bootstrap_servers, profile.client)
+                broker = {"external": True, "bootstrap_servers": request.bootstrap_servers}
+            else:
+                progress.note(f"starting embedded Kafka {version} ({profile.brokers} broker(s))")
+                embedded = _start_embedded(version, profile.brokers, store)
+                target = Target(embedded.bootstrap_servers, profile.client, embedded.replication_factor,
+                                embedded.min_insync_replicas, cluster=embedded)
+                broker = {"external": False, **embedded.describe()}
+            broker["reported_config"] = environment.broker_config(target.bootstrap_servers, profile.client)
+            brokers.setdefault(version, broker)
+            store.update_manifest(broker=_broker_record(brokers), status="running")
+            _run_cells(store, block, target, request.keep_topics, progress)
+            if embedded:
+                clusters.stop(embedded)
+                embedded = None
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -84,6 +97,25 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
             clusters.stop(embedded)
     frame = summary.summary(store)
     return RunEnd(store, status, broken_guarantees(frame), sorted(set(frame.loc[frame["status"] != "ok", "cell_id"])) if not frame.empty else [])
+
+
+def _blocks(cells: list[PlannedCell]) -> list[tuple[str, list[PlannedCell]]]:
+    """Consecutive cells of one Kafka version: each block runs on its own broker start."""
+    blocks: list[tuple[str, list[PlannedCell]]] = []
+    for cell in cells:
+        if blocks and blocks[-1][0] == cell.kafka_version:
+            blocks[-1][1].append(cell)
+        else:
+            blocks.append((cell.kafka_version, [cell]))
+    return blocks
+
+
+def _broker_record(brokers: dict[str, dict]) -> dict:
+    """The manifest's `broker`: the broker itself, or every version of a multi-version run."""
+    if len(brokers) == 1:
+        return next(iter(brokers.values()))
+    first = next(iter(brokers.values()))
+    return {"version": ",".join(brokers), "brokers": first.get("brokers"), "external": False, "versions": brokers}
 
 
 def _interrupt(signum, frame) -> None:
@@ -105,7 +137,7 @@ def _open_store(request: RunRequest, cells: list[PlannedCell]) -> RunStore:
     return RunStore.create(request.results_dir, run_id, {
         "status": "starting", "started": time.time(), "ended": None,
         "profile_source": profile.source, "profile": resolved, "order": profile.order,
-        "plan": [{"ordinal": c.ordinal, "repetition": c.repetition, "cell_id": c.cell_id} for c in cells],
+        "plan": [{"ordinal": c.ordinal, "repetition": c.repetition, "cell_id": c.cell_id, "kafka_version": c.kafka_version} for c in cells],
         "environment": environment.capture(),
     })
 
@@ -114,10 +146,10 @@ def _jsonable(data: dict) -> dict:
     return json.loads(json.dumps(data, default=str))
 
 
-def _start_embedded(profile: Profile, store: RunStore) -> clusters.Cluster:
+def _start_embedded(version: str, brokers: int, store: RunStore) -> clusters.Cluster:
     java = distribution.find_java()
-    dist = distribution.resolve(profile.kafka_version)
-    return clusters.start(dist, profile.brokers, java=java, home=state_dir() / "runs" / store.directory.name)
+    dist = distribution.resolve(version)
+    return clusters.start(dist, brokers, java=java, home=state_dir() / "runs" / store.directory.name)
 
 
 def _external_target(bootstrap: str, client: dict) -> Target:
@@ -130,9 +162,7 @@ def _external_target(bootstrap: str, client: dict) -> Target:
     return Target(bootstrap, client, rf, 2 if rf == 3 else 1)
 
 
-def _run_cells(store: RunStore, cells: list[PlannedCell], target: Target, keep_topics: bool, progress: "Progress") -> None:
-    todo = [c for c in cells if not store.has_cell(c)]
-    progress.begin(len(cells), len(cells) - len(todo), todo)
+def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_topics: bool, progress: "Progress") -> None:
     baseline = store.manifest()["profile"]["baseline"]
     if todo:
         # A fresh broker runs its first cells slower (JIT, page cache, coordinator loading);

@@ -30,6 +30,7 @@ class PlannedCell:
     repetition: int   # 1-based
     cell_id: str      # the parameter point and mode; the same across repetitions
     spec: CellSpec
+    kafka_version: str
 
 
 def cell_specs(profile: Profile) -> list[tuple[str, CellSpec]]:
@@ -52,13 +53,21 @@ def cell_specs(profile: Profile) -> list[tuple[str, CellSpec]]:
 
 
 def plan(profile: Profile) -> list[PlannedCell]:
-    """Every cell of every repetition, in the profile's order."""
+    """Every cell of every repetition, in the profile's order.
+
+    Several Kafka versions are measured in blocks (one broker start each); interleaved order
+    alternates the blocks every repetition (A B, B A, ...) so drift touches each version alike.
+    """
     cells = cell_specs(profile)
+    versions = profile.kafka_versions
+    reps = range(1, profile.repeat + 1)
     if profile.order == "sequential":
-        pairs = [(rep, cell) for cell in cells for rep in range(1, profile.repeat + 1)]
+        triples = [(v, rep, cell) for v in versions for cell in cells for rep in reps]
     else:
-        pairs = [(rep, cell) for rep in range(1, profile.repeat + 1) for cell in cells]
-    return [PlannedCell(i, rep, cell_id, spec) for i, (rep, (cell_id, spec)) in enumerate(pairs, start=1)]
+        triples = [(v, rep, cell) for rep in reps for v in (versions if rep % 2 else versions[::-1]) for cell in cells]
+    suffix = len(versions) > 1
+    return [PlannedCell(i, rep, f"{cell_id}-k{v}" if suffix else cell_id, spec, v)
+            for i, (v, rep, (cell_id, spec)) in enumerate(triples, start=1)]
 
 
 def _spec(params: dict, profile: Profile) -> CellSpec:

@@ -89,7 +89,7 @@ def test_set_overrides_workload_sweep_and_top_level_keys(tmp_path):
     p = profiles.load(write(tmp_path, GOOD), ["rate=500", "mode=transactional", "repeat=1", "kafka.version=4.0.0", "sweep.partitions=[2]"])
     assert p.workload["rate"] == 500
     assert p.sweep["mode"] == ["transactional"] and p.sweep["partitions"] == [2]
-    assert p.repeat == 1 and p.kafka_version == "4.0.0"
+    assert p.repeat == 1 and p.kafka_versions == ("4.0.0",)
     with pytest.raises(BadInput, match="must be 'max' or a number"):
         profiles.load(write(tmp_path, GOOD), ["rate=fast"])
 
@@ -99,3 +99,13 @@ def test_every_shipped_profile_is_valid_and_described(shipped):
     result = eosbench("validate", str(shipped))
     assert result.returncode == 0, result.stderr
     assert profiles.load(shipped).description.strip()
+
+
+def test_several_kafka_versions_run_in_blocks_that_alternate_every_repetition(tmp_path):
+    p = profiles.load(write(tmp_path, GOOD), ["sweep.transaction_size=[10]", "sweep.partitions=[1]"], kafka_version="4.0.0,4.1.1")
+    cells = plan(p)
+    blocks = [(c.repetition, c.kafka_version) for c in cells]
+    assert blocks == [(1, "4.0.0")] * 3 + [(1, "4.1.1")] * 3 + [(2, "4.1.1")] * 3 + [(2, "4.0.0")] * 3
+    assert cells[0].cell_id == "at_least_once-p1-k4.0.0" and cells[2].cell_id == "transactional-ts10-p1-k4.0.0"
+    with pytest.raises(BadInput, match="distinct versions"):
+        profiles.load(write(tmp_path, GOOD + "kafka: {version: ['4.1.1', '4.1.1']}\n"))

@@ -32,6 +32,7 @@ def overhead(summary: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
     for cell_id, cell in ok[ok["mode"] != baseline].groupby("cell_id", sort=False):
         first = cell.iloc[0]
         keys = [k for k in PARAM_COLUMNS if k != "mode" and base_mode.applies(k, first["topology"])]
+        keys += ["kafka_version"] if "kafka_version" in ok else []  # a multi-version run: each against its own broker
         candidates = ok[ok["mode"] == baseline]
         for key in keys:
             candidates = candidates[_same(candidates[key], first[key])]

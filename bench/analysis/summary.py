@@ -24,7 +24,7 @@ def summary(store: RunStore) -> pd.DataFrame:
 
 def _row(cell: dict) -> dict:
     p, m = cell["params"], cell["metrics"]
-    row = {"cell_id": p["cell_id"], "repetition": p["repetition"], "ordinal": p["ordinal"]}
+    row = {"cell_id": p["cell_id"], "repetition": p["repetition"], "ordinal": p["ordinal"], "kafka_version": p.get("kafka_version")}
     row.update({k: p.get(k) for k in PARAM_COLUMNS})
     row["rate"] = "max" if p.get("rate") is None else p["rate"]
     for key in ("sent", "acked", "failed", "aborted", "consumed", "duplicates", "lost", "unexpected",

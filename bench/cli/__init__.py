@@ -46,13 +46,15 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from bench.cli import broker, compare, report, run, validate
+    from bench.cli import broker, calibrate, compare, lag, report, run, validate
 
     main.add_command(broker.broker)
     main.add_command(run.run)
     main.add_command(validate.validate)
     main.add_command(report.report)
     main.add_command(compare.compare)
+    main.add_command(lag.lag)
+    main.add_command(calibrate.calibrate)
 
 
 _register()

@@ -12,6 +12,7 @@ import click
 from bench.analysis import summary
 from bench.analysis.compare import METHOD, Change, Comparison, compare as compare_runs, environment_check
 from bench.cli.tables import render
+from bench.errors import BadInput
 from bench.results import DEFAULT_RESULTS_DIR, RunStore
 
 _SYMBOL = {"regression": "REGRESSION", "improvement": "improvement", "~": "~", "within": "", "?": "? (1 repetition)"}
@@ -19,28 +20,51 @@ _SYMBOL = {"regression": "REGRESSION", "improvement": "improvement", "~": "~", "
 
 @click.command()
 @click.argument("base")
-@click.argument("new")
+@click.argument("new", required=False)
+@click.option("--by", "by", type=click.Choice(["kafka.version"]), default=None,
+              help="Compare the versions measured side by side inside the one run BASE.")
 @click.option("--max-regression", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Smallest change in percent that counts, if it is also significant.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS_DIR, show_default=True)
-def compare(base: str, new: str, max_regression: float, fmt: str, results_dir: Path) -> None:
-    """Compare run NEW against run BASE (run ids or directories), cell by cell.
+def compare(base: str, new: str | None, by: str | None, max_regression: float, fmt: str, results_dir: Path) -> None:
+    """Compare run NEW against run BASE (run ids or directories), cell by cell; or, with
+    --by kafka.version, the first and second Kafka version of the one run BASE.
 
     A change is a regression only when it is statistically significant and larger than
     --max-regression. Exit 1 when anything regressed.
     """
-    stores = [RunStore.open(run, results_dir) for run in (base, new)]
-    manifests = [s.manifest() for s in stores]
-    result = compare_runs(summary.summary(stores[0]), summary.summary(stores[1]), max_regression,
-                          manifests[0]["run_id"], manifests[1]["run_id"])
-    environment_check(manifests[0], manifests[1], result)
+    if by:
+        if new:
+            raise click.UsageError("--by compares inside one run: give only RUN")
+        result = _within_run(RunStore.open(base, results_dir), max_regression)
+    else:
+        if not new:
+            raise click.UsageError("give BASE and NEW runs, or one run with --by kafka.version")
+        stores = [RunStore.open(run, results_dir) for run in (base, new)]
+        manifests = [s.manifest() for s in stores]
+        result = compare_runs(summary.summary(stores[0]), summary.summary(stores[1]), max_regression,
+                              manifests[0]["run_id"], manifests[1]["run_id"])
+        environment_check(manifests[0], manifests[1], result)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2, default=_json_number))
     else:
         click.echo(format_markdown(result) if fmt == "markdown" else format_text(result))
     if result.regressions:
         sys.exit(1)
+
+
+def _within_run(store: RunStore, max_regression: float) -> Comparison:
+    """Base: the profile's first Kafka version; new: its second."""
+    manifest = store.manifest()
+    versions = manifest["profile"]["kafka"]["version"]
+    if not isinstance(versions, list) or len(versions) != 2:
+        raise BadInput(f"run {manifest['run_id']} measured Kafka {versions}: --by kafka.version needs exactly two versions")
+    frame = summary.summary(store)
+    sides = [frame[frame["kafka_version"] == v] for v in versions]
+    result = compare_runs(*sides, max_regression, f"{manifest['run_id']} @ Kafka {versions[0]}", f"{manifest['run_id']} @ Kafka {versions[1]}")
+    result.versions["broker"] = tuple(versions)
+    return result
 
 
 def _json_number(value):

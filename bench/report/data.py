@@ -43,6 +43,12 @@ class RunData:
     def overhead(self) -> pd.DataFrame:
         return overhead.overhead(self.summary, self.baseline)
 
+    @cached_property
+    def lag_recommendations(self) -> dict:
+        from bench.analysis.lag import for_run
+
+        return {r.cell_id: r for r in for_run(self.store)}
+
     @property
     def run_id(self) -> str:
         return self.manifest["run_id"]

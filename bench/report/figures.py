@@ -169,8 +169,14 @@ def time_series(data: RunData) -> Figure | None:
                 fig.add_scatter(x=totals.index, y=totals[col], name=f"{row.cell_id} {label}", mode="lines", row=2, col=1, visible=False)
                 trace_cells.append(row.cell_id)
         windows = data.params(row.cell_id, row.repetition).get("fault_windows") or []
-        shapes_by_cell.append([dict(type="rect", xref="x", yref="paper", x0=w["start_s"], x1=w["end_s"], y0=0, y1=1,
-                                    fillcolor="red", opacity=0.12, line_width=0) for w in windows])
+        shapes = [dict(type="rect", xref="x2", yref="paper", x0=w["start_s"], x1=w["end_s"], y0=0, y1=1,
+                       fillcolor="red", opacity=0.12, line_width=0) for w in windows]
+        recommendation = data.lag_recommendations.get(row.cell_id)
+        if recommendation:
+            shapes += [dict(type="line", xref="x2 domain", x0=0, x1=1, yref="y2", y0=level, y1=level,
+                            line=dict(color=color, dash="dash", width=1))
+                       for level, color in ((recommendation.warning_records, "orange"), (recommendation.critical_records, "red"))]
+        shapes_by_cell.append(shapes)
     cells = list(first["cell_id"])
     for cell_id, shapes in zip(cells, shapes_by_cell):
         buttons.append(dict(label=f"{cell_id} r1", method="update",
@@ -184,7 +190,8 @@ def time_series(data: RunData) -> Figure | None:
                   "Pick a cell (first repetition). Top: records acknowledged per second (processed, for topology process). "
                   "Bottom: lag of the verifying consumer; the high-watermark lag (what kafka-consumer-groups.sh shows) includes "
                   "open transactions that a read_committed reader cannot read yet, the last-stable-offset lag does not. "
-                  "Shaded spans are injected faults.", fig)
+                  "Dashed lines are the recommended warning (orange) and critical (red) thresholds of `eosbench lag`; "
+                  "shaded spans are injected faults.", fig)
 
 
 def capacity_table(data: RunData) -> pd.DataFrame:

@@ -54,6 +54,7 @@ def build_html(data: RunData) -> str:
                                            config={"displaylogo": False, "responsive": True}))
         parts.append(f"<p class='caption'>{html.escape(figure.caption)}</p>")
     parts += _capacity(data)
+    parts += _lag_thresholds(data)
     parts += _guarantees(data)
     parts += _environment(data)
     parts.append("</body></html>")
@@ -119,6 +120,22 @@ def _capacity(data: RunData) -> list[str]:
             "<p class='caption'>The highest throughput each mode sustained in this run and the latency it came with "
             "(open-loop cells count only if they delivered at least 95% of the asked rate).</p>",
             _table(rows, ["mode", "cell", "msg/s", "MB/s", "e2e p50 ms", "e2e p99 ms", "produce p99 ms", "flags"])]
+
+
+def _lag_thresholds(data: RunData) -> list[str]:
+    recs = list(data.lag_recommendations.values())
+    if not recs:
+        return []
+    rows = [[r.cell_id, f"{r.warning_records:,}", f"{r.critical_records:,}", f"{r.warning_seconds:g}", f"{r.critical_seconds:g}",
+             f"{r.detection_records_s:g} / {r.detection_seconds_s:g}",
+             "-" if r.transaction_overhead_share is None else f"{r.transaction_overhead_share:.0%}",
+             "closed loop: upper bound" if r.closed_loop else ""] for r in recs]
+    return ["<h2 id='lag'>Consumer-lag alert thresholds</h2>",
+            f"<p class='caption'>Recommended from the measured lag (eosbench lag {html.escape(data.run_id)}). {html.escape(recs[0].rule)}. "
+            "Detection is the time from a full consumer stall to crossing critical. Transaction overhead is the share of the "
+            "high-watermark lag that a read_committed consumer cannot read (open transactions, commit markers).</p>",
+            _table(rows, ["cell", "warning records", "critical records", "warning s", "critical s", "detection s (records / time)",
+                          "transaction overhead", "note"])]
 
 
 def _guarantees(data: RunData) -> list[str]:

@@ -48,13 +48,16 @@ def run(spec: dict, conn: Connection) -> dict:
                 consumer.commit(asynchronous=True)
         received += len(records)
         e2e.tick(now)
-        drain.listen(conn)
+        pause_s = drain.listen(conn)
+        if pause_s:  # a `consumer_pause` fault: stop reading and committing, stay in the group
+            time.sleep(pause_s)
         if drain.done(now, received, bool(records)):
             break
     consumer.close()
     return {
         "ids": {producer_of(head): np.concatenate(chunks) for head, chunks in seen.items()},
         "received": received,
+        "cut_off": drain.cut_off,
         "window_received": window_received,
         "cpu_total_s": cpu_seconds(),
         "histograms": {"e2e": e2e.encoded()},

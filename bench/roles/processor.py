@@ -84,6 +84,7 @@ class _Processor:
         self.consumer.close()
         return {
             "processed": self.processed,
+            "cut_off": drain.cut_off,
             "window_committed": self.window_committed,
             "transactions": self.commits if self.transactional else 0,
             "commits": self.commits,

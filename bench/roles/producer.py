@@ -60,6 +60,7 @@ class _Generator:
         record_delay = self.send_delay.record
         delivered_in_window, delivered_in_warmup = self._delivery_reports()
         last_progress = 0
+        budget = spec.get("max_records") or 0  # calibration: stop after this many records, like perf-test
         in_txn = False
         now = monotonic()
         while now < tl.start_ns:
@@ -76,7 +77,7 @@ class _Generator:
                     continue
             else:
                 intended = now
-                if now >= tl.measure_end_ns:
+                if now >= tl.measure_end_ns or (budget and self.seq >= budget):
                     break
             in_window = intended >= tl.measure_start_ns
             if in_window and self.first_window_seq is None:
@@ -112,7 +113,8 @@ class _Generator:
         if in_txn:
             self._end_transaction(True)
         remaining = self.producer.flush(60)
-        self._tick(time.monotonic_ns())
+        self.finished_ns = time.monotonic_ns()
+        self._tick(self.finished_ns)
         return self._result(remaining, cpu_window_s)
 
     def _delivery_reports(self):
@@ -176,6 +178,7 @@ class _Generator:
             "producer_index": self.spec["producer_index"],
             "states": states,
             "sent": self.seq,
+            "elapsed_s": (self.finished_ns - self.timeline.start_ns) / 1e9,
             "window_sent": self.seq - first,
             "window_acked": states[first:].count(ACKED),
             "unflushed": unflushed,

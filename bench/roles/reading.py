@@ -2,8 +2,10 @@
 
 Readers cannot know when the last record has arrived, so the cell runner tells them, once the
 producers are done, how many records to expect; a reader stops when it has them all and has been
-quiet for a moment, or when it has been quiet for long, or when the drain time runs out. A mode
-that loses records therefore costs a quiet period, never a hang.
+quiet for a moment, or when it has been quiet for long. A mode that loses records therefore costs
+a quiet period, never a hang. A reader that is still making progress is never cut off as if
+records were lost: only a hard cap far beyond any drain stops it, and it says so (`cut_off`), so
+the cell fails instead of reporting unread records as lost.
 """
 
 from __future__ import annotations
@@ -38,14 +40,20 @@ class Drain:
         self.quiet_ns = 0
         self.deadline_ns: int | None = None
         self.last_message_ns = time.monotonic_ns()
+        self.cut_off = False
 
-    def listen(self, conn: Connection) -> None:
+    def listen(self, conn: Connection) -> float:
+        """Take the runner's messages; returns the seconds to pause for if told to pause."""
+        pause_s = 0.0
         while conn.poll():
             kind, payload = conn.recv()
             if kind == "drain":
                 self.expected = payload["expected"]
                 self.quiet_ns = int(payload["quiet_s"] * 1e9)
                 self.deadline_ns = time.monotonic_ns() + int(payload["timeout_s"] * 1e9)
+            elif kind == "pause":
+                pause_s += payload
+        return pause_s
 
     def done(self, now_ns: int, received: int, got_messages: bool) -> bool:
         if got_messages:
@@ -54,5 +62,8 @@ class Drain:
             return False
         quiet = now_ns - self.last_message_ns
         complete = self.expected is not None and received >= self.expected
-        return (complete and quiet >= SETTLE_NS) or quiet >= self.quiet_ns or now_ns >= self.deadline_ns
+        if (complete and quiet >= SETTLE_NS) or quiet >= self.quiet_ns:
+            return True
+        self.cut_off = now_ns >= self.deadline_ns
+        return self.cut_off
 

@@ -1,0 +1,25 @@
+"""`eosbench calibrate` runs Kafka's own ProducerPerformance and eosbench's producer in turns
+against the same broker and reports both, with their ratio; stored as a run."""
+
+import pandas as pd
+import pytest
+
+from tests.conftest import eosbench
+
+pytestmark = pytest.mark.broker
+
+
+def test_calibrate_reports_both_tools_and_their_ratio(bootstrap_servers, tmp_path):
+    result = eosbench("calibrate", "--bootstrap-servers", bootstrap_servers, "--mode", "transactional", "--records", "20000",
+                      "--repeat", "2", "--message-size", "512", "--results-dir", str(tmp_path), "--run-id", "cal")
+    assert result.returncode == 0, result.stderr
+    assert "throughput ratio eosbench / perf-test:" in result.stdout
+    table = pd.read_csv(tmp_path / "cal" / "calibration.csv")
+    assert sorted(table["tool"]) == ["eosbench", "eosbench", "perf-test", "perf-test"]
+    assert (table["records"] == 20000).all() and (table["throughput_msgs"] > 0).all()
+    assert list(table["tool"][:2]) == ["perf-test", "eosbench"] and list(table["tool"][2:]) == ["eosbench", "perf-test"]
+
+
+def test_calibrate_refuses_a_mode_perf_test_cannot_mirror():
+    result = eosbench("calibrate", "--mode", "exactly_once_v2")
+    assert result.returncode == 2 and "--mode" in result.stderr

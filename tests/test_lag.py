@@ -1,0 +1,81 @@
+"""Lag thresholds recommended from measured lag page for a stopped consumer within the stated
+detection time and stay quiet for a healthy one; on a transactional topic the high-watermark lag
+never reaches zero while the readable lag does."""
+
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from bench.analysis.lag import first_crossing, recommend, steady_totals, totals
+from bench.cell import CellSpec, Target, run_cell
+from tests.conftest import REPO, eosbench
+
+CELL = dict(mode="transactional", partitions=2, rate=2000, message_size=256, warmup_s=1, duration_s=10, transaction_ms=200)
+PAUSE = {"kind": "consumer_pause", "at_s": 2.5, "duration_s": 7}
+
+
+def measured(outcome) -> pd.DataFrame:
+    lag = pd.DataFrame(outcome.lag_rows, columns=outcome.lag_columns)
+    return totals(lag[(lag["phase"] == "measure") & (lag["topic"] == outcome.topics[-1])])
+
+
+@pytest.fixture(scope="module")
+def cells(bootstrap_servers):
+    def run(name, n, **extra):
+        out = [run_cell(CellSpec(**CELL, **extra), Target(bootstrap_servers), i, f"lag-{name}") for i in range(n)]
+        assert all(o.status == "ok" for o in out), [o.status for o in out]
+        return out
+    return {"basis": run("basis", 2), "healthy": run("healthy", 2), "paused": run("paused", 2, faults=(PAUSE,))}
+
+
+@pytest.fixture(scope="module")
+def recommendation(cells):
+    basis = cells["basis"]
+    samples = pd.concat([steady_totals(pd.DataFrame(o.lag_rows, columns=o.lag_columns), o.topics[-1], []) for o in basis])
+    rate = sum(o.metrics["throughput_msgs"] for o in basis) / len(basis)
+    return recommend("transactional", "transactional", samples, rate, CELL["transaction_ms"] / 1000)
+
+
+@pytest.mark.broker
+def test_a_healthy_consumer_never_crosses_the_warning_threshold(cells, recommendation):
+    for outcome in cells["healthy"]:
+        lag = measured(outcome)
+        assert lag["hw_lag"].max() < recommendation.warning_records
+        assert lag["time_lag_s"].max() < recommendation.warning_seconds
+
+
+@pytest.mark.broker
+def test_a_stopped_consumer_crosses_critical_within_the_stated_detection_time(cells, recommendation):
+    for outcome in cells["paused"]:
+        window = outcome.faults[0]
+        lag = measured(outcome)
+        by_records = first_crossing(lag, "hw_lag", recommendation.critical_records, window["start_s"])
+        by_time = first_crossing(lag, "time_lag_s", recommendation.critical_seconds, window["start_s"])
+        print(f"pause at {window['start_s']} s: critical crossed after {by_records} s (records, stated "
+              f"{recommendation.detection_records_s} s) and {by_time} s (time, stated {recommendation.detection_seconds_s} s)")
+        assert by_records is not None and by_records <= recommendation.detection_records_s
+        assert by_time is not None and by_time <= recommendation.detection_seconds_s
+
+
+@pytest.mark.broker
+def test_transactional_high_watermark_lag_never_reaches_zero_while_the_readable_lag_does(cells, recommendation):
+    for outcome in cells["healthy"]:
+        lag = measured(outcome)
+        assert (lag["hw_lag"] > 0).all(), "commit markers and open transactions always sit above the committed offset"
+        assert (lag["readable_lag"] == 0).any(), "a caught-up read_committed consumer has nothing readable left"
+    assert recommendation.transaction_overhead_share > 0
+
+
+def test_prometheus_rules_pass_promtool(tmp_path):
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool comes with Debian's prometheus package, installed by the README's test command"
+    rules = tmp_path / "rules.yml"
+    result = eosbench("lag", str(REPO / "results" / "example-standard-small"), "--format", "prometheus", "--group", "orders")
+    assert result.returncode == 0, result.stderr
+    rules.write_text(result.stdout)
+    assert 'kafka_consumergroup_group_lag{group="orders"}' in result.stdout
+    assert "kafka_consumergroup_group_lag_seconds" in result.stdout
+    check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
+    assert check.returncode == 0 and "SUCCESS" in check.stdout, check.stdout + check.stderr
