@@ -132,16 +132,19 @@ class RoleProcess:
         self.result: Any = None
         self.progress = 0
         self.closed = False
+        self.rows: list[tuple] = []  # streamed by the lag sampler
 
     def _receive(self) -> tuple | None:
         """The next message, keeping progress and result; None once the pipe is closed."""
         try:
             message = self.conn.recv()
-        except EOFError:
+        except (EOFError, ConnectionResetError):  # the role is gone (a crash can reset the pipe)
             self.closed = True
             return None
         if message[0] == "progress":
             self.progress = message[1]
+        elif message[0] == "rows":
+            self.rows += message[1]
         elif message[0] == "result":
             self.result = message[1]
         elif message[0] == "error":
@@ -201,7 +204,8 @@ def run_cell(
     configs = _client_configs(spec, mode, target, names)
     roles: list[RoleProcess] = []
     latencies = {kind: LatencySeries() for kind in LATENCY_KINDS}
-    lag_result: dict = {"columns": lag.COLUMNS, "rows": []}
+    lag_rows: list[tuple] = []
+    lag_error = None
     faults_done: list[dict] = []
     timeline = None
     status = "ok"
@@ -261,8 +265,12 @@ def run_cell(
                 read = results[role.name].get("received", results[role.name].get("processed"))
                 raise CellFailed(f"{role.name} still reading after {DRAIN_TIMEOUT_S:.0f}s of drain ({read:,} of {expected:,} "
                                  "acknowledged records): not counted as lost; lower the rate or duration")
-        sampler.send("stop", None)
-        lag_result = sampler.finish(30)
+        try:  # lag samples are auxiliary: a sampler lost to a fault costs its samples, not the cell
+            sampler.send("stop", None)
+            sampler.finish(30)
+        except CellFailed as exc:
+            lag_error = str(exc)
+        lag_rows = sampler.rows
     except CellFailed as exc:
         status = f"failed: {exc}"
     finally:
@@ -274,9 +282,11 @@ def run_cell(
         for kind, encoded in result.get("histograms", {}).items():
             latencies[kind].merge(encoded)
     metrics = _metrics(spec, mode, results, latencies, timeline) if status == "ok" else {}
+    if lag_error and metrics:
+        metrics["lag_error"] = lag_error
     return CellOutcome(
         spec=spec, ordinal=ordinal, status=status, metrics=metrics, latencies=latencies,
-        lag_columns=tuple(lag_result["columns"]), lag_rows=lag_result["rows"],
+        lag_columns=lag.COLUMNS, lag_rows=lag_rows,
         client_configs={k: redact(v) for k, v in configs.items()}, topics=names["topics"],
         measure_start_epoch_s=(timeline.measure_start_ns / 1e9 + timeline.epoch_offset_s) if timeline else time.time(),
         faults=faults_done,

@@ -32,7 +32,6 @@ def run(spec: dict, conn: Connection) -> dict:
                       "enable.auto.commit": "false", "isolation.level": "read_committed"})
     targets = [(g["group"], [TopicPartition(g["topic"], p) for p in range(spec["partitions"])]) for g in spec["groups"]]
     timeline = wait_for_go(conn)
-    rows: list[tuple] = []
     missed = 0
     tick = timeline.measure_start_ns
     while True:
@@ -41,14 +40,16 @@ def run(spec: dict, conn: Connection) -> dict:
             break
         phase = "measure" if tick < timeline.measure_end_ns else "drain"
         t_s = round((tick - timeline.measure_start_ns) / 1e9, 3)
+        rows = []
         for group, partitions in targets:
             try:
                 rows += [(t_s, phase, group, *sample) for sample in _sample(admin, probe, group, partitions)]
             except (KafkaException, TimeoutError):  # a broker down under a fault: this second has no sample
                 missed += 1
+        conn.send(("rows", rows))  # streamed, so a sampler that dies under a fault keeps what it saw
         tick += 1_000_000_000
     probe.close()
-    return {"columns": COLUMNS, "rows": rows, "missed_samples": missed, "cpu_total_s": cpu_seconds()}
+    return {"missed_samples": missed, "cpu_total_s": cpu_seconds()}
 
 
 def _sample(admin: AdminClient, probe: Consumer, group: str, partitions: list[TopicPartition]) -> list[tuple]:
