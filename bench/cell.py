@@ -30,6 +30,7 @@ from bench.secrets import redact
 READY_TIMEOUT_S = 90.0
 DRAIN_QUIET_S = 5.0
 DRAIN_TIMEOUT_S = 900.0  # a hard cap only: readers that still make progress are never cut off earlier
+MAX_MESSAGE_SIZE = 1_048_588 - 1_024  # the broker's default message.max.bytes, less batch and header overhead
 GENERATOR_CPU_LIMIT = 0.9  # share of one core above which the generator, not Kafka, sets the pace
 _SPAWN = multiprocessing.get_context("spawn")
 
@@ -63,6 +64,9 @@ class CellSpec:
         for name in ("partitions", "message_size", "producers"):
             if getattr(self, name) < 1:
                 raise BadInput(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.message_size > MAX_MESSAGE_SIZE:
+            raise BadInput(f"message_size {self.message_size} is larger than a Kafka broker accepts by default "
+                           f"(message.max.bytes 1048588, less batch and header overhead: at most {MAX_MESSAGE_SIZE})")
         if self.rate is not None and self.rate <= 0:
             raise BadInput(f"rate must be 'max' or a positive number of records/s, not {self.rate}")
         if self.transaction_size is not None and self.transaction_size < 1:
@@ -95,7 +99,6 @@ class Target:
     client: dict = field(default_factory=dict)
     replication_factor: int = 1
     min_insync_replicas: int = 1
-    max_message_bytes: int = 1048588
     cluster: Any = None  # the embedded Cluster, for broker faults; None for a cluster we did not start
 
 
@@ -394,8 +397,6 @@ def _client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: dic
         configs["processor_producer"] = mode.producer_config(producing)
         if mode.transactional_processor:
             configs["processor_producer"]["transactional.id"] = f"{names['prefix']}.processor"
-    if spec.message_size > target.max_message_bytes - 256:
-        raise BadInput(f"message_size {spec.message_size} is larger than the broker accepts (message.max.bytes {target.max_message_bytes})")
     return configs
 
 

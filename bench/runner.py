@@ -55,8 +55,6 @@ class RunEnd:
 def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     profile = request.profile
     cells = plan(profile)
-    for planned in cells:
-        planned.spec.check()
     store = _open_store(request, cells)
     if request.bootstrap_servers and len(profile.kafka_versions) > 1:
         raise BadInput("several kafka versions need the embedded broker: drop --bootstrap-servers or give one version")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bench import modes
 from bench.cell import CellSpec
+from bench.errors import BadInput
 from bench.profile import Profile
 
 _ABBREVIATIONS = {
@@ -59,6 +60,11 @@ def plan(profile: Profile) -> list[PlannedCell]:
     alternates the blocks every repetition (A B, B A, ...) so drift touches each version alike.
     """
     cells = cell_specs(profile)
+    for _, spec in cells:  # impossible cells are refused before anything runs, naming the file
+        try:
+            spec.check()
+        except BadInput as exc:
+            raise BadInput(f"{profile.source}: {exc}") from None
     versions = profile.kafka_versions
     reps = range(1, profile.repeat + 1)
     if profile.order == "sequential":

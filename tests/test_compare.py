@@ -75,3 +75,12 @@ def test_a_larger_minimum_effect_hides_the_slowdown(runs):
 def test_a_missing_run_is_bad_input(tmp_path):
     result = eosbench("compare", str(EXAMPLE), str(tmp_path / "nothing"))
     assert result.returncode == 2 and "no run" in result.stderr
+
+
+def test_the_comparison_is_also_a_self_contained_page(runs, tmp_path):
+    base, new = runs
+    page = tmp_path / "compare.html"
+    result = eosbench("compare", str(base), str(new), "--format", "html", "--output", str(page))
+    assert result.returncode == 1 and str(page) in result.stdout
+    text = page.read_text()
+    assert 'id="fig-compare"' in text and SLOWED in text and "<script src=" not in text

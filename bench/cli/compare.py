@@ -13,7 +13,8 @@ from bench.analysis import summary
 from bench.analysis.compare import METHOD, Change, Comparison, compare as compare_runs, environment_check
 from bench.cli.tables import render
 from bench.errors import BadInput
-from bench.results import DEFAULT_RESULTS_DIR, RunStore
+from bench.report.comparison import build_html as comparison_page
+from bench.results import DEFAULT_RESULTS_DIR, RunStore, write_atomically
 
 _SYMBOL = {"regression": "REGRESSION", "improvement": "improvement", "~": "~", "within": "", "?": "? (1 repetition)"}
 
@@ -25,9 +26,11 @@ _SYMBOL = {"regression": "REGRESSION", "improvement": "improvement", "~": "~", "
               help="Compare the versions measured side by side inside the one run BASE.")
 @click.option("--max-regression", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Smallest change in percent that counts, if it is also significant.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html"]), default="text", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --format html: the page [default: reports/compare-<base>-<new>.html].")
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS_DIR, show_default=True)
-def compare(base: str, new: str | None, by: str | None, max_regression: float, fmt: str, results_dir: Path) -> None:
+def compare(base: str, new: str | None, by: str | None, max_regression: float, fmt: str, output: Path | None, results_dir: Path) -> None:
     """Compare run NEW against run BASE (run ids or directories), cell by cell; or, with
     --by kafka.version, the first and second Kafka version of the one run BASE.
 
@@ -48,6 +51,11 @@ def compare(base: str, new: str | None, by: str | None, max_regression: float, f
         environment_check(manifests[0], manifests[1], result)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2, default=_json_number))
+    elif fmt == "html":
+        page = output or Path("reports") / f"compare-{_slug(result.base_label)}-{_slug(result.new_label)}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(page, comparison_page(result, _rows(result), _HEADERS))
+        click.echo("\n".join(_closing(result)[-1:] + [str(page)]))
     else:
         click.echo(format_markdown(result) if fmt == "markdown" else format_text(result))
     if result.regressions:
@@ -65,6 +73,10 @@ def _within_run(store: RunStore, max_regression: float) -> Comparison:
     result = compare_runs(*sides, max_regression, f"{manifest['run_id']} @ Kafka {versions[0]}", f"{manifest['run_id']} @ Kafka {versions[1]}")
     result.versions["broker"] = tuple(versions)
     return result
+
+
+def _slug(label: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in label)
 
 
 def _json_number(value):

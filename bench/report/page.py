@@ -13,7 +13,7 @@ import plotly.offline
 from bench.report.data import RunData
 from bench.report.figures import all_figures, capacity_table
 
-_STYLE = """
+STYLE = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1200px;
        padding: 0 24px 48px; color: #1d2733; line-height: 1.45; }
 h1 { margin-bottom: 0; } h2 { margin-top: 2.2em; border-bottom: 1px solid #dde3ea; padding-bottom: 4px; }
@@ -36,7 +36,7 @@ def build_html(data: RunData) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>eosbench report {html.escape(data.run_id)}</title>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<style>{_STYLE}</style>",
+        f"<style>{STYLE}</style>",
         f"<script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script>",
         "</head><body>",
         f"<h1>What exactly-once costs: run {html.escape(data.run_id)}</h1>",
@@ -72,7 +72,7 @@ def _headline(data: RunData) -> list[str]:
         out.append("<p>No baseline to compare against in this run.</p>")
         return out
     out.append(f"<p class='answer'>{html.escape(answer(data.overhead))}</p>")
-    out.append(_table(headline_rows(data), ["cell", "mode", "msg/s", f"{data.baseline} msg/s", "overhead [95% CI]", "e2e p99 Δ ms", "flags"]))
+    out.append(table_html(headline_rows(data), ["cell", "mode", "msg/s", f"{data.baseline} msg/s", "overhead [95% CI]", "e2e p99 Δ ms", "flags"]))
     return out
 
 
@@ -119,7 +119,7 @@ def _capacity(data: RunData) -> list[str]:
     return ["<h2 id='capacity'>Capacity</h2>",
             "<p class='caption'>The highest throughput each mode sustained in this run and the latency it came with "
             "(open-loop cells count only if they delivered at least 95% of the asked rate).</p>",
-            _table(rows, ["mode", "cell", "msg/s", "MB/s", "e2e p50 ms", "e2e p99 ms", "produce p99 ms", "flags"])]
+            table_html(rows, ["mode", "cell", "msg/s", "MB/s", "e2e p50 ms", "e2e p99 ms", "produce p99 ms", "flags"])]
 
 
 def _lag_thresholds(data: RunData) -> list[str]:
@@ -134,7 +134,7 @@ def _lag_thresholds(data: RunData) -> list[str]:
             f"<p class='caption'>Recommended from the measured lag (eosbench lag {html.escape(data.run_id)}). {html.escape(recs[0].rule)}. "
             "Detection is the time from a full consumer stall to crossing critical. Transaction overhead is the share of the "
             "high-watermark lag that a read_committed consumer cannot read (open transactions, commit markers).</p>",
-            _table(rows, ["cell", "warning records", "critical records", "warning s", "critical s", "detection s (records / time)",
+            table_html(rows, ["cell", "warning records", "critical records", "warning s", "critical s", "detection s (records / time)",
                           "transaction overhead", "note"])]
 
 
@@ -147,7 +147,7 @@ def _guarantees(data: RunData) -> list[str]:
     return ["<h2 id='guarantees'>Guarantees</h2>",
             "<p class='caption'>Every record carries an eosbench-id and is accounted for after each cell: duplicates are "
             "receptions beyond the first, lost are acknowledged records never consumed (all repetitions added).</p>",
-            _table(rows, ["mode", "sent", "acked", "consumed", "duplicates", "lost"])]
+            table_html(rows, ["mode", "sent", "acked", "consumed", "duplicates", "lost"])]
 
 
 def _environment(data: RunData) -> list[str]:
@@ -163,7 +163,7 @@ def _environment(data: RunData) -> list[str]:
         ["order", f"{m.get('order')}, {m['profile'].get('repeat')} repetition(s)"],
         ["status", str(m.get("status"))],
     ]
-    out = ["<h2 id='environment'>Environment</h2>", _table(rows, ["", ""], left=True)]
+    out = ["<h2 id='environment'>Environment</h2>", table_html(rows, ["", ""], left=True)]
     warnings = data.warnings()
     out.append("<h2 id='warnings'>Stability warnings</h2>")
     out.append("<ul class='warn'>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul>" if warnings else "<p>None.</p>")
@@ -174,7 +174,7 @@ def _ms(v) -> str:
     return "-" if _nan(v) else f"{v:,.1f}"
 
 
-def _table(rows: list[list[str]], headers: list[str], left: bool = False) -> str:
+def table_html(rows: list[list[str]], headers: list[str], left: bool = False) -> str:
     cls = " class='l'" if left else ""
     head = "".join(f"<th{cls}>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td{cls}>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
