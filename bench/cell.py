@@ -456,7 +456,9 @@ def _metrics(spec: CellSpec, mode: modes.Mode, results: dict, latencies: dict[st
     }
     for kind, series in latencies.items():
         metrics[kind] = series.percentiles_ms()
-    metrics["generator_bound"], metrics["generator_reason"] = _generator_bound(cpu_share, latencies["send_delay"])
+    # A fault stalls sends by design: then only the CPU criterion can tell that the generator was the limit.
+    send_delay = LatencySeries() if spec.faults else latencies["send_delay"]
+    metrics["generator_bound"], metrics["generator_reason"] = _generator_bound(cpu_share, send_delay)
     return metrics
 
 
