@@ -134,6 +134,8 @@ def _apply_override(raw: dict, item: str, path: Path) -> None:
     except yaml.YAMLError:
         value = text
     parts = key.strip().split(".")
+    if parts[0] == "client" and len(parts) > 2:  # librdkafka property names have dots of their own
+        parts = ["client", ".".join(parts[1:])]
     if len(parts) == 1:  # a bare key: a swept key, a top-level key, else a workload key
         name = parts[0]
         if name in (raw.get("sweep") or {}):

@@ -91,6 +91,7 @@ def test_set_overrides_workload_sweep_and_top_level_keys(tmp_path):
     assert p.workload["rate"] == 500
     assert p.sweep["mode"] == ["transactional"] and p.sweep["partitions"] == [2]
     assert p.repeat == 1 and p.kafka_versions == ("4.0.0",)
+    assert profiles.load(write(tmp_path, GOOD), ["client.security.protocol=SASL_SSL"]).client == {"security.protocol": "SASL_SSL"}
     with pytest.raises(BadInput, match="must be 'max' or a number"):
         profiles.load(write(tmp_path, GOOD), ["rate=fast"])
 
