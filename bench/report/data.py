@@ -7,14 +7,17 @@ histograms come from the HdrHistogram logs, lag from lag.csv.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
 
 from bench.analysis import overhead, summary
+from bench.analysis.lag import for_run
 from bench.metrics import new_histogram, read_hlog
 from bench.results import RunStore
 
@@ -45,8 +48,6 @@ class RunData:
 
     @cached_property
     def lag_recommendations(self) -> dict:
-        from bench.analysis.lag import for_run
-
         return {r.cell_id: r for r in for_run(self.store)}
 
     @property
@@ -75,8 +76,6 @@ class RunData:
 
     def interval_counts(self, cell_id: str, repetition: int, kind: str) -> pd.Series:
         """Records per second through a cell repetition, from its interval histograms."""
-        from hdrh.log import HistogramLogReader
-
         path = self.store.cell_dir(cell_id, repetition) / f"{kind}.hlog"
         counts: dict[float, int] = {}
         if path.exists():
@@ -93,8 +92,6 @@ class RunData:
             return pd.DataFrame()
 
     def params(self, cell_id: str, repetition: int) -> dict:
-        import json
-
         return json.loads((self.store.cell_dir(cell_id, repetition) / "params.json").read_text())
 
     def warnings(self) -> list[str]:
