@@ -397,6 +397,10 @@ def _client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: dic
         configs["processor_producer"] = mode.producer_config(producing)
         if mode.transactional_processor:
             configs["processor_producer"]["transactional.id"] = f"{names['prefix']}.processor"
+    for role, config in configs.items():
+        # Broker quotas, request logs and metrics are keyed by client.id: one per mode and role lets an
+        # operator throttle or watch exactly one of them (a profile's own client.id wins).
+        config.setdefault("client.id", f"eosbench-{mode.name}-{role.replace('_', '-')}")
     return configs
 
 

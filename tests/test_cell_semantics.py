@@ -35,6 +35,7 @@ def test_at_least_once_really_runs_without_idempotence_and_transactional_reads_c
     txn = run(bootstrap_servers, "txn-config", mode="transactional").client_configs
     assert txn["producer"]["enable.idempotence"] == "true"
     assert txn["consumer"]["isolation.level"] == "read_committed"
+    assert (alo["producer"]["client.id"], txn["producer"]["client.id"]) == ("eosbench-at_least_once-producer", "eosbench-transactional-producer")
 
 
 def test_read_committed_consumer_gets_exactly_the_committed_records_when_a_third_is_aborted(bootstrap_servers):

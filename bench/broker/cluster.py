@@ -232,6 +232,21 @@ def _java_command(cluster: Cluster, node: Node, main_class: str, *args: str) -> 
     ]
 
 
+# Kafka's own command-line tools (the Maven distribution has jars but no bin/ scripts).
+TOOLS = {
+    "kafka-configs": "kafka.admin.ConfigCommand",
+    "kafka-topics": "org.apache.kafka.tools.TopicCommand",
+    "kafka-consumer-groups": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+    "kafka-transactions": "org.apache.kafka.tools.TransactionsCommand",
+}
+
+
+def tool_command(cluster: Cluster, name: str, args: tuple[str, ...]) -> list[str]:
+    """A Kafka tool's command line, pointed at this cluster."""
+    return [cluster.java, "-Xmx256m", "-cp", str(Path(cluster.libs) / "*"), TOOLS[name],
+            "--bootstrap-server", cluster.bootstrap_servers, *args]
+
+
 def _format(cluster: Cluster, node: Node) -> None:
     args = ["format", "-t", cluster.cluster_id, "-c", str(node.config_file)]
     if cluster.size == 1:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import click
 
 from bench.broker import cluster as clusters
 from bench.broker import distribution
+from bench.errors import EnvironmentProblem
 
 
 @click.group()
@@ -84,3 +87,21 @@ def logs(lines: int, node_id: int | None) -> None:
         click.echo(f"==> node {node.node_id}: {node.log_file} <==")
         if node.log_file.exists():
             click.echo("\n".join(node.log_file.read_text(errors="replace").splitlines()[-lines:]))
+
+
+@broker.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("name", type=click.Choice(sorted(clusters.TOOLS)))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def tool(name: str, args: tuple[str, ...]) -> None:
+    """Run one of Kafka's own tools against the embedded cluster; --bootstrap-server is filled in.
+
+    \b
+    Throttle one mode's producers (a planted slowdown for `compare`):
+      eosbench broker tool kafka-configs --alter --entity-type clients \\
+        --entity-name eosbench-transactional-producer --add-config producer_byte_rate=31457280
+    See open transactions:  eosbench broker tool kafka-transactions list
+    """
+    cluster = clusters.load_state()
+    if not cluster or not cluster.running_nodes():
+        raise EnvironmentProblem("no embedded broker is running: start one with `eosbench broker up`")
+    sys.exit(subprocess.call(clusters.tool_command(cluster, name, args)))
