@@ -5,9 +5,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from bench.analysis.compare import compare as compare_runs, holm
 from tests.conftest import REPO, eosbench
+from tests.test_overhead import rows
 
 EXAMPLE = REPO / "results" / "example-standard-small"
 GOLDEN = REPO / "tests" / "golden"
@@ -84,3 +87,53 @@ def test_the_comparison_is_also_a_self_contained_page(runs, tmp_path):
     assert result.returncode == 1 and str(page) in result.stdout
     text = page.read_text()
     assert 'id="fig-compare"' in text and SLOWED in text and "<script src=" not in text
+
+
+# ---------------------------------------------------------------- the statistics, on synthetic runs
+
+ALO = [300, 240, 270, 330, 255]           # a closed-loop baseline on a noisy machine
+TXN_RATIO = [0.50, 0.52, 0.49, 0.51, 0.50]  # transactional / baseline in each repetition
+
+
+def run_frame(scale_all: float = 1.0, scale_txn: float = 1.0) -> pd.DataFrame:
+    alo = [t * scale_all for t in ALO]
+    txn = [t * r * scale_txn for t, r in zip(alo, TXN_RATIO)]
+    return pd.DataFrame(rows("at_least_once", "at_least_once", alo) +
+                        rows("transactional", "transactional", txn, transaction_size=1000))
+
+
+def verdicts(result, metric: str) -> dict[str, str]:
+    return {c.cell_id: c.changes()[metric].verdict for c in result.cells if metric in c.changes()}
+
+
+def test_holm_adjusts_each_p_value_for_all_the_tests_of_the_comparison():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == [0.5]
+
+
+def test_a_machine_that_slows_every_mode_alike_leaves_the_eos_cost_unchanged():
+    result = compare_runs(run_frame(), run_frame(scale_all=0.55), baseline="at_least_once")
+    assert verdicts(result, "throughput") == {"at_least_once": "regression", "transactional": "regression"}
+    cost = result.cells[1].cost
+    assert cost.change_pct == pytest.approx(0.0, abs=1e-9) and cost.verdict == "~"
+
+
+def test_a_slowdown_of_the_transactional_producer_alone_is_an_eos_cost_regression():
+    result = compare_runs(run_frame(), run_frame(scale_txn=0.7), baseline="at_least_once")
+    assert verdicts(result, "cost") == {"transactional": "regression"}
+    assert verdicts(result, "throughput")["at_least_once"] == "~"
+    assert result.regressions[-1].startswith("transactional: throughput relative to at_least_once -30.0%")
+
+
+def test_no_baseline_means_no_eos_cost_and_fewer_tests():
+    with_cost = compare_runs(run_frame(), run_frame(scale_txn=0.7), baseline="at_least_once")
+    without = compare_runs(run_frame(), run_frame(scale_txn=0.7), baseline=None)
+    assert all(c.cost is None for c in without.cells)
+    assert without.tests == with_cost.tests - 1
+
+
+def test_cells_that_do_not_match_are_named_with_the_parameter_that_differs():
+    other = run_frame().assign(message_size=512)
+    result = compare_runs(run_frame(), other)
+    assert result.cells == []
+    assert "message_size differs: 1024 vs 512" in result.warnings

@@ -9,6 +9,7 @@ per-message latencies, which are autocorrelated. One repetition gives no interva
 from __future__ import annotations
 
 import math
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -24,23 +25,35 @@ METHOD = "paired Student's t on log throughput ratios of same-repetition pairs, 
 
 
 def overhead(summary: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
+    rows = [_compare(cell_id, cell, base) for cell_id, cell, base in baseline_pairs(summary, baseline)]
+    return pd.DataFrame(rows, columns=COLUMNS + PARAM_COLUMNS[1:]) if rows else pd.DataFrame(columns=COLUMNS)
+
+
+def baseline_pairs(summary: pd.DataFrame, baseline: str | None) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """Each non-baseline cell's rows with the rows of the baseline cell it is measured against:
+    same parameters wherever the baseline mode gives them a meaning (and, in a multi-version run,
+    the same broker)."""
     if baseline is None or summary.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return
     ok = summary[summary["status"] == "ok"]
     base_mode = modes.MODES[baseline]
-    rows = []
     for cell_id, cell in ok[ok["mode"] != baseline].groupby("cell_id", sort=False):
         first = cell.iloc[0]
         keys = [k for k in PARAM_COLUMNS if k != "mode" and base_mode.applies(k, first["topology"])]
-        keys += ["kafka_version"] if "kafka_version" in ok else []  # a multi-version run: each against its own broker
+        keys += ["kafka_version"] if "kafka_version" in ok else []
         candidates = ok[ok["mode"] == baseline]
         for key in keys:
             candidates = candidates[_same(candidates[key], first[key])]
-        if candidates.empty:
-            continue
-        rows.append(_compare(cell_id, cell, candidates))
-    frame = pd.DataFrame(rows, columns=COLUMNS + PARAM_COLUMNS[1:]) if rows else pd.DataFrame(columns=COLUMNS)
-    return frame
+        if not candidates.empty:
+            yield cell_id, cell, candidates
+
+
+def paired_ratios(cell: pd.DataFrame, base: pd.DataFrame) -> pd.Series:
+    """Throughput / baseline throughput per repetition: the two ran side by side, so the machine's
+    drift, which moves both, cancels out of the ratio."""
+    mine, theirs = cell.set_index("repetition"), base.set_index("repetition")
+    common = mine.index.intersection(theirs.index)
+    return (mine.loc[common, "throughput_msgs"] / theirs.loc[common, "throughput_msgs"]).astype(float)
 
 
 def _same(column: pd.Series, value) -> pd.Series:
@@ -50,10 +63,7 @@ def _same(column: pd.Series, value) -> pd.Series:
 
 
 def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame) -> dict:
-    mine = cell.set_index("repetition")
-    theirs = base.set_index("repetition")
-    common = mine.index.intersection(theirs.index)
-    ratios = (mine.loc[common, "throughput_msgs"] / theirs.loc[common, "throughput_msgs"]).astype(float)
+    ratios = paired_ratios(cell, base)
     low, high = ratio_interval(np.log(ratios.to_numpy()))
     t_mine, t_base = cell["throughput_msgs"].mean(), base["throughput_msgs"].mean()
     cv_mine = cell["throughput_msgs"].std(ddof=1) / t_mine if len(cell) > 1 else float("nan")
@@ -61,7 +71,7 @@ def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame) -> dict:
     first = cell.iloc[0]
     row = {
         "cell_id": cell_id, "mode": first["mode"], "baseline_cell_id": base.iloc[0]["cell_id"],
-        "pairs": len(common), "throughput_msgs": t_mine, "baseline_throughput_msgs": t_base,
+        "pairs": len(ratios), "throughput_msgs": t_mine, "baseline_throughput_msgs": t_base,
         "overhead_pct": 100.0 * (1.0 - t_mine / t_base),
         "ci_low_pct": 100.0 * (1.0 - high) if not math.isnan(high) else float("nan"),
         "ci_high_pct": 100.0 * (1.0 - low) if not math.isnan(low) else float("nan"),
@@ -69,10 +79,15 @@ def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame) -> dict:
     for pct in ("p50", "p99", "p999"):
         row[f"e2e_{pct}_delta_ms"] = cell[f"e2e_{pct}_ms"].mean() - base[f"e2e_{pct}_ms"].mean()
     row["significant"] = bool(row["ci_low_pct"] > 0 or row["ci_high_pct"] < 0)
-    base_flags = flags(cv_base, bool(base["generator_bound"].any()))
-    row["flags"] = "; ".join(filter(None, [flags(cv_mine, bool(cell["generator_bound"].any())), base_flags and f"baseline {base_flags}"]))
+    base_flags = flags(cv_base, *_limits(base))
+    row["flags"] = "; ".join(filter(None, [flags(cv_mine, *_limits(cell)), base_flags and f"baseline {base_flags}"]))
     row.update({k: first[k] for k in PARAM_COLUMNS[1:]})
     return row
+
+
+def _limits(rows: pd.DataFrame) -> tuple[bool, bool]:
+    """Whether the generator, or Kafka in open loop, set the pace in any repetition."""
+    return bool(rows["generator_bound"].any()), bool(rows.get("behind_schedule", pd.Series(dtype=bool)).any())
 
 
 def ratio_interval(log_ratios: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:

@@ -37,6 +37,7 @@ def _row(cell: dict) -> dict:
     row.update(_lag_maxima(cell["dir"] / "lag.csv", p))
     row["loop"] = m.get("loop")
     row["generator_bound"] = m.get("generator_bound")
+    row["behind_schedule"] = bool(m.get("behind_schedule"))  # open loop: Kafka did not take the rate
     row["generator_cpu_share"] = m.get("generator_cpu_share")
     row["faults"] = ";".join(f["kind"] for f in p.get("fault_windows") or [])
     row["status"] = m.get("status")
@@ -75,14 +76,17 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     for col in ("duplicates", "lost", "unexpected"):
         out[col] = grouped[col].sum()
     out["generator_bound"] = grouped["generator_bound"].any()
-    out["flags"] = [flags(row.cv, row.generator_bound) for row in out.itertuples()]
+    out["behind_schedule"] = grouped["behind_schedule"].any()
+    out["flags"] = [flags(row.cv, row.generator_bound, row.behind_schedule) for row in out.itertuples()]
     return out.reset_index()
 
 
-def flags(cv: float, generator_bound: bool) -> str:
+def flags(cv: float, generator_bound: bool, behind_schedule: bool = False) -> str:
     found = []
     if cv is not None and not np.isnan(cv) and cv > CV_LIMIT:
         found.append(f"unstable (cv {cv:.0%})")
     if generator_bound:
         found.append("generator-bound")
+    if behind_schedule and not generator_bound:
+        found.append("behind schedule (Kafka did not take the rate)")
     return "; ".join(found)

@@ -46,15 +46,17 @@ def compare(base: str, new: str | None, by: str | None, max_regression: float, f
             raise click.UsageError("give BASE and NEW runs, or one run with --by kafka.version")
         stores = [RunStore.open(run, results_dir) for run in (base, new)]
         manifests = [s.manifest() for s in stores]
+        baseline = manifests[1]["profile"].get("baseline")
         result = compare_runs(summary.summary(stores[0]), summary.summary(stores[1]), max_regression,
-                              manifests[0]["run_id"], manifests[1]["run_id"])
+                              manifests[0]["run_id"], manifests[1]["run_id"],
+                              baseline if baseline == manifests[0]["profile"].get("baseline") else None)
         environment_check(manifests[0], manifests[1], result)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2, default=_json_number))
     elif fmt == "html":
         page = output or Path("reports") / f"compare-{_slug(result.base_label)}-{_slug(result.new_label)}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(page, comparison_page(result, _rows(result), _HEADERS))
+        write_atomically(page, comparison_page(result, tables(result)))
         click.echo("\n".join(_closing(result)[-1:] + [str(page)]))
     else:
         click.echo(format_markdown(result) if fmt == "markdown" else format_text(result))
@@ -70,7 +72,8 @@ def _within_run(store: RunStore, max_regression: float) -> Comparison:
         raise BadInput(f"run {manifest['run_id']} measured Kafka {versions}: --by kafka.version needs exactly two versions")
     frame = summary.summary(store)
     sides = [frame[frame["kafka_version"] == v] for v in versions]
-    result = compare_runs(*sides, max_regression, f"{manifest['run_id']} @ Kafka {versions[0]}", f"{manifest['run_id']} @ Kafka {versions[1]}")
+    result = compare_runs(*sides, max_regression, f"{manifest['run_id']} @ Kafka {versions[0]}",
+                          f"{manifest['run_id']} @ Kafka {versions[1]}", manifest["profile"].get("baseline"))
     result.versions["broker"] = tuple(versions)
     return result
 
@@ -90,23 +93,35 @@ def _pct(c: Change) -> str:
 
 
 def _p(c: Change) -> str:
-    return "-" if math.isnan(c.p_value) else f"{c.p_value:.3f}"
+    return "-" if math.isnan(c.p_adjusted) else f"{c.p_adjusted:.3f}"
 
 
-def _rows(result: Comparison) -> list[list[str]]:
-    rows = []
-    for c in result.cells:
-        t, e = c.throughput, c.e2e_p99
-        rows.append([
-            c.cell_id, f"{t.base:,.0f}", f"{t.new:,.0f}", _pct(t), _p(t), _SYMBOL[t.verdict],
-            f"{e.base:,.1f}" if e else "-", f"{e.new:,.1f}" if e else "-", _pct(e) if e else "-", _SYMBOL[e.verdict] if e else "",
-        ])
-    g = result.geometric_mean_ratio()
-    rows.append(["geometric mean", "", "", f"{100 * (g - 1):+.1f}%" if not math.isnan(g) else "-", "", "", "", "", "", ""])
-    return rows
+# how a metric's value reads
+_VALUE = {
+    "throughput": lambda v: f"{v:,.0f}",
+    "cost": lambda v: f"{100 * (1 - v):.1f}%",  # shown as the overhead, 100 x (1 - ratio)
+    "e2e_p99": lambda v: f"{v:,.1f}",
+}
 
 
-_HEADERS = ["cell", "msg/s base", "msg/s new", "change [95% CI]", "p", "", "e2e p99 ms base", "e2e p99 ms new", "change [95% CI]", ""]
+def tables(result: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
+    """One table per metric (title, headers, rows); a metric no cell has is left out."""
+    titles = {
+        "throughput": ("Throughput", "msg/s"),
+        "cost": (f"EOS cost: throughput relative to {result.baseline} in the same repetition", "overhead"),
+        "e2e_p99": ("End-to-end p99 latency", "ms"),
+    }
+    out = []
+    for name, (title, unit) in titles.items():
+        rows = [[c.cell_id, _VALUE[name](ch.base), _VALUE[name](ch.new), _pct(ch), _p(ch), _SYMBOL[ch.verdict]]
+                for c in result.cells if (ch := c.changes().get(name))]
+        if not rows:
+            continue
+        if name == "throughput":
+            g = result.geometric_mean_ratio()
+            rows.append(["geometric mean", "", "", f"{100 * (g - 1):+.1f}%" if not math.isnan(g) else "-", "", ""])
+        out.append((title, ["cell", f"{unit} base", f"{unit} new", "change [95% CI]", "p (Holm)", ""], rows))
+    return out
 
 
 def _preamble(result: Comparison) -> list[str]:
@@ -117,7 +132,8 @@ def _preamble(result: Comparison) -> list[str]:
 
 
 def _closing(result: Comparison) -> list[str]:
-    lines = [f"method: {METHOD}; a change counts when p < 0.05 and it exceeds {result.max_regression_pct:g}%; '~' not significant"]
+    lines = [f"method: {METHOD} ({result.tests} tests); a change counts when p < 0.05 and it exceeds "
+             f"{result.max_regression_pct:g}%; '~' not significant"]
     lines += [f"only in {result.base_label}: {', '.join(result.only_in_base)}"] if result.only_in_base else []
     lines += [f"only in {result.new_label}: {', '.join(result.only_in_new)}"] if result.only_in_new else []
     lines.append(f"{len(result.regressions)} regression(s)" + (": " + "; ".join(result.regressions) if result.regressions else ""))
@@ -125,10 +141,15 @@ def _closing(result: Comparison) -> list[str]:
 
 
 def format_text(result: Comparison) -> str:
-    return "\n".join(_preamble(result) + ["", render(_HEADERS, _rows(result), right={1, 2, 3, 4, 6, 7, 8}), ""] + _closing(result))
+    body = []
+    for title, headers, rows in tables(result):
+        body += ["", title, render(headers, rows, right={1, 2, 3, 4})]
+    return "\n".join(_preamble(result) + body + [""] + _closing(result))
 
 
 def format_markdown(result: Comparison) -> str:
-    table = ["| " + " | ".join(h or " " for h in _HEADERS) + " |", "|---|" + "---:|" * 4 + "---|---:|---:|---:|---|"]
-    table += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in _rows(result)]
-    return "\n".join(_preamble(result) + [""] + table + [""] + _closing(result))
+    body = []
+    for title, headers, rows in tables(result):
+        body += ["", f"### {title}", "", "| " + " | ".join(h or " " for h in headers) + " |", "|---|---:|---:|---:|---:|---|"]
+        body += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows]
+    return "\n".join(_preamble(result) + body + [""] + _closing(result))

@@ -14,23 +14,12 @@ from bench.report.page import STYLE, table_html
 _COLOURS = {"regression": "#c0392b", "improvement": "#27ae60", "~": "#95a5a6", "within": "#7f8c8d", "?": "#bdc3c7"}
 
 
-def build_html(result: Comparison, rows: list[list[str]], headers: list[str]) -> str:
-    fig = go.Figure()
-    cells = [c.cell_id for c in result.cells]
-    changes = [c.throughput.change_pct for c in result.cells]
-    fig.add_bar(
-        x=cells, y=changes, marker_color=[_COLOURS[c.throughput.verdict] for c in result.cells],
-        error_y=dict(type="data", visible=True,
-                     array=[0 if math.isnan(c.throughput.ci_high_pct) else c.throughput.ci_high_pct - c.throughput.change_pct for c in result.cells],
-                     arrayminus=[0 if math.isnan(c.throughput.ci_low_pct) else c.throughput.change_pct - c.throughput.ci_low_pct for c in result.cells]),
-        text=[c.throughput.verdict if c.throughput.verdict != "within" else "" for c in result.cells], textposition="outside",
-    )
-    for level in (-result.max_regression_pct, result.max_regression_pct):
-        fig.add_hline(y=level, line_dash="dot", line_color="grey")
-    fig.update_layout(template="plotly_white", height=420, yaxis_title="throughput change, new vs base (%)", xaxis_title="cell")
+def build_html(result: Comparison, tables: list[tuple[str, list[str], list[list[str]]]]) -> str:
     versions = "".join(f"<li>{html.escape(k)}: {html.escape(str(a))} &rarr; {html.escape(str(b))}</li>" for k, (a, b) in result.versions.items())
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
-    return "\n".join([
+    figures = [_bars(result, "throughput", "throughput change, new vs base (%)"),
+               _bars(result, "cost", f"change of throughput relative to {result.baseline} (%)")]
+    out = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>eosbench compare {html.escape(result.base_label)} vs {html.escape(result.new_label)}</title>",
         f"<style>{STYLE}</style><script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script></head><body>",
@@ -39,9 +28,32 @@ def build_html(result: Comparison, rows: list[list[str]], headers: list[str]) ->
         + (": " + html.escape("; ".join(result.regressions)) if result.regressions else "") + "</p>",
         f"<ul>{versions or '<li>same broker, client and eosbench versions</li>'}</ul>",
         f"<ul class='warn'>{warnings}</ul>" if warnings else "",
-        "<h2>Throughput change per cell</h2>",
-        fig.to_html(full_html=False, include_plotlyjs=False, div_id="fig-compare", config={"displaylogo": False}),
-        "<p class='caption'>Red: a regression (significant and beyond the dotted minimum effect); green: an improvement; grey: "
-        f"not significant or within the minimum. Whiskers are 95% intervals. {html.escape(METHOD)}.</p>",
-        "<h2>All cells</h2>", table_html(rows, headers), "</body></html>",
-    ])
+    ]
+    for (name, fig), title in zip([f for f in figures if f], ("Throughput change per cell", "EOS cost change per cell")):
+        out += [f"<h2>{title}</h2>",
+                fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-compare-{name}", config={"displaylogo": False})]
+    out.append("<p class='caption'>Red: a regression (significant and beyond the dotted minimum effect); green: an improvement; "
+               f"grey: not significant or within the minimum. Whiskers are 95% intervals. {html.escape(METHOD)}.</p>")
+    for title, headers, rows in tables:
+        out += [f"<h2>{html.escape(title)}</h2>", table_html(rows, headers)]
+    return "\n".join(out + ["</body></html>"])
+
+
+def _bars(result: Comparison, name: str, axis: str) -> tuple[str, go.Figure] | None:
+    """Each cell's change in one metric, coloured by its verdict."""
+    pairs = [(c.cell_id, ch) for c in result.cells if (ch := c.changes().get(name))]
+    if not pairs:
+        return None
+    fig = go.Figure()
+    fig.add_bar(
+        x=[cell for cell, _ in pairs], y=[ch.change_pct for _, ch in pairs],
+        marker_color=[_COLOURS[ch.verdict] for _, ch in pairs],
+        error_y=dict(type="data", visible=True,
+                     array=[0 if math.isnan(ch.ci_high_pct) else ch.ci_high_pct - ch.change_pct for _, ch in pairs],
+                     arrayminus=[0 if math.isnan(ch.ci_low_pct) else ch.change_pct - ch.ci_low_pct for _, ch in pairs]),
+        text=[ch.verdict if ch.verdict != "within" else "" for _, ch in pairs], textposition="outside",
+    )
+    for level in (-result.max_regression_pct, result.max_regression_pct):
+        fig.add_hline(y=level, line_dash="dot", line_color="grey")
+    fig.update_layout(template="plotly_white", height=420, yaxis_title=axis, xaxis_title="cell")
+    return name, fig
