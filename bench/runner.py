@@ -31,7 +31,7 @@ from bench.secrets import redact
 from bench.sweep import PlannedCell, plan
 
 CELL_OVERHEAD_S = 8.0  # topic setup, role start-up and drain, for the ETA
-RUN_WARMUP_S = 8.0
+RUN_WARMUP_S = 5.0  # per mode
 
 
 @dataclass(frozen=True)
@@ -162,12 +162,15 @@ def _external_target(bootstrap: str, client: dict) -> Target:
 
 def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_topics: bool, progress: "Progress") -> None:
     baseline = store.manifest()["profile"]["baseline"]
-    if todo:
-        # A fresh broker runs its first cells slower (JIT, page cache, coordinator loading);
-        # one discarded cell keeps that out of the first repetition.
-        progress.note(f"warming up: {RUN_WARMUP_S:.0f}s of {todo[0].cell_id}, discarded")
-        warmup = replace(todo[0].spec, warmup_s=0, duration_s=RUN_WARMUP_S, faults=())
-        run_cell(warmup, target, 0, f"{store.directory.name}.warmup")
+    # A fresh broker runs its first cells slower (JIT, page cache, coordinator loading), and each
+    # mode exercises its own broker code (producer state, transaction coordinator): one discarded
+    # cell per mode keeps that out of the first repetition.
+    first_of_mode = {}
+    for planned in todo:
+        first_of_mode.setdefault((planned.spec.mode, planned.spec.topology), planned)
+    for i, planned in enumerate(first_of_mode.values()):
+        progress.note(f"warming up: {RUN_WARMUP_S:.0f}s of {planned.cell_id}, discarded")
+        run_cell(replace(planned.spec, warmup_s=0, duration_s=RUN_WARMUP_S, faults=()), target, 0, f"{store.directory.name}.warmup{i}")
     for planned in todo:
         progress.cell_started(planned)
         outcome = run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)

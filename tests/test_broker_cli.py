@@ -32,11 +32,19 @@ def test_up_twice_is_harmless_and_down_leaves_nothing_behind(own_state, tmp_path
     assert "Kafka 4.1.1" in status.stdout and "1/1 broker(s) running" in status.stdout
     assert "INFO" in eosbench("broker", "logs", env=own_state).stdout
 
+    quota = ("--entity-type", "clients", "--entity-name", "eosbench-transactional-producer")
+    planted = eosbench("broker", "tool", "kafka-configs", "--alter", *quota, "--add-config", "producer_byte_rate=1048576", env=own_state)
+    assert planted.returncode == 0, planted.stderr
+    described = eosbench("broker", "tool", "kafka-configs", "--describe", *quota, env=own_state)
+    assert "producer_byte_rate=1048576" in described.stdout
+
     down = eosbench("broker", "down", env=own_state)
     assert down.returncode == 0 and "stopped" in down.stdout
     assert not list((tmp_path / "clusters").iterdir()), "data directory left behind"
     again = eosbench("broker", "down", env=own_state)
     assert again.returncode == 0 and "no embedded broker is running" in again.stdout
+    orphan_tool = eosbench("broker", "tool", "kafka-topics", "--list", env=own_state)
+    assert orphan_tool.returncode == 3 and "no embedded broker is running" in orphan_tool.stderr
 
 
 @pytest.mark.broker

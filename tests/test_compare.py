@@ -1,8 +1,8 @@
-"""`eosbench compare`: golden output from committed runs, A vs A flags nothing, and a planted
-slowdown is flagged in exactly the cell it was planted in (exit 1)."""
+"""`eosbench compare`: two real runs of profiles/ci.yaml flag nothing, a real broker quota on the
+transactional producer is flagged in exactly its cell (exit 1), golden output from those committed
+runs; and the statistics that make that possible, on synthetic runs."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -12,81 +12,71 @@ from bench.analysis.compare import compare as compare_runs, holm
 from tests.conftest import REPO, eosbench
 from tests.test_overhead import rows
 
-EXAMPLE = REPO / "results" / "example-standard-small"
+RESULTS = REPO / "results"
+# Three committed runs of profiles/ci.yaml on one embedded broker: A1 and A2 as they are, QUOTA
+# between them with producer_byte_rate=16 MiB/s on client.id eosbench-transactional-producer.
+A1, A2, QUOTA = (str(RESULTS / name) for name in ("ci-A1", "ci-A2", "ci-quota"))
 GOLDEN = REPO / "tests" / "golden"
-SLOWED = "transactional-ts100-p4"
+THROTTLED = "transactional"
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> tuple[Path, Path]:
-    """BASE: the example run as broker 4.0.0; NEW: the same run with SLOWED made 50% slower."""
-    root = tmp_path_factory.mktemp("compare")
-    base, new = root / "base", root / "new"
-    shutil.copytree(EXAMPLE, base)
-    shutil.copytree(EXAMPLE, new)
-    manifest = json.loads((base / "manifest.json").read_text())
-    manifest["run_id"], manifest["broker"]["version"] = "base", "4.0.0"
-    (base / "manifest.json").write_text(json.dumps(manifest))
-    manifest = json.loads((new / "manifest.json").read_text())
-    manifest["run_id"] = "new"
-    (new / "manifest.json").write_text(json.dumps(manifest))
-    for metrics_file in (new / "cells" / SLOWED).glob("r*/metrics.json"):
-        metrics = json.loads(metrics_file.read_text())
-        metrics["throughput_msgs"] *= 0.5
-        metrics_file.write_text(json.dumps(metrics))
-    return base, new
+def flagged(stdout: str) -> set[str]:
+    return {line.split()[0] for line in stdout.splitlines() if line.rstrip().endswith("REGRESSION")}
 
 
 def test_a_run_against_itself_flags_nothing():
-    result = eosbench("compare", str(EXAMPLE), str(EXAMPLE))
+    result = eosbench("compare", A1, A1)
     assert result.returncode == 0, result.stderr
     assert "0 regression(s)" in result.stdout and "REGRESSION" not in result.stdout
 
 
-def test_a_planted_slowdown_is_flagged_in_exactly_its_cell(runs):
-    base, new = runs
-    result = eosbench("compare", str(base), str(new))
+def test_two_runs_of_the_same_profile_on_the_same_broker_flag_nothing():
+    result = eosbench("compare", A1, A2)
+    assert result.returncode == 0, result.stdout
+    assert flagged(result.stdout) == set()
+
+
+def test_a_quota_on_the_transactional_producer_is_flagged_in_exactly_its_cell():
+    result = eosbench("compare", A1, QUOTA)
     assert result.returncode == 1, result.stderr
-    flagged = [line.split()[0] for line in result.stdout.splitlines() if "REGRESSION" in line]
-    assert flagged == [SLOWED]
-    assert "broker: 4.0.0 -> 4.1.1" in result.stdout
+    assert flagged(result.stdout) == {THROTTLED}
+    assert "same broker, client and eosbench versions" in result.stdout
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
-def test_the_comparison_table_matches_its_golden_output(runs, fmt):
-    base, new = runs
-    out = eosbench("compare", str(base), str(new), "--format", fmt).stdout
+def test_the_comparison_table_matches_its_golden_output(fmt):
+    out = eosbench("compare", A1, QUOTA, "--format", fmt).stdout
     golden = GOLDEN / f"compare.{fmt}"
     assert out == golden.read_text(), f"output differs from {golden}"
 
 
-def test_json_output_carries_verdicts_and_the_geometric_mean(runs):
-    base, new = runs
-    data = json.loads(eosbench("compare", str(base), str(new), "--format", "json").stdout)
-    verdicts = {c["cell_id"]: c["throughput"]["verdict"] for c in data["cells"]}
-    assert verdicts[SLOWED] == "regression"
-    assert [cell for cell, v in verdicts.items() if v == "regression"] == [SLOWED]
-    assert data["geometric_mean_throughput_ratio"] == pytest.approx(0.5 ** (1 / 8))
-    assert data["regressions"] == [f"{SLOWED}: throughput -50.0%"]
+def test_json_output_carries_verdicts_per_metric_and_the_geometric_mean():
+    data = json.loads(eosbench("compare", A1, QUOTA, "--format", "json").stdout)
+    by_cell = {c["cell_id"]: c for c in data["cells"]}
+    assert by_cell[THROTTLED]["throughput"]["verdict"] == "regression"
+    assert by_cell[THROTTLED]["cost"]["verdict"] == "regression"
+    assert by_cell["at_least_once"]["cost"] is None  # the baseline has no cost against itself
+    assert all(r.startswith(f"{THROTTLED}:") for r in data["regressions"])
+    base, new = (pd.read_csv(Path(run) / "summary.csv").groupby("mode")["throughput_msgs"].mean() for run in (A1, QUOTA))
+    assert float(data["geometric_mean_throughput_ratio"]) == pytest.approx(float((new / base).prod() ** (1 / 3)))
 
 
-def test_a_larger_minimum_effect_hides_the_slowdown(runs):
-    base, new = runs
-    assert eosbench("compare", str(base), str(new), "--max-regression", "60").returncode == 0
+def test_a_minimum_effect_larger_than_every_change_flags_nothing():
+    assert eosbench("compare", A1, QUOTA, "--max-regression", "100000").returncode == 0
 
 
 def test_a_missing_run_is_bad_input(tmp_path):
-    result = eosbench("compare", str(EXAMPLE), str(tmp_path / "nothing"))
+    result = eosbench("compare", A1, str(tmp_path / "nothing"))
     assert result.returncode == 2 and "no run" in result.stderr
 
 
-def test_the_comparison_is_also_a_self_contained_page(runs, tmp_path):
-    base, new = runs
+def test_the_comparison_is_also_a_self_contained_page(tmp_path):
     page = tmp_path / "compare.html"
-    result = eosbench("compare", str(base), str(new), "--format", "html", "--output", str(page))
+    result = eosbench("compare", A1, QUOTA, "--format", "html", "--output", str(page))
     assert result.returncode == 1 and str(page) in result.stdout
     text = page.read_text()
-    assert 'id="fig-compare"' in text and SLOWED in text and "<script src=" not in text
+    assert 'id="fig-compare-throughput"' in text and 'id="fig-compare-cost"' in text
+    assert "EOS cost" in text and "<script src=" not in text
 
 
 # ---------------------------------------------------------------- the statistics, on synthetic runs
