@@ -16,7 +16,7 @@ from confluent_kafka import Consumer
 
 from bench.metrics import IntervalRecorder, parse_ids, producer_of
 from bench.roles import cpu_seconds, wait_for_go
-from bench.roles.reading import Drain, join
+from bench.roles.reading import Drain, join, next_batch
 
 
 def run(spec: dict, conn: Connection) -> dict:
@@ -30,7 +30,7 @@ def run(spec: dict, conn: Connection) -> dict:
     received = window_received = 0
     measure_start, measure_end = timeline.measure_start_ns, timeline.measure_end_ns
     while True:
-        batch = pending or consumer.consume(1000, 0.1)
+        batch = pending or next_batch(consumer, 1000, 0.1)
         pending = []
         now = time.monotonic_ns()
         records = [m for m in batch if m.error() is None]

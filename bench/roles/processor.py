@@ -17,7 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 
 from bench.metrics import IntervalRecorder
 from bench.roles import RoleFailed, cpu_seconds, retrying, wait_for_go
-from bench.roles.reading import Drain, join
+from bench.roles.reading import Drain, join, next_batch
 
 
 def run(spec: dict, conn: Connection) -> dict:
@@ -54,7 +54,7 @@ class _Processor:
         in_txn = False
         last_commit = time.monotonic_ns()
         while True:
-            batch = pending or self.consumer.consume(500, 0.05)
+            batch = pending or next_batch(self.consumer, 500, 0.05)
             pending = []
             records = [m for m in batch if m.error() is None]
             if records and self.transactional and not in_txn:

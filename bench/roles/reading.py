@@ -20,6 +20,20 @@ from bench.roles import RoleFailed
 SETTLE_NS = 500_000_000
 
 
+def next_batch(consumer: Consumer, max_messages: int, timeout_s: float) -> list[Message]:
+    """What has arrived, returned as soon as anything has.
+
+    `Consumer.consume(n, timeout)` waits until it has n records or the timeout passes, so at a
+    low rate it holds the first record of a batch for the whole timeout: measured, +54 ms on the
+    end-to-end p50 at 2,000 msg/s. Take what is already fetched, else block for one record only.
+    """
+    batch = consumer.consume(max_messages, 0)
+    if batch:
+        return batch
+    first = consumer.poll(timeout_s)
+    return [] if first is None else [first, *consumer.consume(max_messages - 1, 0)]
+
+
 def join(consumer: Consumer, topics: list[str], timeout_s: float = 60.0) -> list[Message]:
     """Subscribe and wait for partitions; records that already arrive are kept, not dropped."""
     consumer.subscribe(topics)
