@@ -385,7 +385,8 @@ def _client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: dic
             raise BadInput(f"set workload.max_in_flight instead of client property '{alias}' (it is a swept parameter)")
     producing = {**base, "max.in.flight.requests.per.connection": str(spec.max_in_flight)}
     configs = {
-        "producer": mode.producer_config(producing),
+        # statistics once a second: the load generator reads the brokers' quota throttle time from them
+        "producer": {"statistics.interval.ms": "1000", **mode.producer_config(producing)},
         "consumer": {**mode.consumer_config(base), "group.id": names["groups"][-1]},
     }
     if spec.topology == "process":
@@ -455,6 +456,10 @@ def _metrics(spec: CellSpec, mode: modes.Mode, results: dict, latencies: dict[st
         "consumer_window_msgs": results["consumer"]["window_received"] / duration,
         "cpu_s": {name: round(r["cpu_total_s"], 3) for name, r in results.items()},
         "generator_cpu_share": round(cpu_share, 3),
+        "backlog": sum(r.get("backlog", 0) for r in producer_results),  # open loop: scheduled, never sent in the window
+        # throttle time the brokers imposed for a quota, summed over requests (so it can pass 1.0 with
+        # several requests in flight), per producer, as a share of the window
+        "throttled_share": round(sum(r.get("throttle_ms", 0.0) for r in producer_results) / (1000 * duration * len(producer_results)), 3),
         "loop": "closed" if spec.rate is None else "open",
         "out_of_range": {k: s.out_of_range for k, s in latencies.items()},
     }

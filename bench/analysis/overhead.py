@@ -85,9 +85,10 @@ def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame) -> dict:
     return row
 
 
-def _limits(rows: pd.DataFrame) -> tuple[bool, bool]:
-    """Whether the generator, or Kafka in open loop, set the pace in any repetition."""
-    return bool(rows["generator_bound"].any()), bool(rows.get("behind_schedule", pd.Series(dtype=bool)).any())
+def _limits(rows: pd.DataFrame) -> tuple[bool, bool, float]:
+    """Whether the generator, Kafka in open loop, or a broker quota set the pace in any repetition."""
+    return (bool(rows["generator_bound"].any()), bool(rows.get("behind_schedule", pd.Series(dtype=bool)).any()),
+            float(rows.get("throttled_share", pd.Series(dtype=float)).max() or 0.0))
 
 
 def ratio_interval(log_ratios: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:

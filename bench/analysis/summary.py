@@ -12,6 +12,7 @@ from bench.results import RunStore
 PARAM_COLUMNS = ["mode", "topology", "partitions", "transaction_size", "transaction_ms", "message_size",
                  "rate", "producers", "abort_ratio", "replication_factor", "max_in_flight", "warmup_s", "duration_s"]
 CV_LIMIT = 0.10
+THROTTLE_LIMIT = 0.01  # share of the window a quota held the producers back before a cell says so
 
 
 def summary(store: RunStore) -> pd.DataFrame:
@@ -38,6 +39,7 @@ def _row(cell: dict) -> dict:
     row["loop"] = m.get("loop")
     row["generator_bound"] = m.get("generator_bound")
     row["behind_schedule"] = bool(m.get("behind_schedule"))  # open loop: Kafka did not take the rate
+    row["throttled_share"] = m.get("throttled_share", 0.0)    # a broker quota held the producers back
     row["generator_cpu_share"] = m.get("generator_cpu_share")
     row["faults"] = ";".join(f["kind"] for f in p.get("fault_windows") or [])
     row["status"] = m.get("status")
@@ -77,11 +79,12 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
         out[col] = grouped[col].sum()
     out["generator_bound"] = grouped["generator_bound"].any()
     out["behind_schedule"] = grouped["behind_schedule"].any()
-    out["flags"] = [flags(row.cv, row.generator_bound, row.behind_schedule) for row in out.itertuples()]
+    out["throttled_share"] = grouped["throttled_share"].max()
+    out["flags"] = [flags(row.cv, row.generator_bound, row.behind_schedule, row.throttled_share) for row in out.itertuples()]
     return out.reset_index()
 
 
-def flags(cv: float, generator_bound: bool, behind_schedule: bool = False) -> str:
+def flags(cv: float, generator_bound: bool, behind_schedule: bool = False, throttled_share: float = 0.0) -> str:
     found = []
     if cv is not None and not np.isnan(cv) and cv > CV_LIMIT:
         found.append(f"unstable (cv {cv:.0%})")
@@ -89,4 +92,6 @@ def flags(cv: float, generator_bound: bool, behind_schedule: bool = False) -> st
         found.append("generator-bound")
     if behind_schedule and not generator_bound:
         found.append("behind schedule (Kafka did not take the rate)")
+    if throttled_share and throttled_share > THROTTLE_LIMIT:
+        found.append(f"throttled by a broker quota (throttle time, summed over requests, {throttled_share:.0%} of the window)")
     return "; ".join(found)

@@ -8,6 +8,7 @@ hiding it (no coordinated omission).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -24,12 +25,32 @@ _POLL_EVERY = 256
 
 
 def run(spec: dict, conn: Connection) -> dict:
-    producer = Producer(spec["config"])
+    throttle = BrokerThrottle()
+    producer = Producer({**spec["config"], "stats_cb": throttle.on_stats})
     transactional = "transactional.id" in spec["config"]
     if transactional:
         retrying(producer.init_transactions, 60)
     timeline = wait_for_go(conn)
-    return _Generator(spec, producer, transactional, timeline, conn).run()
+    result = _Generator(spec, producer, transactional, timeline, conn).run()
+    result["throttle_ms"] = throttle.total_ms(timeline.measure_start_ns, timeline.measure_end_ns)
+    return result
+
+
+class BrokerThrottle:
+    """How long brokers held this producer back for a quota, from librdkafka's statistics
+    (`statistics.interval.ms`): a slowdown a broker imposed on purpose is told apart from one
+    it could not help."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[int, float]] = []  # (arrival, throttle ms summed over brokers in the interval)
+
+    def on_stats(self, raw: str) -> None:
+        brokers = json.loads(raw).get("brokers", {}).values()
+        self.samples.append((time.monotonic_ns(), float(sum((b.get("throttle") or {}).get("sum", 0) for b in brokers))))
+
+    def total_ms(self, start_ns: int, end_ns: int) -> float:
+        """Throttle reported for the window; a report covers the second before it arrives."""
+        return sum(ms for t, ms in self.samples if start_ns < t <= end_ns + 1_000_000_000)
 
 
 class _Generator:
@@ -47,6 +68,7 @@ class _Generator:
         self.txn_started_ns = 0
         self.rng = random.Random(spec["producer_index"])
         self.cpu_at_window_start: float | None = None
+        self.backlog = 0  # open loop: scheduled records not yet sent when the window ended
 
     def run(self) -> dict:
         spec, tl = self.spec, self.timeline
@@ -70,7 +92,11 @@ class _Generator:
             now = monotonic()
             if interval_ns:
                 intended = tl.start_ns + self.seq * interval_ns
-                if intended >= tl.measure_end_ns:
+                if intended >= tl.measure_end_ns or now >= tl.measure_end_ns:
+                    # Behind schedule at the end of the window, the rest of the schedule is the
+                    # backlog Kafka did not take; sending it afterwards would credit the window
+                    # with records sent after it.
+                    self.backlog = max(0, -(-(tl.measure_end_ns - intended) // interval_ns))  # ceiling
                     break
                 if now < intended:
                     # Wait without spinning: librdkafka's poll() rounds its timeout down to whole
@@ -190,6 +216,7 @@ class _Generator:
             "window_sent": self.seq - first,
             "window_acked": states[first:].count(ACKED),
             "unflushed": unflushed,
+            "backlog": self.backlog,
             "transactions": self.transactions,
             "aborts": self.aborts,
             "aborts_on_purpose": self.aborts_on_purpose,
