@@ -13,9 +13,10 @@ from tests.conftest import REPO, eosbench
 from tests.test_overhead import rows
 
 RESULTS = REPO / "results"
-# Three committed runs of profiles/ci.yaml on one embedded broker: A1 and A2 as they are, QUOTA
-# between them with producer_byte_rate=16 MiB/s on client.id eosbench-transactional-producer.
-A1, A2, QUOTA = (str(RESULTS / name) for name in ("ci-A1", "ci-A2", "ci-quota"))
+# Committed runs of profiles/ci.yaml on one embedded broker, in this order: A1 and A2 as they are,
+# QUOTA with producer_byte_rate=8 MiB/s on client.id eosbench-transactional-producer, LINGER with
+# --set client.linger.ms=20.
+A1, A2, QUOTA, LINGER = (str(RESULTS / name) for name in ("gate-A1", "gate-A2", "gate-quota", "gate-linger"))
 GOLDEN = REPO / "tests" / "golden"
 THROTTLED = "transactional"
 
@@ -41,6 +42,15 @@ def test_a_quota_on_the_transactional_producer_is_flagged_in_exactly_its_cell():
     assert result.returncode == 1, result.stderr
     assert flagged(result.stdout) == {THROTTLED}
     assert "same broker, client and eosbench versions" in result.stdout
+
+
+def test_a_client_setting_is_named_as_what_is_compared_and_flagged_where_it_shows():
+    """linger.ms=20 adds its wait to every record; where the commit interval (50 ms here) already
+    holds records back, the cell shows no significant change."""
+    result = eosbench("compare", A1, LINGER)
+    assert result.returncode == 1
+    assert "client linger.ms: (default) -> 20" in result.stdout
+    assert flagged(result.stdout) == {"at_least_once", "idempotent"}
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])

@@ -49,6 +49,15 @@ def test_noise_flags_the_cell_instead_of_hiding_it():
     assert "unstable (cv 40%)" in row["flags"] and not row["significant"]
 
 
+def test_a_quota_or_a_saturated_broker_is_named_as_what_set_the_pace():
+    frame = pd.DataFrame(rows("at_least_once", "alo", [100, 100, 100])
+                         + rows("transactional", "txn", [50, 50, 50], throttled_share=0.4)
+                         + rows("idempotent", "idem", [90, 90, 90], behind_schedule=True))
+    result = overhead(frame, "at_least_once").set_index("mode")
+    assert "throttled by a broker quota" in result.loc["transactional", "flags"]
+    assert result.loc["idempotent", "flags"] == "behind schedule (Kafka did not take the rate)"
+
+
 def test_duplicates_in_a_mode_that_promises_none_are_a_broken_guarantee():
     frame = pd.DataFrame(rows("at_least_once", "alo", [1], duplicates=5) + rows("idempotent", "idem", [1], duplicates=2)
                          + rows("transactional", "txn", [1], lost=1))

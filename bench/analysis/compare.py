@@ -16,6 +16,7 @@ many cells the profile has. Insignificant changes are shown as `~`.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -153,7 +154,9 @@ def measure(base: pd.Series, new: pd.Series) -> Change:
     log_b, log_n = np.log(b), np.log(n)
     if np.ptp(np.concatenate([log_b, log_n])) < 1e-12:  # the very same values on both sides: no change, no test needed
         return Change(mean_b, mean_n, pct, 0.0, 0.0, 1.0)
-    result = stats.ttest_ind(log_n, log_b, equal_var=False)
+    with warnings.catch_warnings():  # nearly identical values (an open-loop rate held exactly) make scipy warn of precision loss
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_ind(log_n, log_b, equal_var=False)
     low, high = result.confidence_interval(0.95)
     p = float(result.pvalue) if not math.isnan(result.pvalue) else 1.0  # constant on each side: no spread to test against
     ci = (100.0 * (math.exp(low) - 1.0), 100.0 * (math.exp(high) - 1.0)) if not math.isnan(low) else (math.nan, math.nan)

@@ -13,6 +13,7 @@ from bench.analysis import summary
 from bench.analysis.compare import METHOD, Change, Comparison, compare as compare_runs, environment_check
 from bench.cli.tables import render
 from bench.errors import BadInput
+from bench.formatting import change_text, signed
 from bench.report.comparison import build_html as comparison_page
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, write_atomically
 
@@ -34,7 +35,9 @@ def compare(base: str, new: str | None, by: str | None, max_regression: float, f
     """Compare run NEW against run BASE (run ids or directories), cell by cell; or, with
     --by kafka.version, the first and second Kafka version of the one run BASE.
 
-    A change is a regression only when it is statistically significant and larger than
+    Per cell: throughput, end-to-end p99 and the EOS cost (throughput relative to the baseline
+    mode in the same repetition, immune to the machine's drift). A change is a regression only
+    when it is statistically significant (Holm-adjusted over all tests) and larger than
     --max-regression. Exit 1 when anything regressed.
     """
     if by:
@@ -86,12 +89,6 @@ def _json_number(value):
     return None if isinstance(value, float) and math.isnan(value) else str(value)
 
 
-def _pct(c: Change) -> str:
-    if math.isnan(c.ci_low_pct):
-        return f"{c.change_pct:+.1f}%"
-    return f"{c.change_pct:+.1f}% [{c.ci_low_pct:+.1f}, {c.ci_high_pct:+.1f}]"
-
-
 def _p(c: Change) -> str:
     return "-" if math.isnan(c.p_adjusted) else f"{c.p_adjusted:.3f}"
 
@@ -99,7 +96,7 @@ def _p(c: Change) -> str:
 # how a metric's value reads
 _VALUE = {
     "throughput": lambda v: f"{v:,.0f}",
-    "cost": lambda v: f"{100 * (1 - v):.1f}%",  # shown as the overhead, 100 x (1 - ratio)
+    "cost": lambda v: f"{round(100 * (1 - v), 1) + 0.0:.1f}%",  # shown as the overhead, 100 x (1 - ratio); + 0.0 turns -0.0 into 0.0
     "e2e_p99": lambda v: f"{v:,.1f}",
 }
 
@@ -113,13 +110,14 @@ def tables(result: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
     }
     out = []
     for name, (title, unit) in titles.items():
-        rows = [[c.cell_id, _VALUE[name](ch.base), _VALUE[name](ch.new), _pct(ch), _p(ch), _SYMBOL[ch.verdict]]
+        rows = [[c.cell_id, _VALUE[name](ch.base), _VALUE[name](ch.new), change_text(ch.change_pct, ch.ci_low_pct, ch.ci_high_pct),
+                 _p(ch), _SYMBOL[ch.verdict]]
                 for c in result.cells if (ch := c.changes().get(name))]
         if not rows:
             continue
         if name == "throughput":
             g = result.geometric_mean_ratio()
-            rows.append(["geometric mean", "", "", f"{100 * (g - 1):+.1f}%" if not math.isnan(g) else "-", "", ""])
+            rows.append(["geometric mean", "", "", f"{signed(100 * (g - 1))}%" if not math.isnan(g) else "-", "", ""])
         out.append((title, ["cell", f"{unit} base", f"{unit} new", "change [95% CI]", "p (Holm)", ""], rows))
     return out
 

@@ -7,6 +7,8 @@ import math
 import click
 import pandas as pd
 
+from bench.formatting import overhead_text
+
 
 def render(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
     widths = [max(len(str(x)) for x in [h, *(r[i] for r in rows)]) for i, h in enumerate(headers)]
@@ -21,13 +23,6 @@ def number(value, digits: int = 0, suffix: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:,.{digits}f}{suffix}"
-
-
-def overhead_text(row) -> str:
-    text = f"{row.overhead_pct:+.1f}%"
-    if not math.isnan(row.ci_low_pct):
-        text += f" [{row.ci_low_pct:+.1f}, {row.ci_high_pct:+.1f}]"
-    return text + ("" if row.significant else " ~")
 
 
 def print_run_table(cells: pd.DataFrame, overhead: pd.DataFrame, baseline: str | None) -> None:

@@ -10,6 +10,7 @@ import math
 import pandas as pd
 import plotly.offline
 
+from bench.formatting import overhead_text
 from bench.report.data import RunData
 from bench.report.figures import all_figures, capacity_table
 
@@ -77,7 +78,7 @@ def _headline(data: RunData) -> list[str]:
 
 
 def headline_rows(data: RunData) -> list[list[str]]:
-    return [[r.cell_id, r.mode, f"{r.throughput_msgs:,.0f}", f"{r.baseline_throughput_msgs:,.0f}", _overhead(r),
+    return [[r.cell_id, r.mode, f"{r.throughput_msgs:,.0f}", f"{r.baseline_throughput_msgs:,.0f}", overhead_text(r),
              f"{r.e2e_p99_delta_ms:+.1f}" if not _nan(r.e2e_p99_delta_ms) else "-", r.flags]
             for r in data.overhead.itertuples()]
 
@@ -97,13 +98,6 @@ def answer(overhead: pd.DataFrame) -> str:
     if len(within):
         out += f" {len(within)} cell(s) have a confidence interval spanning 10% or 30%: repeat more to decide them."
     return out
-
-
-def _overhead(r) -> str:
-    text = f"{r.overhead_pct:+.1f}%"
-    if not _nan(r.ci_low_pct):
-        text += f" [{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]"
-    return text + ("" if r.significant else " ~")
 
 
 def _nan(v) -> bool:

@@ -1,0 +1,22 @@
+"""How a percentage and its interval read: the same in the terminal, in Markdown and in HTML."""
+
+from __future__ import annotations
+
+import math
+
+
+def signed(value: float) -> str:
+    """+1.2 / -3.4, and never '-0.0' for a change that rounds to nothing."""
+    return f"{round(value, 1) + 0.0:+.1f}"
+
+
+def change_text(pct: float, low: float | None, high: float | None) -> str:
+    text = f"{signed(pct)}%"
+    if low is not None and not math.isnan(low):
+        text += f" [{signed(low)}, {signed(high)}]"
+    return text
+
+
+def overhead_text(row) -> str:
+    """A row of the overhead table: the overhead, its interval, and `~` when not significant."""
+    return change_text(row.overhead_pct, row.ci_low_pct, row.ci_high_pct) + ("" if row.significant else " ~")
