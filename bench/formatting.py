@@ -5,9 +5,18 @@ from __future__ import annotations
 import math
 
 
+def _rounded(value: float) -> float:
+    return round(value, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
 def signed(value: float) -> str:
     """+1.2 / -3.4, and never '-0.0' for a change that rounds to nothing."""
-    return f"{round(value, 1) + 0.0:+.1f}"
+    return f"{_rounded(value):+.1f}"
+
+
+def percent(value: float) -> str:
+    """12.3%, and never '-0.0%'."""
+    return f"{_rounded(value):.1f}%"
 
 
 def change_text(pct: float, low: float | None, high: float | None) -> str:

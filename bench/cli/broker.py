@@ -94,11 +94,12 @@ def logs(lines: int, node_id: int | None) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def tool(name: str, args: tuple[str, ...]) -> None:
     """Run one of Kafka's own tools against the embedded cluster; --bootstrap-server is filled in.
+    Exits with the tool's own status.
 
     \b
     Throttle one mode's producers (a planted slowdown for `compare`):
       eosbench broker tool kafka-configs --alter --entity-type clients \\
-        --entity-name eosbench-transactional-producer --add-config producer_byte_rate=31457280
+        --entity-name eosbench-transactional-producer --add-config producer_byte_rate=8388608
     See open transactions:  eosbench broker tool kafka-transactions list
     """
     cluster = clusters.load_state()

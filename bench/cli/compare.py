@@ -13,7 +13,7 @@ from bench.analysis import summary
 from bench.analysis.compare import METHOD, Change, Comparison, compare as compare_runs, environment_check
 from bench.cli.tables import render
 from bench.errors import BadInput
-from bench.formatting import change_text, signed
+from bench.formatting import change_text, percent, signed
 from bench.report.comparison import build_html as comparison_page
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, write_atomically
 
@@ -96,7 +96,7 @@ def _p(c: Change) -> str:
 # how a metric's value reads
 _VALUE = {
     "throughput": lambda v: f"{v:,.0f}",
-    "cost": lambda v: f"{round(100 * (1 - v), 1) + 0.0:.1f}%",  # shown as the overhead, 100 x (1 - ratio); + 0.0 turns -0.0 into 0.0
+    "cost": lambda v: percent(100 * (1 - v)),  # shown as the overhead, 100 x (1 - ratio)
     "e2e_p99": lambda v: f"{v:,.1f}",
 }
 

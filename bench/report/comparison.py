@@ -17,8 +17,10 @@ _COLOURS = {"regression": "#c0392b", "improvement": "#27ae60", "~": "#95a5a6", "
 def build_html(result: Comparison, tables: list[tuple[str, list[str], list[list[str]]]]) -> str:
     versions = "".join(f"<li>{html.escape(k)}: {html.escape(str(a))} &rarr; {html.escape(str(b))}</li>" for k, (a, b) in result.versions.items())
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
-    figures = [_bars(result, "throughput", "throughput change, new vs base (%)"),
-               _bars(result, "cost", f"change of throughput relative to {result.baseline} (%)")]
+    figures = {  # metric -> (heading, y axis)
+        "throughput": ("Throughput change per cell", "throughput change, new vs base (%)"),
+        "cost": ("EOS cost change per cell", f"change of throughput relative to {result.baseline} (%)"),
+    }
     out = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>eosbench compare {html.escape(result.base_label)} vs {html.escape(result.new_label)}</title>",
@@ -29,9 +31,10 @@ def build_html(result: Comparison, tables: list[tuple[str, list[str], list[list[
         f"<ul>{versions or '<li>same broker, client and eosbench versions</li>'}</ul>",
         f"<ul class='warn'>{warnings}</ul>" if warnings else "",
     ]
-    for (name, fig), title in zip([f for f in figures if f], ("Throughput change per cell", "EOS cost change per cell")):
-        out += [f"<h2>{title}</h2>",
-                fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-compare-{name}", config={"displaylogo": False})]
+    for name, (title, axis) in figures.items():
+        if fig := _bars(result, name, axis):
+            out += [f"<h2>{title}</h2>",
+                    fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-compare-{name}", config={"displaylogo": False})]
     out.append("<p class='caption'>Red: a regression (significant and beyond the dotted minimum effect); green: an improvement; "
                f"grey: not significant or within the minimum. Whiskers are 95% intervals. {html.escape(METHOD)}.</p>")
     for title, headers, rows in tables:
@@ -39,7 +42,7 @@ def build_html(result: Comparison, tables: list[tuple[str, list[str], list[list[
     return "\n".join(out + ["</body></html>"])
 
 
-def _bars(result: Comparison, name: str, axis: str) -> tuple[str, go.Figure] | None:
+def _bars(result: Comparison, name: str, axis: str) -> go.Figure | None:
     """Each cell's change in one metric, coloured by its verdict."""
     pairs = [(c.cell_id, ch) for c in result.cells if (ch := c.changes().get(name))]
     if not pairs:
@@ -56,4 +59,4 @@ def _bars(result: Comparison, name: str, axis: str) -> tuple[str, go.Figure] | N
     for level in (-result.max_regression_pct, result.max_regression_pct):
         fig.add_hline(y=level, line_dash="dot", line_color="grey")
     fig.update_layout(template="plotly_white", height=420, yaxis_title=axis, xaxis_title="cell")
-    return name, fig
+    return fig
