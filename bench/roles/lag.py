@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLev
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bench.roles import cpu_seconds, sleep_until, wait_for_go
+from bench.roles.reading import next_batch
 
 COLUMNS = ("t_s", "phase", "group", "topic", "partition", "committed", "high_watermark", "last_stable",
            "hw_lag", "lso_lag", "readable_lag", "time_lag_s")
@@ -81,7 +82,7 @@ def _ages(probe: Consumer, behind: list[TopicPartition]) -> dict[int, float]:
     ages: dict[int, float] = {}
     deadline = time.monotonic() + _PROBE_TIMEOUT_S
     while len(ages) < len(behind) and time.monotonic() < deadline:
-        for message in probe.consume(len(behind), 0.05):
+        for message in next_batch(probe, len(behind), 0.05):
             if message.error() is None and message.partition() not in ages:
                 ages[message.partition()] = max(0.0, time.time() - message.timestamp()[1] / 1000.0)
     probe.unassign()

@@ -1,4 +1,4 @@
-"""What the reading roles (verifying consumer, processor) share: joining, draining, stamps.
+"""What the reading roles (verifying consumer, processor, lag probe) share: joining, draining, stamps.
 
 Readers cannot know when the last record has arrived, so the cell runner tells them, once the
 producers are done, how many records to expect; a reader stops when it has them all and has been
