@@ -23,14 +23,14 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from bench import modes
 from bench.broker import faults
 from bench.errors import BadInput
+from bench.profile import MAX_MESSAGE_SIZE
 from bench.metrics import ACKED, LATENCY_KINDS, Accounting, LatencySeries
 from bench.roles import Timeline, consumer, entry, lag, processor, producer
-from bench.secrets import redact
+from bench.client_properties import for_client, redact
 
 READY_TIMEOUT_S = 90.0
 DRAIN_QUIET_S = 5.0
 DRAIN_TIMEOUT_S = 900.0  # a hard cap only: readers that still make progress are never cut off earlier
-MAX_MESSAGE_SIZE = 1_048_588 - 1_024  # the broker's default message.max.bytes, less batch and header overhead
 GENERATOR_CPU_LIMIT = 0.9  # share of one core above which the generator, not Kafka, sets the pace
 _SPAWN = multiprocessing.get_context("spawn")
 
@@ -100,6 +100,11 @@ class Target:
     replication_factor: int = 1
     min_insync_replicas: int = 1
     cluster: Any = None  # the embedded Cluster, for broker faults; None for a cluster we did not start
+
+    @property
+    def admin_config(self) -> dict:
+        """What an admin client (or the lag sampler) takes: the properties common to every client."""
+        return {**for_client(self.client, "admin"), "bootstrap.servers": self.bootstrap_servers}
 
 
 @dataclass
@@ -203,7 +208,7 @@ def run_cell(
     spec.check()
     mode = modes.get(spec.mode)
     names = _names(run_tag, ordinal, spec.topology)
-    admin = AdminClient({**target.client, "bootstrap.servers": target.bootstrap_servers})
+    admin = AdminClient(target.admin_config)
     configs = _client_configs(spec, mode, target, names)
     roles: list[RoleProcess] = []
     latencies = {kind: LatencySeries() for kind in LATENCY_KINDS}
@@ -240,7 +245,7 @@ def run_cell(
         ]
         roles += producers
         sampler = RoleProcess("lag-sampler", lag, {
-            "config": {**target.client, "bootstrap.servers": target.bootstrap_servers},
+            "config": target.admin_config,
             "partitions": spec.partitions,
             "groups": [{"group": names["groups"][-1], "topic": names["topics"][-1]}]
             + ([{"group": names["groups"][0], "topic": names["topics"][0]}] if spec.topology == "process" else []),
@@ -380,18 +385,16 @@ def _names(run_tag: str, ordinal: int, topology: str) -> dict:
 def _client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: dict) -> dict[str, dict]:
     """Every client's effective properties; what a mode depends on is set explicitly."""
     base = {**target.client, "bootstrap.servers": target.bootstrap_servers}
-    for alias in ("max.in.flight.requests.per.connection", "max.in.flight"):
-        if alias in target.client:
-            raise BadInput(f"set workload.max_in_flight instead of client property '{alias}' (it is a swept parameter)")
-    producing = {**base, "max.in.flight.requests.per.connection": str(spec.max_in_flight)}
+    producing = {**for_client(base, "producer"), "max.in.flight.requests.per.connection": str(spec.max_in_flight)}
+    reading = for_client(base, "consumer")
     configs = {
         # statistics once a second: the load generator reads the brokers' quota throttle time from them
         "producer": {"statistics.interval.ms": "1000", **mode.producer_config(producing)},
-        "consumer": {**mode.consumer_config(base), "group.id": names["groups"][-1]},
+        "consumer": {**mode.consumer_config(reading), "group.id": names["groups"][-1]},
     }
     if spec.topology == "process":
         configs["processor_consumer"] = {
-            **mode.consumer_config(base), "group.id": names["groups"][0],
+            **mode.consumer_config(reading), "group.id": names["groups"][0],
             "group.instance.id": f"{names['prefix']}.processor",  # a restarted processor takes over at once
             "session.timeout.ms": "10000",
         }

@@ -15,6 +15,7 @@ from pathlib import Path
 import confluent_kafka
 
 import bench
+from bench.client_properties import for_client
 
 
 def capture() -> dict:
@@ -60,7 +61,7 @@ def broker_config(bootstrap_servers: str, client: dict) -> dict:
     """The non-default configuration of the first broker, as the broker reports it."""
     from confluent_kafka.admin import AdminClient, ConfigResource
 
-    admin = AdminClient({**client, "bootstrap.servers": bootstrap_servers})
+    admin = AdminClient({**for_client(client, "admin"), "bootstrap.servers": bootstrap_servers})
     try:
         brokers = admin.list_topics(timeout=10).brokers
         resource = ConfigResource(ConfigResource.Type.BROKER, str(min(brokers)))

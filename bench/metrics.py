@@ -21,6 +21,9 @@ HIGHEST_US = 3_600_000_000  # one hour: anything slower is a hang, counted as ou
 SIGNIFICANT_DIGITS = 3
 PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
 LATENCY_KINDS = ("produce", "e2e", "commit", "send_delay")
+# The lag sampler's columns (lag.csv): one row per second, group and partition.
+LAG_COLUMNS = ("t_s", "phase", "group", "topic", "partition", "committed", "high_watermark", "last_stable",
+               "hw_lag", "lso_lag", "readable_lag", "time_lag_s")
 
 
 def new_histogram() -> HdrHistogram:
@@ -124,11 +127,19 @@ class LatencySeries:
                 writer.output_interval_histogram(hist, max_value_unit_ratio=1000.0)
 
 
+def read_intervals(path: Path) -> dict[float, HdrHistogram]:
+    """The interval histograms of an HdrHistogram log file, by seconds from the log's start time."""
+    reader = HistogramLogReader(str(path), new_histogram())
+    out: dict[float, HdrHistogram] = {}
+    while (hist := reader.get_next_interval_histogram()) is not None:
+        out[hist.get_start_time_stamp() / 1000.0 - reader.get_start_time_sec()] = hist
+    return out
+
+
 def read_hlog(path: Path) -> HdrHistogram:
     """The total histogram of an HdrHistogram log file (how reports recompute percentiles)."""
-    reader = HistogramLogReader(str(path), new_histogram())
     total = new_histogram()
-    while (hist := reader.get_next_interval_histogram()) is not None:
+    for hist in read_intervals(path).values():
         total.add(hist)
     return total
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
+from bench.client_properties import canonical, same_value
 from bench.errors import BadInput
 
 _RETRIES_FOREVER = "2147483647"
@@ -47,18 +48,33 @@ class Mode:
             return self.transactional_producer
         return True
 
+    def check_client(self, client: Mapping[str, str]) -> None:
+        """Refuse client properties that would change what this mode means, under any alias.
+
+        Called when a profile is validated, so a run never starts with a guarantee overridden.
+        """
+        for role, fixed in (("producer", self.producer), ("consumer", self.consumer)):
+            by_name = {canonical(k): (k, v) for k, v in fixed.items()}
+            for key, value in client.items():
+                name = canonical(key)
+                if name in by_name and same_value(name, value) != same_value(name, by_name[name][1]):
+                    own, want = by_name[name]
+                    alias = f" (an alias of {own})" if key != own else ""
+                    raise BadInput(f"client property '{key}'{alias} would change what mode {self.name} means for its {role} "
+                                   f"({own}={want}); drop it or pick another mode")
+
     def producer_config(self, client: Mapping[str, str]) -> dict[str, str]:
-        return _merge(self.name, "producer", client, self.producer)
+        return _merge(client, self.producer)
 
     def consumer_config(self, client: Mapping[str, str]) -> dict[str, str]:
-        return _merge(self.name, "consumer", client, self.consumer)
+        return _merge(client, self.consumer)
 
 
-def _merge(mode: str, role: str, client: Mapping[str, str], fixed: Mapping[str, str]) -> dict[str, str]:
-    clash = sorted(k for k in client if k in fixed and str(client[k]) != fixed[k])
-    if clash:
-        raise BadInput(f"client property '{clash[0]}' would change what mode {mode} means for its {role} ({clash[0]}={fixed[clash[0]]}); drop it or pick another mode")
-    return {**{k: str(v) for k, v in client.items()}, **fixed}
+def _merge(client: Mapping[str, str], fixed: Mapping[str, str]) -> dict[str, str]:
+    """The client's properties with the mode's on top; an alias of a fixed property (same value,
+    `check_client` saw to that) gives way to the mode's own name."""
+    fixed_names = {canonical(k) for k in fixed}
+    return {**{k: str(v) for k, v in client.items() if canonical(k) not in fixed_names}, **fixed}
 
 
 def _frozen(**props: str) -> Mapping[str, str]:

@@ -8,44 +8,72 @@ an impossible combination is refused with one line naming the key and the file.
 from __future__ import annotations
 
 import copy
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench import modes
+from bench import client_properties, modes
 from bench.broker.distribution import DEFAULT_KAFKA_VERSION
 from bench.errors import BadInput
 
 ORDERS = ("interleaved", "sequential")
 FAULT_KINDS = ("processor_kill", "consumer_pause", "pause", "kill", "command")
 
-# workload key -> (type check, description for errors, default)
-_POSITIVE_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1")
-_NONNEG_NUMBER = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0")
-_POSITIVE_NUMBER = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0, "a number > 0")
-_OPTIONAL_INT = (lambda v: v is None or _POSITIVE_INT[0](v), "a whole number >= 1 or null")
-_OPTIONAL_NUMBER = (lambda v: v is None or _POSITIVE_NUMBER[0](v), "a number > 0 or null")
-_RATE = (lambda v: v == "max" or _POSITIVE_NUMBER[0](v), "'max' or a number of records/s > 0")
-_RATIO = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1, "a number in [0, 1)")
-_MODE = (lambda v: v in modes.MODES, f"one of {', '.join(modes.MODES)}")
-_TOPOLOGY = (lambda v: v in ("produce", "process"), "produce or process")
+# Limits: a value past one is legal YAML but not a benchmark anyone means to run (or a typo of
+# one); refusing it up front is cheaper than finding out hours into a run. Documented in the README.
+MAX_PROFILE_BYTES = 1 << 20
+MAX_YAML_VALUES = 100_000      # after YAML aliases are expanded: an alias bomb is refused, not built
+MAX_CELLS = 10_000             # cell repetitions of one run, counted before the plan is built
+MAX_SWEEP_VALUES = 1_000
+MAX_REPEAT = 100
+MAX_MESSAGE_SIZE = 1_048_588 - 1_024  # the broker's default message.max.bytes, less batch and header overhead
+DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000  # librdkafka's transaction.timeout.ms: a longer transaction is aborted
+_VERSION = re.compile(r"^\d+\.\d+\.\d+([-.][0-9A-Za-z.-]+)?$")
 
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _whole(low: int, high: int) -> tuple:
+    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high, f"a whole number from {low:,} to {high:,}")
+
+
+def _between(low: float, high: float, low_open: bool = False) -> tuple:
+    return ((lambda v: _number(v) and (v > low if low_open else v >= low) and v <= high),
+            f"a number {'>' if low_open else '>='} {low:g} and <= {high:,g}")
+
+
+def _optional(check: tuple) -> tuple:
+    return (lambda v: v is None or check[0](v), f"{check[1]}, or null")
+
+
+_RATE_NUMBER = _between(1, 10_000_000)
+_RATE = (lambda v: v == "max" or _RATE_NUMBER[0](v), f"'max' or {_RATE_NUMBER[1]} records/s")
+_RATIO = (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)")
+_MODE = (lambda v: isinstance(v, str) and v in modes.MODES, f"one of {', '.join(modes.MODES)}")
+_TOPOLOGY = (lambda v: v in ("produce", "process"), "produce or process")
+_SECONDS_INTO_WINDOW = _between(0, 86_400)
+
+# workload key -> ((check, what it must be), default)
 WORKLOAD_KEYS: dict[str, tuple] = {
     "mode": (_MODE, "at_least_once"),
     "topology": (_TOPOLOGY, "produce"),
-    "partitions": (_POSITIVE_INT, 1),
-    "message_size": (_POSITIVE_INT, 1024),
+    "partitions": (_whole(1, 4_096), 1),
+    "message_size": (_whole(1, MAX_MESSAGE_SIZE), 1024),
     "rate": (_RATE, "max"),
-    "producers": (_POSITIVE_INT, 1),
-    "warmup_s": (_NONNEG_NUMBER, 5),
-    "duration_s": (_POSITIVE_NUMBER, 20),
-    "transaction_size": (_OPTIONAL_INT, None),
-    "transaction_ms": (_OPTIONAL_NUMBER, None),
+    "producers": (_whole(1, 64), 1),
+    "warmup_s": (_between(0, 3_600), 5),
+    "duration_s": (_between(0, 86_400, low_open=True), 20),
+    "transaction_size": (_optional(_whole(1, 1_000_000)), None),
+    "transaction_ms": (_optional(_between(0, 3_600_000, low_open=True)), None),
     "abort_ratio": (_RATIO, 0.0),
-    "replication_factor": (_OPTIONAL_INT, None),
-    "max_in_flight": (_POSITIVE_INT, 5),
+    "replication_factor": (_optional(_whole(1, 16)), None),
+    "max_in_flight": (_whole(1, 1_000_000), 5),
 }
 TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "baseline", "faults")
 KAFKA_KEYS = ("version", "brokers")
@@ -85,6 +113,8 @@ class _StrictLoader(yaml.SafeLoader):
 def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
     seen: set = set()
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise BadInput(f"a key must be a plain name, not a {key_node.id} (line {key_node.start_mark.line + 1})")
         key = loader.construct_object(key_node)
         if key in seen:
             raise BadInput(f"duplicate key '{key}' (line {key_node.start_mark.line + 1})")
@@ -100,6 +130,8 @@ def load(path: str | Path, overrides: list[str] = (), repeat: int | None = None,
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"profile {path} does not exist")
+    if path.stat().st_size > MAX_PROFILE_BYTES:
+        raise BadInput(f"{path} is larger than {MAX_PROFILE_BYTES >> 20} MiB: not a profile")
     try:
         raw = yaml.load(path.read_text(), Loader=_StrictLoader)
     except BadInput as exc:
@@ -111,18 +143,35 @@ def load(path: str | Path, overrides: list[str] = (), repeat: int | None = None,
     except UnicodeDecodeError:
         raise BadInput(f"{path} is not a text file") from None
     if raw is None:
-        raw = {}
+        raise BadInput(f"{path} is empty: a profile needs at least a workload or a sweep (see profiles/quick.yaml)")
     if not isinstance(raw, dict):
         raise BadInput(f"{path}: a profile is a mapping of keys (description, workload, sweep, ...), not a {type(raw).__name__}")
+    _bounded(raw, path)
     raw = copy.deepcopy(raw)
     for item in overrides:
         _apply_override(raw, item, path)
+        _bounded(raw, path)
     if repeat is not None:
         raw["repeat"] = repeat
     if kafka_version is not None:
         raw.setdefault("kafka", {})
         raw["kafka"]["version"] = [v.strip() for v in kafka_version.split(",")] if "," in kafka_version else kafka_version
     return _validate(raw, str(path))
+
+
+def _bounded(raw: dict, path: Path) -> None:
+    """Refuse a document that expands (YAML aliases followed) to more than MAX_YAML_VALUES values,
+    counting no further than that: an alias bomb costs a moment, not the machine."""
+    budget, stack = MAX_YAML_VALUES, [raw]
+    while stack:
+        node = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise BadInput(f"{path} expands to more than {MAX_YAML_VALUES:,} values (YAML aliases?): not a profile")
+        if isinstance(node, dict):
+            stack += node.values()
+        elif isinstance(node, list):
+            stack += node
 
 
 def _apply_override(raw: dict, item: str, path: Path) -> None:
@@ -168,18 +217,14 @@ def _validate(raw: dict, source: str) -> Profile:
     kafka = _section(raw, "kafka", fail)
     _known(kafka, KAFKA_KEYS, "kafka.", fail)
     version = kafka.get("version", DEFAULT_KAFKA_VERSION)
-    versions = tuple(str(v) for v in version) if isinstance(version, list) else (str(version),)
-    if not versions or len(set(versions)) != len(versions) or any(isinstance(v, (dict, list)) for v in (version if isinstance(version, list) else [])):
-        raise fail("'kafka.version' must be a version or a list of distinct versions")
+    versions = tuple(version) if isinstance(version, list) else (version,)
+    if not versions or not all(isinstance(v, str) and _VERSION.match(v) for v in versions) or len(set(versions)) != len(versions):
+        raise fail(f"'kafka.version' must be a Kafka release such as \"4.1.1\" (quoted), or a list of distinct ones, not {version!r}")
     brokers = kafka.get("brokers", 1)
-    if brokers not in (1, 3):
+    if isinstance(brokers, bool) or brokers not in (1, 3):
         raise fail(f"'kafka.brokers' must be 1 or 3, not {brokers!r}")
 
-    client = _section(raw, "client", fail)
-    for key, value in client.items():
-        if not isinstance(value, (str, int, float, bool)):
-            raise fail(f"'client.{key}' must be a single value (librdkafka property), not {type(value).__name__}")
-    client = {str(k): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in client.items()}
+    client = _client(_section(raw, "client", fail), fail)
 
     workload = _section(raw, "workload", fail)
     _known(workload, WORKLOAD_KEYS, "workload.", fail)
@@ -192,30 +237,42 @@ def _validate(raw: dict, source: str) -> Profile:
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
             raise fail(f"'sweep.{key}' must be a non-empty list of values")
-        if len(set(map(repr, values))) != len(values):
-            raise fail(f"'sweep.{key}' lists a value twice")
+        if len(values) > MAX_SWEEP_VALUES:
+            raise fail(f"'sweep.{key}' lists {len(values):,} values (at most {MAX_SWEEP_VALUES:,})")
         for value in values:
             _check_value(f"sweep.{key}", key, value, fail)
+        if len(set(map(repr, values))) != len(values):
+            raise fail(f"'sweep.{key}' lists a value twice")
 
     repeat = raw.get("repeat", 1)
-    if not _POSITIVE_INT[0](repeat):
-        raise fail(f"'repeat' must be a whole number >= 1, not {repeat!r}")
+    if not _whole(1, MAX_REPEAT)[0](repeat):
+        raise fail(f"'repeat' must be {_whole(1, MAX_REPEAT)[1]}, not {repeat!r}")
     order = raw.get("order", "interleaved")
     if order not in ORDERS:
         raise fail(f"'order' must be interleaved or sequential, not {order!r}")
+    cells = math.prod(len(v) for v in sweep.values()) * repeat * len(versions)
+    if cells > MAX_CELLS:
+        raise fail(f"the sweep makes up to {cells:,} cell repetitions (at most {MAX_CELLS:,}): sweep fewer values or repeat less")
 
     run_modes = sweep.get("mode", [workload["mode"]])
     baseline = raw.get("baseline")
     if baseline is not None and baseline not in run_modes:
-        raise fail(f"'baseline' {baseline!r} is not among the modes this profile runs ({', '.join(run_modes)})")
+        raise fail(f"'baseline' {baseline!r} is not among the modes this profile runs ({', '.join(map(str, run_modes))})")
     topologies = sweep.get("topology", [workload["topology"]])
     for mode_name in run_modes:
-        if not any(t in modes.MODES[mode_name].topologies for t in topologies):
-            raise fail(f"mode {mode_name} cannot run in topology {'/'.join(topologies)} (it supports {', '.join(modes.MODES[mode_name].topologies)})")
+        mode = modes.MODES[mode_name]
+        if not any(t in mode.topologies for t in topologies):
+            raise fail(f"mode {mode_name} cannot run in topology {'/'.join(topologies)} (it supports {', '.join(mode.topologies)})")
+        try:
+            mode.check_client(client)
+        except BadInput as exc:
+            raise fail(str(exc)) from None
+    _check_transaction_length(sweep.get("transaction_ms", [workload["transaction_ms"]]), client, fail)
 
     faults = raw.get("faults") or []
     if not isinstance(faults, list):
         raise fail("'faults' must be a list")
+    shortest = min(sweep.get("duration_s", [workload["duration_s"]]))
     for i, fault in enumerate(faults):
         _check_fault(fault, f"faults[{i}]", fail)
         target = fault.get("target")
@@ -223,8 +280,48 @@ def _validate(raw: dict, source: str) -> Profile:
             raise fail(f"faults[{i}].target: broker {target} does not exist in a {brokers}-broker cluster")
         if fault["kind"] == "processor_kill" and "process" not in topologies:
             raise fail(f"faults[{i}]: processor_kill needs topology process")
+        if fault["at_s"] >= shortest:
+            raise fail(f"faults[{i}].at_s {fault['at_s']:g} lies after the measured window ({shortest:g} s): the fault would never happen")
 
     return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults)
+
+
+# Properties eosbench sets itself, per cell and role: a profile that set them would break the cell.
+_OWNED = {
+    "metadata.broker.list": "give --bootstrap-servers instead",
+    "transactional.id": "eosbench gives each transactional client its own",
+    "group.id": "eosbench gives each reader its own group",
+    "group.instance.id": "eosbench sets it for the processor",
+    "max.in.flight.requests.per.connection": "set workload.max_in_flight instead (a swept parameter)",
+}
+
+
+def _client(client: dict, fail) -> dict[str, str]:
+    """librdkafka properties for every client: single values, none that eosbench owns, and every one
+    accepted by librdkafka itself (so a typo fails now, not inside a role minutes into a run)."""
+    for key, value in client.items():
+        if not isinstance(key, str) or not isinstance(value, (str, int, float, bool)):
+            raise fail(f"'client.{key}' must be a single value (librdkafka property), not {type(value).__name__}")
+        owned = _OWNED.get(client_properties.canonical(key))
+        if owned:
+            raise fail(f"client property '{key}' is set by eosbench: {owned}")
+    client = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in client.items()}
+    from confluent_kafka import Consumer, KafkaException, Producer  # only validation needs librdkafka here
+
+    for kind, make, extra in (("producer", Producer, {}), ("consumer", Consumer, {"group.id": "eosbench-validate"})):
+        try:
+            make({**client_properties.for_client(client, kind), **extra, "log_level": 0})
+        except KafkaException as exc:
+            raise fail(f"client: librdkafka refuses the {kind} configuration: {exc.args[0].str()}") from None
+    return client
+
+
+def _check_transaction_length(intervals: list, client: dict, fail) -> None:
+    timeout = client.get("transaction.timeout.ms", DEFAULT_TRANSACTION_TIMEOUT_MS)
+    longest = max((v for v in intervals if v is not None), default=None)
+    if longest is not None and longest >= float(timeout):
+        raise fail(f"transaction_ms {longest:g} is not shorter than transaction.timeout.ms ({timeout}): the coordinator "
+                   "would abort every transaction; raise client.transaction.timeout.ms or commit more often")
 
 
 def _section(raw: dict, name: str, fail) -> dict:
@@ -256,14 +353,14 @@ def _check_fault(fault: Any, label: str, fail) -> None:
                "pause": ("at_s", "duration_s", "target"), "kill": ("at_s", "duration_s", "target"),
                "command": ("at_s", "duration_s", "command", "end_command")}[kind]
     _known(fault, ("kind", *allowed), f"{label}.", fail)
-    if not _NONNEG_NUMBER[0](fault.get("at_s")):
-        raise fail(f"'{label}.at_s' must be a number of seconds into the measured window")
-    if not _NONNEG_NUMBER[0](fault.get("duration_s", 0)):
-        raise fail(f"'{label}.duration_s' must be a number of seconds >= 0")
-    if kind in ("consumer_pause", "pause") and not _POSITIVE_NUMBER[0](fault.get("duration_s")):
+    if not _SECONDS_INTO_WINDOW[0](fault.get("at_s")):
+        raise fail(f"'{label}.at_s' must be a number of seconds into the measured window ({_SECONDS_INTO_WINDOW[1]})")
+    if not _between(0, 3_600)[0](fault.get("duration_s", 0)):
+        raise fail(f"'{label}.duration_s' must be {_between(0, 3_600)[1]} seconds")
+    if kind in ("consumer_pause", "pause") and not fault.get("duration_s"):
         raise fail(f"'{label}.duration_s' must say how long the {kind} lasts (seconds > 0)")
     target = fault.get("target", "leader")
-    if kind in ("pause", "kill") and target != "leader" and not _POSITIVE_INT[0](target):
+    if kind in ("pause", "kill") and target != "leader" and not _whole(1, 3)[0](target):
         raise fail(f"'{label}.target' must be 'leader' or a broker id, not {target!r}")
     if kind == "command" and not isinstance(fault.get("command"), str):
         raise fail(f"'{label}.command' must be the shell command to run")

@@ -18,8 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+from hdrh.histogram import HdrHistogram
+
 from bench.cell import CellOutcome
 from bench.errors import BadInput
+from bench.metrics import LAG_COLUMNS, read_intervals
 from bench.sweep import PlannedCell
 
 SCHEMA_VERSION = 1
@@ -79,11 +83,15 @@ class RunStore:
     # -- manifest --
     def manifest(self) -> dict:
         path = self.directory / "manifest.json"
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BadInput(f"{path} is not a readable manifest: {exc}") from None
-        return migrate(data, path)
+        data = migrate(_read_json(path, "manifest"), path)
+        if not isinstance(data.get("run_id"), str) or not isinstance(data.get("profile"), dict):
+            raise BadInput(f"{path} is damaged: it has no run_id or no profile (restore it from a copy, or re-run)")
+        for section, kind in (("environment", dict), ("broker", dict), ("plan", list)):
+            if data.get(section) is not None and not isinstance(data[section], kind):
+                raise BadInput(f"{path} is damaged: '{section}' is not a JSON {'object' if kind is dict else 'array'}")
+        if not isinstance(data["profile"].get("kafka", {}), dict):
+            raise BadInput(f"{path} is damaged: 'profile.kafka' is not a JSON object")
+        return data
 
     def write_manifest(self, manifest: dict) -> None:
         write_atomically(self.directory / "manifest.json", _json(manifest))
@@ -124,12 +132,51 @@ class RunStore:
         return final
 
     def cells(self) -> list[dict]:
-        """Every finished cell repetition: params and metrics, in run order."""
+        """Every finished cell repetition: params and metrics, in run order.
+
+        A damaged file is refused with one line naming it: a figure computed from half a cell
+        would be wrong without saying so.
+        """
         out = []
         for metrics_file in sorted((self.directory / "cells").glob("*/r*/metrics.json")):
-            params = json.loads((metrics_file.parent / "params.json").read_text())
-            out.append({"params": params, "metrics": json.loads(metrics_file.read_text()), "dir": metrics_file.parent})
+            params = _read_json(metrics_file.parent / "params.json", "cell's parameters")
+            metrics = _read_json(metrics_file, "cell's metrics")
+            for key, kind in _PARAMS_SHAPE.items():
+                if not isinstance(params.get(key), kind):
+                    raise _damaged(metrics_file.parent / "params.json", f"'{key}' is missing or not a {kind.__name__}")
+            if not isinstance(metrics.get("status"), str):
+                raise _damaged(metrics_file, "'status' is missing")
+            out.append({"params": params, "metrics": metrics, "dir": metrics_file.parent})
         return sorted(out, key=lambda c: c["params"]["ordinal"])
+
+    def latency_intervals(self, cell_dir: Path, kind: str) -> dict[float, HdrHistogram]:
+        """A cell repetition's interval histograms of one latency kind (empty when it has none)."""
+        path = Path(cell_dir) / f"{kind}.hlog"
+        if not path.exists():
+            return {}
+        try:
+            return read_intervals(path)
+        except Exception as exc:  # hdrh raises what its decoders raise (binascii, zlib, struct, index errors)
+            raise _damaged(path, f"not an HdrHistogram log: {type(exc).__name__}") from None
+
+    def lag(self, cell_dir: Path) -> pd.DataFrame:
+        """A cell repetition's lag samples (empty when the sampler recorded none)."""
+        path = Path(cell_dir) / "lag.csv"
+        try:
+            frame = pd.read_csv(path)
+        except FileNotFoundError:
+            return pd.DataFrame(columns=list(LAG_COLUMNS))
+        except pd.errors.EmptyDataError:
+            return pd.DataFrame(columns=list(LAG_COLUMNS))
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise _damaged(path, str(exc).splitlines()[0]) from None
+        missing = [c for c in _LAG_REQUIRED if c not in frame.columns]
+        if missing:
+            raise _damaged(path, f"no column {missing[0]}")
+        numeric = [c for c in frame.columns if c not in ("phase", "group", "topic")]
+        if len(frame) and not all(pd.api.types.is_numeric_dtype(frame[c]) for c in numeric):
+            raise _damaged(path, "a sample that is not a number")
+        return frame
 
     def write_table(self, name: str, frame) -> None:
         """A summary table as CSV (and parquet for summary), replaced atomically."""
@@ -140,14 +187,36 @@ class RunStore:
             os.replace(tmp, self.directory / "summary.parquet")
 
 
+def _damaged(path: Path, why: str) -> BadInput:
+    return BadInput(f"{path} is damaged ({why}): restore it, or delete that cell's directory and run again with --resume")
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadInput(f"{path} is missing: the {what} of this run cannot be read") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _damaged(path, str(exc)) from None
+    if not isinstance(data, dict):
+        raise _damaged(path, f"a JSON {type(data).__name__}, not an object")
+    return data
+
+
+# What every finished cell's params.json holds, whatever the schema version.
+_PARAMS_SHAPE = {"cell_id": str, "repetition": int, "ordinal": int, "mode": str, "topics": list}
+_LAG_REQUIRED = ("t_s", "phase", "topic", "partition", "hw_lag", "lso_lag")  # older runs lack the rest
+
 # Loaders for older result formats, keyed by the version they upgrade from (pyperf's lesson).
 _MIGRATIONS: dict[int, Any] = {}
 
 
 def migrate(manifest: dict, path: Path) -> dict:
     version = manifest.get("schema_version")
-    if not isinstance(version, int):
+    if not isinstance(version, int) or isinstance(version, bool):
         raise BadInput(f"{path} has no schema_version: not an eosbench run")
+    if version < 1 or (version < SCHEMA_VERSION and version not in _MIGRATIONS):
+        raise BadInput(f"{path} has schema_version {version}, which no eosbench wrote: the manifest is damaged")
     if version > SCHEMA_VERSION:
         raise BadInput(f"{path} was written by a newer eosbench (schema {version}, this one reads up to {SCHEMA_VERSION}): upgrade eosbench")
     while version < SCHEMA_VERSION:

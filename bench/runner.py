@@ -27,7 +27,7 @@ from bench.errors import BadInput, EnvironmentProblem
 from bench.paths import state_dir
 from bench.profile import Profile
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
-from bench.secrets import redact
+from bench.client_properties import for_client, redact
 from bench.sweep import PlannedCell, plan
 
 CELL_OVERHEAD_S = 8.0  # topic setup, role start-up and drain, for the ETA
@@ -55,11 +55,11 @@ class RunEnd:
 def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     profile = request.profile
     cells = plan(profile)
-    store = _open_store(request, cells)
     if request.bootstrap_servers and len(profile.kafka_versions) > 1:
         raise BadInput("several kafka versions need the embedded broker: drop --bootstrap-servers or give one version")
     if request.bootstrap_servers and any(f["kind"] in ("pause", "kill") for f in profile.faults):
         raise BadInput("pause and kill faults need the embedded broker; against your own cluster use kind 'command'")
+    store = _open_store(request, cells)
     todo = [c for c in cells if not store.has_cell(c)]
     progress.begin(len(cells), len(cells) - len(todo), todo)
     embedded: clusters.Cluster | None = None
@@ -151,7 +151,7 @@ def _start_embedded(version: str, brokers: int, store: RunStore) -> clusters.Clu
 
 
 def _external_target(bootstrap: str, client: dict) -> Target:
-    admin = AdminClient({**client, "bootstrap.servers": bootstrap})
+    admin = AdminClient({**for_client(client, "admin"), "bootstrap.servers": bootstrap})
     try:
         count = len(admin.list_topics(timeout=10).brokers)
     except KafkaException as exc:

@@ -28,24 +28,94 @@ def write(tmp_path, text, name="p.yaml"):
     return path
 
 
+TXN = GOOD.replace("mode: [at_least_once, idempotent, transactional]", "mode: [at_least_once, transactional]")
+BOMB = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(9))
+
+# kind -> (what the one line says, profile text)
 BAD = {
     "unknown top-level key": ("unknown key 'repeats'", GOOD.replace("repeat: 2", "repeats: 2")),
     "unknown workload key": ("unknown key 'workload.partitons'", GOOD.replace("partitions: 1,", "partitons: 1,")),
     "misspelled mode": ("'sweep.mode' must be one of", GOOD.replace("idempotent]", "idempotant]").replace("idempotent,", "idempotant,")),
     "empty sweep list": ("'sweep.partitions' must be a non-empty list", GOOD.replace("partitions: [1, 4]", "partitions: []")),
-    "repeat zero": ("'repeat' must be a whole number >= 1", GOOD.replace("repeat: 2", "repeat: 0")),
-    "string for a number": ("'workload.duration_s' must be a number > 0, not 'ten'", GOOD.replace("duration_s: 1", "duration_s: ten")),
+    "repeat zero": ("'repeat' must be a whole number from 1 to 100", GOOD.replace("repeat: 2", "repeat: 0")),
+    "string for a number": ("'workload.duration_s' must be a number > 0", GOOD.replace("duration_s: 1", "duration_s: ten")),
     "duplicate key": ("duplicate key 'repeat'", GOOD + "repeat: 3\n"),
     "not YAML": ("is not valid YAML", "workload: {topology: [produce\n"),
     "not a mapping": ("a profile is a mapping", "- just\n- a list\n"),
     "negative rate": ("'workload.rate' must be 'max' or a number", GOOD.replace("partitions: 1,", "partitions: 1, rate: -5,")),
-    "transaction_size zero": ("'sweep.transaction_size' must be a whole number >= 1", GOOD.replace("[10, 100]", "[0, 100]")),
+    "transaction_size zero": ("'sweep.transaction_size' must be a whole number from 1", GOOD.replace("[10, 100]", "[0, 100]")),
     "baseline not run": ("'baseline' 'at_most_once' is not among", GOOD.replace("baseline: at_least_once", "baseline: at_most_once")),
     "mode without its topology": ("mode exactly_once_v2 cannot run in topology produce", GOOD.replace("transactional]", "exactly_once_v2]")),
     "three brokers wanted as two": ("'kafka.brokers' must be 1 or 3", GOOD + "kafka: {brokers: 2}\n"),
-    "message larger than Kafka accepts": ("larger than a Kafka broker accepts", GOOD.replace("partitions: 1,", "partitions: 1, message_size: 2000000,")),
+    "message larger than Kafka accepts": ("'workload.message_size' must be a whole number from 1 to 1,047,564",
+                                          GOOD.replace("partitions: 1,", "partitions: 1, message_size: 2000000,")),
     "unknown fault": ("'faults[0].kind' must be one of", GOOD + "faults: [{kind: nuke, at_s: 1}]\n"),
+    # the issue's reproductions: guarantees overridden past validation
+    "idempotence switched off under transactional": ("client property 'enable.idempotence' would change what mode transactional means",
+                                                     TXN + "client: {enable.idempotence: 'false'}\n"),
+    "acks 0 under transactional": ("client property 'acks' would change what mode at_least_once means", TXN + "client: {acks: '0'}\n"),
+    "read_uncommitted under transactional": ("client property 'isolation.level' would change what mode transactional means",
+                                             TXN + "client: {isolation.level: read_uncommitted}\n"),
+    "max.in.flight alias": ("client property 'max.in.flight' is set by eosbench: set workload.max_in_flight", GOOD + "client: {max.in.flight: 50}\n"),
+    # the issue's reproductions: absurd or hostile values
+    "alias bomb under a sweep": ("expands to more than 100,000 values", BOMB + GOOD.replace("partitions: [1, 4]", "partitions: *j")),
+    "a billion repetitions": ("'repeat' must be a whole number from 1 to 100", GOOD.replace("repeat: 2", "repeat: 1000000000")),
+    "a sweep of 300 x 300 x 100": ("the sweep makes up to 54,000,000 cell repetitions (at most 10,000)", GOOD.replace(
+        "transaction_size: [10, 100]\n  partitions: [1, 4]",
+        f"transaction_size: {list(range(1, 301))}\n  partitions: {list(range(1, 301))}\n  message_size: {list(range(1, 101))}")),
+    "infinite duration": ("'workload.duration_s' must be a number > 0", GOOD.replace("duration_s: 1", "duration_s: .inf")),
+    "empty file": ("is empty", ""),
+    "a version that is a mapping": ("'kafka.version' must be a Kafka release", GOOD + "kafka: {version: {a: 1}}\n"),
+    "100,000 partitions": ("'workload.partitions' must be a whole number from 1 to 4,096", GOOD.replace("partitions: 1,", "partitions: 100000,")),
+    "a transaction of 10**12 records": ("'sweep.transaction_size' must be a whole number from 1 to 1,000,000", GOOD.replace("[10, 100]", "[10, 1000000000000]")),
+    "a rate of 1e-300": ("'workload.rate' must be 'max' or a number >= 1", GOOD.replace("partitions: 1,", "partitions: 1, rate: 1.0e-300,")),
+    "a fault after the window": ("faults[0].at_s 30 lies after the measured window (1 s)", GOOD + "faults: [{kind: consumer_pause, at_s: 30, duration_s: 1}]\n"),
+    "a complex key": ("a key must be a plain name", GOOD + "? [a, b]\n: 1\n"),
+    # more of our own
+    "acks alias": ("client property 'request.required.acks' (an alias of acks) would change what mode at_least_once means",
+                                    GOOD + "client: {request.required.acks: 1}\n"),
+    "retries alias under at_least_once": ("client property 'message.send.max.retries' (an alias of retries)", GOOD + "client: {message.send.max.retries: 0}\n"),
+    "a transactional.id of our own": ("client property 'transactional.id' is set by eosbench", GOOD + "client: {transactional.id: mine}\n"),
+    "a group.id of our own": ("client property 'group.id' is set by eosbench", GOOD + "client: {group.id: mine}\n"),
+    "bootstrap servers in the profile": ("client property 'bootstrap.servers' is set by eosbench: give --bootstrap-servers",
+                                         GOOD + "client: {bootstrap.servers: 'host:9092'}\n"),
+    "a misspelled client property": ('librdkafka refuses the producer configuration: No such configuration property: "lingr.ms"',
+                                     GOOD + "client: {lingr.ms: 5}\n"),
+    "an impossible client value": ("librdkafka refuses the producer configuration: Invalid value", GOOD + "client: {compression.type: brotli}\n"),
+    "a client value that is a list": ("'client.linger.ms' must be a single value", GOOD + "client: {linger.ms: [1, 2]}\n"),
+    "an unquoted version": ("'kafka.version' must be a Kafka release such as \"4.1.1\" (quoted)", GOOD + "kafka: {version: 4.1}\n"),
+    "a broker count that is a boolean": ("'kafka.brokers' must be 1 or 3, not True", GOOD + "kafka: {brokers: true}\n"),
+    "a duration that is not a number": ("'workload.duration_s' must be a number > 0", GOOD.replace("duration_s: 1", "duration_s: .nan")),
+    "a negative warm-up": ("'workload.warmup_s' must be a number >= 0", GOOD.replace("warmup_s: 0", "warmup_s: -1")),
+    "a thousand producers": ("'workload.producers' must be a whole number from 1 to 64", GOOD.replace("partitions: 1,", "partitions: 1, producers: 1000,")),
+    "ten in flight with idempotence": ("max_in_flight must be 1..5 with idempotence", GOOD.replace("partitions: 1,", "partitions: 1, max_in_flight: 10,")),
+    "a transaction longer than its timeout": ("transaction_ms 120000 is not shorter than transaction.timeout.ms (60000)",
+                                              GOOD.replace("partitions: 1,", "partitions: 1, transaction_ms: 120000,")),
+    "every transaction aborted": ("'workload.abort_ratio' must be a number in [0, 1)", GOOD.replace("partitions: 1,", "partitions: 1, abort_ratio: 1.0,")),
+    "two thousand sweep values": ("'sweep.transaction_size' lists 2,000 values (at most 1,000)", GOOD.replace("[10, 100]", str(list(range(1, 2001))))),
+    "faults as a mapping": ("'faults' must be a list", GOOD + "faults: {kind: pause}\n"),
+    "a fault that lasts forever": ("'faults[0].duration_s' must be a number >= 0 and <= 3,600 seconds",
+                                   GOOD + "faults: [{kind: consumer_pause, at_s: 0.5, duration_s: .inf}]\n"),
+    "a description that is a list": ("'description' must be one line of text", GOOD.replace("description: test", "description: [a, b]")),
+    "an unknown order": ("'order' must be interleaved or sequential", GOOD + "order: random\n"),
+    "processor kill without a processor": ("processor_kill needs topology process", GOOD + "faults: [{kind: processor_kill, at_s: 0.5}]\n"),
+    "a numeric top-level key": ("unknown key '1'", GOOD + "1: x\n"),
+    "a Python object tag": ("is not valid YAML", GOOD + "x: !!python/object:os.system {}\n"),
+    "a replication factor of 99": ("'workload.replication_factor' must be a whole number from 1 to 16, or null",
+                                   GOOD.replace("partitions: 1,", "partitions: 1, replication_factor: 99,")),
+    "a broker id that is not one": ("'faults[0].target' must be 'leader' or a broker id", GOOD + "faults: [{kind: pause, at_s: 0.5, duration_s: 1, target: 7}]\n"),
 }
+
+
+def invoke(*args: str):
+    """The real command line, in this process (hundreds of bad profiles in seconds)."""
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 @pytest.mark.parametrize("kind", BAD)
@@ -54,11 +124,34 @@ def test_a_bad_profile_is_refused_with_one_line_and_nothing_written(tmp_path, ki
     path = write(tmp_path, text)
     results = tmp_path / "results"
     for args in (["validate", str(path)], ["run", str(path), "--results-dir", str(results)]):
-        result = eosbench(*args)
-        assert result.returncode == 2, (kind, result.stderr)
+        result = invoke(*args)
+        assert result.exit_code == 2, (kind, result.output)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and says in lines[0] and str(path) in lines[0], (kind, lines)
+        assert "Traceback" not in result.output
     assert not results.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.yaml"]
+
+
+def test_a_profile_larger_than_a_mebibyte_or_not_text_is_refused_unread(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("# padding\n" * 120_000)
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    for path, says in ((big, "larger than 1 MiB"), (binary, "not a text file")):
+        result = invoke("validate", str(path))
+        assert result.exit_code == 2 and says in result.stderr, result.output
+
+
+def test_a_bad_set_value_is_refused_like_a_bad_profile(tmp_path):
+    result = invoke("validate", str(write(tmp_path, GOOD)), "--set", "partitions=0")
+    assert result.exit_code == 2 and "'sweep.partitions' must be a whole number from 1" in result.stderr
+
+
+def test_the_same_guarantee_under_another_spelling_is_accepted(tmp_path):
+    """acks=-1 is acks=all, and True is 'true': only a real change of a mode's meaning is refused."""
+    p = profiles.load(write(tmp_path, GOOD + "client: {acks: -1, enable.idempotence: true, linger.ms: 5}\n"), ["sweep.mode=[idempotent, transactional]"])
+    assert p.client == {"acks": "-1", "enable.idempotence": "true", "linger.ms": "5"}
 
 
 def test_a_missing_profile_file_is_named(tmp_path):
@@ -91,7 +184,9 @@ def test_set_overrides_workload_sweep_and_top_level_keys(tmp_path):
     assert p.workload["rate"] == 500
     assert p.sweep["mode"] == ["transactional"] and p.sweep["partitions"] == [2]
     assert p.repeat == 1 and p.kafka_versions == ("4.0.0",)
-    assert profiles.load(write(tmp_path, GOOD), ["client.security.protocol=SASL_SSL"]).client == {"security.protocol": "SASL_SSL"}
+    sasl = ["client.security.protocol=SASL_SSL", "client.sasl.mechanism=PLAIN", "client.sasl.username=u", "client.sasl.password=p"]
+    assert profiles.load(write(tmp_path, GOOD), sasl).client == {
+        "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.username": "u", "sasl.password": "p"}
     with pytest.raises(BadInput, match="must be 'max' or a number"):
         profiles.load(write(tmp_path, GOOD), ["rate=fast"])
 
@@ -109,5 +204,5 @@ def test_several_kafka_versions_run_in_blocks_that_alternate_every_repetition(tm
     blocks = [(c.repetition, c.kafka_version) for c in cells]
     assert blocks == [(1, "4.0.0")] * 3 + [(1, "4.1.1")] * 3 + [(2, "4.1.1")] * 3 + [(2, "4.0.0")] * 3
     assert cells[0].cell_id == "at_least_once-p1-k4.0.0" and cells[2].cell_id == "transactional-ts10-p1-k4.0.0"
-    with pytest.raises(BadInput, match="distinct versions"):
+    with pytest.raises(BadInput, match="list of distinct ones"):
         profiles.load(write(tmp_path, GOOD + "kafka: {version: ['4.1.1', '4.1.1']}\n"))

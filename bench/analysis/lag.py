@@ -15,7 +15,6 @@ Steady state is the measured window outside injected faults (and 5 s after each)
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 
@@ -140,13 +139,11 @@ def first_crossing(totals_frame: pd.DataFrame, column: str, threshold: float, af
 def cell_samples(store, cell_id: str, repetitions) -> tuple[pd.DataFrame, dict]:
     """Steady-state lag totals of a cell over its repetitions, and the params of its first one."""
     frames, params = [], {}
+    cells = {(c["params"]["cell_id"], c["params"]["repetition"]): c for c in store.cells()}
     for rep in repetitions:
-        directory = store.cell_dir(cell_id, rep)
-        params = json.loads((directory / "params.json").read_text())
-        try:
-            lag = pd.read_csv(directory / "lag.csv")
-        except (OSError, pd.errors.EmptyDataError):
-            continue
+        cell = cells[(cell_id, rep)]
+        params = cell["params"]
+        lag = store.lag(cell["dir"])
         if not lag.empty:
             frames.append(steady_totals(lag, params["topics"][-1], params.get("fault_windows") or []))
     return (pd.concat(frames, ignore_index=True) if frames else totals(pd.DataFrame())), params

@@ -16,14 +16,14 @@ THROTTLE_LIMIT = 0.01  # share of the window a quota held the producers back bef
 
 
 def summary(store: RunStore) -> pd.DataFrame:
-    rows = [_row(cell) for cell in store.cells()]
+    rows = [_row(cell, store.lag(cell["dir"])) for cell in store.cells()]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["cell_id", "repetition", *PARAM_COLUMNS, "status"])
     return frame
 
 
-def _row(cell: dict) -> dict:
+def _row(cell: dict, lag: pd.DataFrame) -> dict:
     p, m = cell["params"], cell["metrics"]
     row = {"cell_id": p["cell_id"], "repetition": p["repetition"], "ordinal": p["ordinal"], "kafka_version": p.get("kafka_version")}
     row.update({k: p.get(k) for k in PARAM_COLUMNS})
@@ -35,7 +35,7 @@ def _row(cell: dict) -> dict:
                               ("commit", ("p50", "p99", "p999")), ("send_delay", ("p50", "p99"))):
         for pct in percentiles:
             row[f"{kind}_{pct}_ms"] = (m.get(kind) or {}).get(f"{pct}_ms")
-    row.update(_lag_maxima(cell["dir"] / "lag.csv", p))
+    row.update(_lag_maxima(lag, p))
     row["loop"] = m.get("loop")
     row["generator_bound"] = m.get("generator_bound")
     row["behind_schedule"] = bool(m.get("behind_schedule"))  # open loop: Kafka did not take the rate
@@ -46,12 +46,8 @@ def _row(cell: dict) -> dict:
     return row
 
 
-def _lag_maxima(path, params: dict) -> dict:
+def _lag_maxima(lag: pd.DataFrame, params: dict) -> dict:
     """Largest total lag of the verified (final) group during the measured window."""
-    try:
-        lag = pd.read_csv(path)
-    except (OSError, pd.errors.EmptyDataError):
-        lag = pd.DataFrame()
     if lag.empty:
         return {"lag_max_msgs": None, "lso_lag_max_msgs": None}
     final = params["topics"][-1]

@@ -212,9 +212,17 @@ def _write_node_files(cluster: Cluster, node: Node) -> None:
     (Path(node.directory) / "log4j2.xml").write_text(_LOG4J2.format(log=node.log_file))
 
 
-def _new_cluster_id() -> str:
-    """Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def new_cluster_id() -> str:
+    """Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding.
+
+    About one draw in 64 begins with '-', which Kafka's StorageTool reads as an option
+    ("argument --cluster-id/-t: expected one argument"); Kafka's own Uuid.randomUuid() draws
+    again in that case, and so does this.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 # ---------------------------------------------------------------------------------------- lifecycle
@@ -277,7 +285,7 @@ def start(
     if brokers not in SUPPORTED_SIZES:
         raise BadInput(f"--brokers must be 1 or 3, not {brokers}")
     java = java or find_java()
-    cluster_id = _new_cluster_id()
+    cluster_id = new_cluster_id()
     directory = state_dir() / "clusters" / cluster_id
     nodes = [Node(i, _free_port(), _free_port(), str(directory / f"node-{i}")) for i in range(1, brokers + 1)]
     cluster = Cluster(

@@ -7,18 +7,16 @@ histograms come from the HdrHistogram logs, lag from lag.csv.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 from hdrh.histogram import HdrHistogram
-from hdrh.log import HistogramLogReader
 
 from bench.analysis import overhead, summary
 from bench.analysis.lag import for_run
-from bench.metrics import new_histogram, read_hlog
+from bench.metrics import new_histogram
 from bench.results import RunStore
 
 
@@ -69,30 +67,24 @@ class RunData:
         """One latency kind of a cell, all repetitions merged."""
         total = new_histogram()
         for metrics in self.cell_dirs(cell_id):
-            path = metrics.parent / f"{kind}.hlog"
-            if path.exists():
-                total.add(read_hlog(path))
+            for hist in self.store.latency_intervals(metrics.parent, kind).values():
+                total.add(hist)
         return total
 
     def interval_counts(self, cell_id: str, repetition: int, kind: str) -> pd.Series:
         """Records per second through a cell repetition, from its interval histograms."""
-        path = self.store.cell_dir(cell_id, repetition) / f"{kind}.hlog"
-        counts: dict[float, int] = {}
-        if path.exists():
-            reader = HistogramLogReader(str(path), new_histogram())
-            while (hist := reader.get_next_interval_histogram()) is not None:
-                counts[hist.get_start_time_stamp() / 1000.0 - reader.get_start_time_sec()] = hist.get_total_count()
-        return pd.Series(counts, dtype=float).sort_index()
+        intervals = self.store.latency_intervals(self.store.cell_dir(cell_id, repetition), kind)
+        return pd.Series({t: h.get_total_count() for t, h in intervals.items()}, dtype=float).sort_index()
 
     def lag(self, cell_id: str, repetition: int) -> pd.DataFrame:
-        path = self.store.cell_dir(cell_id, repetition) / "lag.csv"
-        try:
-            return pd.read_csv(path)
-        except (OSError, pd.errors.EmptyDataError):
-            return pd.DataFrame()
+        return self.store.lag(self.store.cell_dir(cell_id, repetition))
+
+    @cached_property
+    def _cells(self) -> dict[tuple[str, int], dict]:
+        return {(c["params"]["cell_id"], c["params"]["repetition"]): c for c in self.store.cells()}
 
     def params(self, cell_id: str, repetition: int) -> dict:
-        return json.loads((self.store.cell_dir(cell_id, repetition) / "params.json").read_text())
+        return self._cells[(cell_id, repetition)]["params"]
 
     def warnings(self) -> list[str]:
         """Every stability warning of the run, each saying how to fix it."""

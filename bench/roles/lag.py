@@ -19,11 +19,10 @@ from multiprocessing.connection import Connection
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from bench.metrics import LAG_COLUMNS as COLUMNS
 from bench.roles import cpu_seconds, sleep_until, wait_for_go
 from bench.roles.reading import next_batch
 
-COLUMNS = ("t_s", "phase", "group", "topic", "partition", "committed", "high_watermark", "last_stable",
-           "hw_lag", "lso_lag", "readable_lag", "time_lag_s")
 _PROBE_TIMEOUT_S = 0.3
 
 

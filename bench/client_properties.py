@@ -1,0 +1,99 @@
+"""librdkafka client properties: which client each one is for, their aliases, and which carry secrets.
+
+Facts from librdkafka's CONFIGURATION.md (the C/P column: C consumer, P producer, * both):
+- a producer-only property given to a consumer makes librdkafka print CONFWARN on every
+  consumer, so each role gets only the properties of its kind of client;
+- several properties have aliases (`max.in.flight` is `max.in.flight.requests.per.connection`,
+  `acks` is `request.required.acks`), so a mode's fixed properties are compared by their
+  canonical name, or a profile could override a guarantee under another name;
+- credentials are redacted by name before anything is written.
+This module imports nothing that talks to Kafka: results and analysis use it too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+# alias -> canonical name (CONFIGURATION.md: "Alias for `...`")
+ALIASES = {
+    "bootstrap.servers": "metadata.broker.list",
+    "max.in.flight": "max.in.flight.requests.per.connection",
+    "sasl.mechanism": "sasl.mechanisms",
+    "sasl.oauthbearer.client.credentials.client.id": "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.credentials.client.secret": "sasl.oauthbearer.client.secret",
+    "max.partition.fetch.bytes": "fetch.message.max.bytes",
+    "linger.ms": "queue.buffering.max.ms",
+    "retries": "message.send.max.retries",
+    "compression.type": "compression.codec",
+    "acks": "request.required.acks",
+    "delivery.timeout.ms": "message.timeout.ms",
+}
+
+# Properties of one kind of client only (the C and P rows, aliases included); all others are '*'.
+CONSUMER_ONLY = frozenset({
+    "group.id", "group.instance.id", "partition.assignment.strategy", "session.timeout.ms",
+    "heartbeat.interval.ms", "group.protocol.type", "group.protocol", "group.remote.assignor",
+    "coordinator.query.interval.ms", "max.poll.interval.ms", "enable.auto.commit", "auto.commit.interval.ms",
+    "enable.auto.offset.store", "queued.min.messages", "queued.max.messages.kbytes", "fetch.wait.max.ms",
+    "fetch.queue.backoff.ms", "fetch.message.max.bytes", "max.partition.fetch.bytes", "fetch.max.bytes",
+    "fetch.min.bytes", "fetch.error.backoff.ms", "offset.store.method", "isolation.level", "consume_cb",
+    "rebalance_cb", "offset_commit_cb", "enable.partition.eof", "check.crcs", "auto.commit.enable",
+    "auto.offset.reset", "offset.store.path", "offset.store.sync.interval.ms", "consume.callback.max.messages",
+})
+PRODUCER_ONLY = frozenset({
+    "transactional.id", "transaction.timeout.ms", "enable.idempotence", "enable.gapless.guarantee",
+    "queue.buffering.max.messages", "queue.buffering.max.kbytes", "queue.buffering.max.ms", "linger.ms",
+    "message.send.max.retries", "retries", "queue.buffering.backpressure.threshold", "compression.codec",
+    "compression.type", "batch.num.messages", "batch.size", "delivery.report.only.error", "dr_cb", "dr_msg_cb",
+    "sticky.partitioning.linger.ms", "request.required.acks", "acks", "request.timeout.ms", "message.timeout.ms",
+    "delivery.timeout.ms", "queuing.strategy", "produce.offset.report", "partitioner", "partitioner_cb",
+    "msg_order_cmp", "compression.level",
+})
+
+# Properties whose value is a credential or key material (CONFIGURATION.md), and the shapes of
+# names that carry one in any client (a plugin's, a future librdkafka's).
+SECRET_PROPERTIES = frozenset({
+    "sasl.password", "sasl.oauthbearer.config", "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.client.credentials.client.secret", "sasl.oauthbearer.assertion.private.key.passphrase",
+    "sasl.oauthbearer.assertion.private.key.pem", "sasl.oauthbearer.extensions", "ssl.key.password",
+    "ssl.key.pem", "ssl_key", "ssl.keystore.password", "sasl.jaas.config",
+})
+_SECRET_SHAPE = re.compile(r"(password|passwd|secret|passphrase|token|credential|jaas|private|(^|[._])key($|[._])|\.pem$)", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+_BOOLEAN = {"true": "true", "t": "true", "1": "true", "false": "false", "f": "false", "0": "false"}
+_BOOLEAN_PROPERTIES = frozenset({"enable.idempotence", "enable.auto.commit", "enable.auto.offset.store", "enable.partition.eof"})
+_SAME_VALUE = {
+    "request.required.acks": {"all": "-1"},
+    "auto.offset.reset": {"smallest": "earliest", "beginning": "earliest", "largest": "latest", "end": "latest"},
+}
+
+
+def canonical(name: str) -> str:
+    """The property's own name when `name` is an alias of it."""
+    return ALIASES.get(name, name)
+
+
+def same_value(name: str, value: object) -> str:
+    """A value as librdkafka reads it, so that `acks=-1` and `acks=all` compare equal."""
+    text = str(value).strip().lower() if isinstance(value, (bool, str)) else str(value)
+    name = canonical(name)
+    if name in _BOOLEAN_PROPERTIES:
+        text = _BOOLEAN.get(text, text)
+    return _SAME_VALUE.get(name, {}).get(text, text)
+
+
+def for_client(config: Mapping[str, str], kind: str) -> dict[str, str]:
+    """The properties a client of `kind` (producer, consumer or admin) takes."""
+    excluded = {"producer": CONSUMER_ONLY, "consumer": PRODUCER_ONLY, "admin": CONSUMER_ONLY | PRODUCER_ONLY}[kind]
+    return {k: v for k, v in config.items() if k not in excluded}
+
+
+def is_secret(name: str) -> bool:
+    return name in SECRET_PROPERTIES or bool(_SECRET_SHAPE.search(name))
+
+
+def redact(config: Mapping[str, object]) -> dict[str, object]:
+    """The configuration with every credential replaced, ready to be written or shown."""
+    return {k: (REDACTED if is_secret(k) else v) for k, v in config.items()}
