@@ -9,6 +9,8 @@ interval over the pairs, says how much of a figure the Python generator could be
 
 from __future__ import annotations
 
+import math
+
 import re
 import subprocess
 import uuid
@@ -18,7 +20,7 @@ import numpy as np
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench import modes
-from bench.analysis.overhead import ratio_interval
+from bench.analysis.stats import one_sample
 from bench.broker.distribution import Distribution, Java
 from bench.cell import CellFailed, RoleProcess
 from bench.errors import BadInput, EnvironmentProblem
@@ -56,9 +58,8 @@ class Calibration:
 
     def ratio(self) -> tuple[float, float, float]:
         """Geometric-mean ratio eosbench / perf-test and its 95% interval."""
-        ratios = self.ratios()
-        low, high = ratio_interval(np.log(ratios))
-        return float(np.exp(np.mean(np.log(ratios)))), low, high
+        estimate = one_sample(np.log(self.ratios()))
+        return math.exp(estimate.mean), math.exp(estimate.low), math.exp(estimate.high)
 
 
 def run(bootstrap: str, dist: Distribution, java: Java, mode: str, message_size: int, records: int, repeat: int,

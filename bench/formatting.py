@@ -27,5 +27,9 @@ def change_text(pct: float, low: float | None, high: float | None) -> str:
 
 
 def overhead_text(row) -> str:
-    """A row of the overhead table: the overhead, its interval, and `~` when not significant."""
-    return change_text(row.overhead_pct, row.ci_low_pct, row.ci_high_pct) + ("" if row.significant else " ~")
+    """A row of the overhead table: the overhead, its interval (or why there is none), and `~` when
+    not significant."""
+    text = change_text(row.overhead_pct, row.ci_low_pct, row.ci_high_pct)
+    if math.isnan(row.ci_low_pct):
+        text += " [no interval]"
+    return text + ("" if row.significant else " ~")

@@ -1,9 +1,11 @@
 """What a mode costs: throughput overhead against the matching baseline cell, with a 95% CI.
 
 Repetitions of a mode and of its baseline that ran side by side (same repetition, interleaved)
-are paired, and the interval is Student's t on the log of the paired throughput ratios: ratios,
-because absolute throughput on a shared 2-core machine drifts; repetitions, never raw
-per-message latencies, which are autocorrelated. One repetition gives no interval.
+are paired: ratios, because absolute throughput on a shared 2-core machine drifts and the drift
+moves both; repetitions, never raw per-message latencies, which are autocorrelated. The overhead
+and its interval both come from the mean of the log paired ratios (stats.one_sample), so the
+point lies inside its interval; the intervals are simultaneous over every cell of the run and
+`significant` is Holm-adjusted over them, like compare's verdicts.
 """
 
 from __future__ import annotations
@@ -13,19 +15,26 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bench import modes
+from bench.analysis.stats import ALPHA, MIN_UNITS, Estimate, holm, one_sample
 from bench.analysis.summary import PARAM_COLUMNS, flags
 
 COLUMNS = ["cell_id", "mode", "baseline_cell_id", "pairs", "throughput_msgs", "baseline_throughput_msgs",
-           "overhead_pct", "ci_low_pct", "ci_high_pct", "e2e_p50_delta_ms", "e2e_p99_delta_ms",
-           "e2e_p999_delta_ms", "significant", "flags"]
-METHOD = "paired Student's t on log throughput ratios of same-repetition pairs, 95%"
+           "overhead_pct", "ci_low_pct", "ci_high_pct", "p_holm", "significant", "interval_note",
+           "e2e_p50_delta_ms", "e2e_p99_delta_ms", "e2e_p999_delta_ms", "flags"]
+METHOD = ("geometric mean of same-repetition throughput ratios; Student's t on their logs, 95% simultaneous over "
+          "the run's cells (Bonferroni); significance Holm-adjusted")
 
 
 def overhead(summary: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
-    rows = [_compare(cell_id, cell, base) for cell_id, cell, base in baseline_pairs(summary, baseline)]
+    pairs = [(cell_id, cell, base, paired_ratios(cell, base)) for cell_id, cell, base in baseline_pairs(summary, baseline)]
+    tests = sum(_testable(ratios) for *_, ratios in pairs)
+    rows = [_compare(cell_id, cell, base, ratios, tests) for cell_id, cell, base, ratios in pairs]
+    tested = [i for i, row in enumerate(rows) if not math.isnan(row["p_holm"])]
+    for i, p_adjusted in zip(tested, holm([rows[i]["p_holm"] for i in tested])):
+        rows[i]["p_holm"] = p_adjusted
+        rows[i]["significant"] = p_adjusted < ALPHA
     return pd.DataFrame(rows, columns=COLUMNS + PARAM_COLUMNS[1:]) if rows else pd.DataFrame(columns=COLUMNS)
 
 
@@ -50,10 +59,12 @@ def baseline_pairs(summary: pd.DataFrame, baseline: str | None) -> Iterator[tupl
 
 def paired_ratios(cell: pd.DataFrame, base: pd.DataFrame) -> pd.Series:
     """Throughput / baseline throughput per repetition: the two ran side by side, so the machine's
-    drift, which moves both, cancels out of the ratio."""
+    drift, which moves both, cancels out of the ratio. Repetitions whose baseline delivered
+    nothing have no ratio (NaN)."""
     mine, theirs = cell.set_index("repetition"), base.set_index("repetition")
     common = mine.index.intersection(theirs.index)
-    return (mine.loc[common, "throughput_msgs"] / theirs.loc[common, "throughput_msgs"]).astype(float)
+    denominator = theirs.loc[common, "throughput_msgs"].astype(float)
+    return (mine.loc[common, "throughput_msgs"].astype(float) / denominator.where(denominator > 0)).astype(float)
 
 
 def _same(column: pd.Series, value) -> pd.Series:
@@ -62,40 +73,57 @@ def _same(column: pd.Series, value) -> pd.Series:
     return column == value
 
 
-def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame) -> dict:
-    ratios = paired_ratios(cell, base)
-    low, high = ratio_interval(np.log(ratios.to_numpy()))
+def _testable(ratios: pd.Series) -> bool:
+    valid = ratios.dropna()
+    return len(valid) >= MIN_UNITS and (valid > 0).all() and np.std(np.log(valid)) > 0
+
+
+def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame, ratios: pd.Series, tests: int) -> dict:
+    valid = ratios.dropna()
     t_mine, t_base = cell["throughput_msgs"].mean(), base["throughput_msgs"].mean()
-    cv_mine = cell["throughput_msgs"].std(ddof=1) / t_mine if len(cell) > 1 else float("nan")
-    cv_base = base["throughput_msgs"].std(ddof=1) / t_base if len(base) > 1 else float("nan")
+    cv_mine = cell["throughput_msgs"].std(ddof=1) / t_mine if len(cell) > 1 and t_mine > 0 else float("nan")
+    cv_base = base["throughput_msgs"].std(ddof=1) / t_base if len(base) > 1 and t_base > 0 else float("nan")
     first = cell.iloc[0]
-    row = {
-        "cell_id": cell_id, "mode": first["mode"], "baseline_cell_id": base.iloc[0]["cell_id"],
-        "pairs": len(ratios), "throughput_msgs": t_mine, "baseline_throughput_msgs": t_base,
-        "overhead_pct": 100.0 * (1.0 - t_mine / t_base),
-        "ci_low_pct": 100.0 * (1.0 - high) if not math.isnan(high) else float("nan"),
-        "ci_high_pct": 100.0 * (1.0 - low) if not math.isnan(low) else float("nan"),
-    }
+    row = {"cell_id": cell_id, "mode": first["mode"], "baseline_cell_id": base.iloc[0]["cell_id"],
+           "pairs": len(valid), "throughput_msgs": t_mine, "baseline_throughput_msgs": t_base}
+    row.update(_estimate(valid, tests))
     for pct in ("p50", "p99", "p999"):
         row[f"e2e_{pct}_delta_ms"] = cell[f"e2e_{pct}_ms"].mean() - base[f"e2e_{pct}_ms"].mean()
-    row["significant"] = bool(row["ci_low_pct"] > 0 or row["ci_high_pct"] < 0)
+    notes = []
+    if len(valid) < len(ratios):
+        notes.append(f"baseline delivered nothing in {len(ratios) - len(valid)} repetition(s)")
+    zero = int((valid == 0).sum())
+    if zero:
+        notes.append(f"zero throughput in {zero} of {len(valid)} repetition(s)")
     base_flags = flags(cv_base, *_limits(base))
-    row["flags"] = "; ".join(filter(None, [flags(cv_mine, *_limits(cell)), base_flags and f"baseline {base_flags}"]))
+    row["flags"] = "; ".join(filter(None, [flags(cv_mine, *_limits(cell)), *notes, base_flags and f"baseline {base_flags}"]))
     row.update({k: first[k] for k in PARAM_COLUMNS[1:]})
     return row
+
+
+def _estimate(ratios: pd.Series, tests: int) -> dict:
+    """Overhead = 100 x (1 - geometric-mean ratio), with the interval of that same mean.
+
+    A repetition with no throughput at all has no logarithm: then the overhead is the arithmetic
+    mean of the ratios, without an interval, and it is significant only when every repetition
+    delivered nothing (a 100% loss in each pair is no matter of chance).
+    """
+    if len(ratios) and (ratios == 0).any():
+        overhead_pct = 100.0 * (1.0 - float(ratios.mean()))
+        return {"overhead_pct": overhead_pct, "ci_low_pct": math.nan, "ci_high_pct": math.nan, "p_holm": math.nan,
+                "significant": bool((ratios == 0).all()), "interval_note": "no interval: a repetition delivered nothing"}
+    estimate: Estimate = one_sample(np.log(ratios.to_numpy()), tests)
+    return {"overhead_pct": _overhead_pct(estimate.mean), "ci_low_pct": _overhead_pct(estimate.high),
+            "ci_high_pct": _overhead_pct(estimate.low), "p_holm": estimate.p,  # adjusted once every cell is estimated
+            "significant": False, "interval_note": estimate.note}
+
+
+def _overhead_pct(log_ratio: float) -> float:
+    """A log throughput ratio as an overhead: a ratio below 1 is a positive overhead."""
+    return -100.0 * math.expm1(log_ratio) if not math.isnan(log_ratio) else math.nan
 
 
 def _limits(rows: pd.DataFrame) -> tuple[bool, bool, float]:
     """Whether the generator, Kafka in open loop, or a broker quota set the pace in any repetition."""
     return (bool(rows["generator_bound"].any()), bool(rows.get("behind_schedule", pd.Series(dtype=bool)).any()),
             float(rows.get("throttled_share", pd.Series(dtype=float)).max() or 0.0))
-
-
-def ratio_interval(log_ratios: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """Interval of the geometric-mean ratio; NaN with fewer than two pairs."""
-    n = len(log_ratios)
-    if n < 2:
-        return float("nan"), float("nan")
-    mean, sem = float(np.mean(log_ratios)), float(np.std(log_ratios, ddof=1) / math.sqrt(n))
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sem
-    return math.exp(mean - half), math.exp(mean + half)

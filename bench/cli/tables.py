@@ -39,8 +39,13 @@ def print_run_table(cells: pd.DataFrame, overhead: pd.DataFrame, baseline: str |
             r.cell_id, str(r.repetitions), number(r.throughput_msgs), number(100 * r.cv, 1, "%") if r.repetitions > 1 else "-",
             number(r.throughput_mb, 1), number(r.e2e_p50_ms, 1), number(r.e2e_p99_ms, 1), number(r.commit_p99_ms, 1),
             str(int(r.duplicates)), str(int(r.lost)),
-            overhead_text(o) if o is not None else ("baseline" if r.mode == baseline else "-"), r.flags,
+            overhead_text(o) if o is not None else ("baseline" if r.mode == baseline else "-"),
+            o.flags if o is not None else r.flags,  # an overhead is only as good as both of its sides
         ])
     click.echo(render(headers, rows, right={1, 2, 3, 4, 5, 6, 7, 8, 9}))
     if by_cell:
-        click.echo("overhead = 100 x (1 - throughput / baseline throughput): positive is slower; '~' not significant")
+        click.echo("overhead = 100 x (1 - throughput / baseline throughput): positive is slower; intervals 95%, simultaneous "
+                   "over the cells; '~' not significant (Holm)")
+        for cell_id, o in by_cell.items():
+            if isinstance(o.interval_note, str) and o.interval_note:
+                click.echo(f"{cell_id}: {o.interval_note}")

@@ -8,10 +8,11 @@ import math
 import plotly.graph_objects as go
 import plotly.offline
 
-from bench.analysis.compare import METHOD, Comparison
+from bench.analysis.compare import Comparison, method
 from bench.report.page import STYLE, table_html
 
-_COLOURS = {"regression": "#c0392b", "improvement": "#27ae60", "~": "#95a5a6", "within": "#7f8c8d", "?": "#bdc3c7"}
+_COLOURS = {"regression": "#c0392b", "improvement": "#27ae60", "~": "#95a5a6", "within": "#7f8c8d", "?": "#bdc3c7",
+            "not gated": "#d5dbe0"}
 
 
 def build_html(result: Comparison, tables: list[tuple[str, list[str], list[list[str]]]]) -> str:
@@ -26,6 +27,7 @@ def build_html(result: Comparison, tables: list[tuple[str, list[str], list[list[
         f"<title>eosbench compare {html.escape(result.base_label)} vs {html.escape(result.new_label)}</title>",
         f"<style>{STYLE}</style><script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script></head><body>",
         f"<h1>{html.escape(result.new_label)} against {html.escape(result.base_label)}</h1>",
+        *(f"<p class='banner'><b>Gate failed</b>: {html.escape(failure)}</p>" for failure in result.failures),
         f"<p class='answer'>{len(result.regressions)} regression(s) beyond {result.max_regression_pct:g}%"
         + (": " + html.escape("; ".join(result.regressions)) if result.regressions else "") + "</p>",
         f"<ul>{versions or '<li>same broker, client and eosbench versions</li>'}</ul>",
@@ -36,7 +38,8 @@ def build_html(result: Comparison, tables: list[tuple[str, list[str], list[list[
             out += [f"<h2>{title}</h2>",
                     fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-compare-{name}", config={"displaylogo": False})]
     out.append("<p class='caption'>Red: a regression (significant and beyond the dotted minimum effect); green: an improvement; "
-               f"grey: not significant or within the minimum. Whiskers are 95% intervals. {html.escape(METHOD)}.</p>")
+               f"grey: not significant or within the minimum. Whiskers are 95% simultaneous intervals. "
+               f"{html.escape(method(result.design))}.</p>")
     for title, headers, rows in tables:
         out += [f"<h2>{html.escape(title)}</h2>", table_html(rows, headers)]
     return "\n".join(out + ["</body></html>"])

@@ -79,24 +79,32 @@ def _headline(data: RunData) -> list[str]:
 
 def headline_rows(data: RunData) -> list[list[str]]:
     return [[r.cell_id, r.mode, f"{r.throughput_msgs:,.0f}", f"{r.baseline_throughput_msgs:,.0f}", overhead_text(r),
-             f"{r.e2e_p99_delta_ms:+.1f}" if not _nan(r.e2e_p99_delta_ms) else "-", r.flags]
+             f"{r.e2e_p99_delta_ms:+.1f}" if not _nan(r.e2e_p99_delta_ms) else "-",
+             "; ".join(filter(None, [r.flags, _note(r)]))]
             for r in data.overhead.itertuples()]
 
 
+def _note(row) -> str:
+    return row.interval_note if isinstance(getattr(row, "interval_note", None), str) else ""
+
+
 def answer(overhead: pd.DataFrame) -> str:
-    """Where this run says EOS costs more than 10% and more than 30% (significant cells only)."""
-    sig = overhead[overhead["significant"]]
-    over10 = sig[sig["overhead_pct"] > 10]
-    over30 = sig[sig["overhead_pct"] > 30]
-    text = [f"Significant overhead above 10% in {len(over10)} of {len(overhead)} cells"
-            + (f" ({', '.join(over10['cell_id'])})" if len(over10) else ""),
-            f"above 30% in {len(over30)}" + (f" ({', '.join(over30['cell_id'])})" if len(over30) else "")]
-    within = overhead[(overhead["ci_low_pct"] <= 10) & (overhead["ci_high_pct"] >= 10) | (overhead["ci_low_pct"] <= 30) & (overhead["ci_high_pct"] >= 30)]
-    out = "; ".join(text) + "."
-    if not sig.empty:
-        out += f" Measured significant overheads range from {sig['overhead_pct'].min():.1f}% to {sig['overhead_pct'].max():.1f}%."
-    if len(within):
-        out += f" {len(within)} cell(s) have a confidence interval spanning 10% or 30%: repeat more to decide them."
+    """Where this run says EOS costs more than 10% and more than 30%: only where the whole interval
+    says so. The intervals are simultaneous over the run's cells, so every statement holds at once."""
+    low, high = overhead["ci_low_pct"], overhead["ci_high_pct"]
+    over10, over30, under10 = overhead[low > 10], overhead[low > 30], overhead[high < 10]
+    no_interval = overhead[low.isna()]
+    spanning = overhead[low.notna() & ~(low > 10) & ~(high < 10) | low.between(10, 30, inclusive="both") & (high >= 30)]
+
+    def cells(frame: pd.DataFrame) -> str:
+        return f" ({', '.join(frame['cell_id'])})" if len(frame) else ""
+
+    out = (f"The 95% interval lies wholly above 10% in {len(over10)} of {len(overhead)} cells{cells(over10)}, "
+           f"above 30% in {len(over30)}{cells(over30)}, and below 10% in {len(under10)}{cells(under10)}.")
+    if len(spanning):
+        out += f" {len(spanning)} cell(s) have an interval spanning 10% or 30%{cells(spanning)}: repeat more to decide them."
+    if len(no_interval):
+        out += f" {len(no_interval)} cell(s) have no interval{cells(no_interval)}: the table says why and how many repetitions would give one."
     return out
 
 

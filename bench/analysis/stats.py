@@ -1,0 +1,108 @@
+"""The statistics behind every interval and verdict, in one place so they cannot drift apart.
+
+Everything works on logarithms: throughput, latency and their ratios are positive and their
+noise is multiplicative, so a change is a ratio and its interval, exponentiated, is a ratio too.
+
+- An estimate and its interval come from the same numbers (the mean of the log values), so the
+  point can never fall outside its own interval.
+- Intervals are simultaneous over the `tests` figures of one table (Bonferroni): a reader who
+  scans all of them is covered at 95% at once. Verdicts use Holm's adjustment of the p-values,
+  which rejects whatever that interval excludes and sometimes more, never less.
+- Fewer than MIN_UNITS units, or units without any spread, give no interval: Student's t with
+  one degree of freedom multiplies the spread by 12.7, which prints ranges like [-1487%, +98%].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+ALPHA = 0.05
+MIN_UNITS = 3
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean of log values with its simultaneous interval and unadjusted two-sided p (H0: 0)."""
+
+    mean: float
+    low: float
+    high: float
+    p: float
+    units: int
+    note: str = ""  # why there is no interval, and what would give one
+
+    @property
+    def has_interval(self) -> bool:
+        return not math.isnan(self.low)
+
+
+def one_sample(logs: np.ndarray, tests: int = 1) -> Estimate:
+    """The mean of paired log ratios (repetitions that ran side by side) and its t interval."""
+    logs = np.asarray(logs, dtype=float)
+    n = len(logs)
+    mean = float(np.mean(logs)) if n else math.nan
+    if n < MIN_UNITS:
+        return Estimate(mean, math.nan, math.nan, math.nan, n, too_few(n, logs, tests))
+    sd = float(np.std(logs, ddof=1))
+    if sd == 0.0:
+        return Estimate(mean, math.nan, math.nan, math.nan, n, "repetitions identical: no spread to estimate an interval from")
+    return _t(mean, sd / math.sqrt(n), n - 1, n, tests)
+
+
+def two_sample(base: np.ndarray, new: np.ndarray, tests: int = 1, extra_variance: float = 0.0) -> Estimate:
+    """Welch's t on log values: mean(new) - mean(base).
+
+    `extra_variance` is a known variance added to that of the difference (a run-to-run drift
+    that the repetitions of one run cannot show); it counts as having infinite degrees of freedom
+    in the Welch-Satterthwaite approximation.
+    """
+    base, new = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    nb, nn = len(base), len(new)
+    mean = float(np.mean(new) - np.mean(base)) if nb and nn else math.nan
+    if nb < 2 or nn < 2 or nb + nn < 2 * MIN_UNITS - 1:
+        return Estimate(mean, math.nan, math.nan, math.nan, min(nb, nn), too_few(min(nb, nn), np.concatenate([base, new]), tests))
+    vb, vn = float(np.var(base, ddof=1)) / nb, float(np.var(new, ddof=1)) / nn
+    se2 = vb + vn + extra_variance
+    if se2 == 0.0:
+        return Estimate(mean, math.nan, math.nan, math.nan, min(nb, nn), "repetitions identical: no spread to estimate an interval from")
+    denominator = (vb * vb / (nb - 1) if vb else 0.0) + (vn * vn / (nn - 1) if vn else 0.0)
+    df = se2 * se2 / denominator if denominator else math.inf
+    return _t(mean, math.sqrt(se2), df, min(nb, nn), tests)
+
+
+def _t(mean: float, se: float, df: float, units: int, tests: int) -> Estimate:
+    q = stats.t.ppf(1 - ALPHA / (2 * max(tests, 1)), df)
+    p = float(2 * stats.t.sf(abs(mean) / se, df))
+    return Estimate(mean, mean - q * se, mean + q * se, p, units)
+
+
+def too_few(units: int, logs: np.ndarray, tests: int = 1, target_pct: float = 5.0) -> str:
+    """Say that there is no interval, and how many repetitions would give one of +-target_pct."""
+    spread = float(np.std(logs, ddof=1)) if len(logs) > 1 else math.nan
+    text = f"too few repetitions for an interval ({units}; at least {MIN_UNITS} needed"
+    if not math.isnan(spread) and spread > 0:
+        target = math.log1p(target_pct / 100)
+        for n in range(MIN_UNITS, 201):
+            if stats.t.ppf(1 - ALPHA / (2 * max(tests, 1)), n - 1) * spread / math.sqrt(n) <= target:
+                return text + f"; at this spread {n} would bound the ratio within about +-{target_pct:g}%)"
+        return text + f"; at this spread even 200 would not bound the ratio within +-{target_pct:g}%)"
+    return text + ")"
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment: controls the chance of any false alarm among all the tests."""
+    m = len(p_values)
+    adjusted, running = [0.0] * m, 0.0
+    for rank, index in enumerate(sorted(range(m), key=lambda i: p_values[i])):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def pct(log_value: float) -> float:
+    """A log ratio as a percentage change: 100 x (ratio - 1)."""
+    return 100.0 * math.expm1(log_value) if not math.isnan(log_value) else math.nan
