@@ -25,7 +25,7 @@ from bench.broker.distribution import Distribution, Java
 from bench.cell import CellFailed, RoleProcess
 from bench.errors import BadInput, EnvironmentProblem
 from bench.metrics import LatencySeries
-from bench.roles import Timeline, producer
+from bench.roles import Timeline, producer, quiet_logger
 
 PERF_CLASS = "org.apache.kafka.tools.ProducerPerformance"
 CALIBRATED_MODES = ("at_least_once", "idempotent", "transactional")
@@ -81,7 +81,7 @@ def run(bootstrap: str, dist: Distribution, java: Java, mode: str, message_size:
 
 def _topic(bootstrap: str, partitions: int) -> str:
     name = f"eosbench.calibrate.{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap}, logger=quiet_logger())
     admin.create_topics([NewTopic(name, partitions, 1)])[name].result(30)
     return name
 

@@ -25,7 +25,7 @@ from bench.broker import faults
 from bench.errors import BadInput
 from bench.profile import MAX_MESSAGE_SIZE
 from bench.metrics import ACKED, LATENCY_KINDS, Accounting, LatencySeries
-from bench.roles import Timeline, consumer, entry, lag, processor, producer
+from bench.roles import ClientLog, Timeline, consumer, entry, lag, processor, producer
 from bench.client_properties import for_client, redact
 
 READY_TIMEOUT_S = 90.0
@@ -122,6 +122,7 @@ class CellOutcome:
     topics: list[str]
     measure_start_epoch_s: float
     faults: list[dict]
+    client_logs: dict[str, dict] = field(default_factory=dict)  # role -> ClientLog.result()
 
 
 class CellFailed(Exception):
@@ -134,7 +135,7 @@ class RoleProcess:
     def __init__(self, name: str, module, spec: dict):
         self.name = name
         self.conn, child = _SPAWN.Pipe()
-        self.process = _SPAWN.Process(target=entry, args=(module.run, spec, child), name=f"eosbench-{name}", daemon=True)
+        self.process = _SPAWN.Process(target=entry, args=(module.run, {**spec, "role": name}, child), name=f"eosbench-{name}", daemon=True)
         self.process.start()
         child.close()
         self.result: Any = None
@@ -208,7 +209,8 @@ def run_cell(
     spec.check()
     mode = modes.get(spec.mode)
     names = _names(run_tag, ordinal, spec.topology)
-    admin = AdminClient(target.admin_config)
+    admin_log = ClientLog("admin")
+    admin = AdminClient(target.admin_config, logger=admin_log.logger)
     configs = _client_configs(spec, mode, target, names)
     roles: list[RoleProcess] = []
     latencies = {kind: LatencySeries() for kind in LATENCY_KINDS}
@@ -275,7 +277,7 @@ def run_cell(
                                  "acknowledged records): not counted as lost; lower the rate or duration")
         try:  # lag samples are auxiliary: a sampler lost to a fault costs its samples, not the cell
             sampler.send("stop", None)
-            sampler.finish(30)
+            results[sampler.name] = sampler.finish(30)
         except CellFailed as exc:
             lag_error = str(exc)
         lag_rows = sampler.rows
@@ -286,18 +288,23 @@ def run_cell(
             role.kill()
         if not keep_topics:
             _delete_topics(admin, names["topics"])
+        admin.poll(0)  # serves the admin client's log lines
+    client_logs = {name: r["client_log"] for name, r in results.items() if "client_log" in r}
+    client_logs["admin"] = admin_log.result()
     for name, result in results.items():
         for kind, encoded in result.get("histograms", {}).items():
             latencies[kind].merge(encoded)
     metrics = _metrics(spec, mode, results, latencies, timeline) if status == "ok" else {}
     if lag_error and metrics:
         metrics["lag_error"] = lag_error
+    if metrics:
+        metrics["client_log_counts"] = {name: log["counts"] for name, log in client_logs.items() if log["counts"]}
     return CellOutcome(
         spec=spec, ordinal=ordinal, status=status, metrics=metrics, latencies=latencies,
         lag_columns=lag.COLUMNS, lag_rows=lag_rows,
         client_configs={k: redact(v) for k, v in configs.items()}, topics=names["topics"],
         measure_start_epoch_s=(timeline.measure_start_ns / 1e9 + timeline.epoch_offset_s) if timeline else time.time(),
-        faults=faults_done,
+        faults=faults_done, client_logs=client_logs,
     )
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import confluent_kafka
 
 import bench
 from bench.client_properties import for_client
+from bench.roles import ClientLog, quiet_logger
 
 
 def capture() -> dict:
@@ -61,7 +64,7 @@ def broker_config(bootstrap_servers: str, client: dict) -> dict:
     """The non-default configuration of the first broker, as the broker reports it."""
     from confluent_kafka.admin import AdminClient, ConfigResource
 
-    admin = AdminClient({**for_client(client, "admin"), "bootstrap.servers": bootstrap_servers})
+    admin = AdminClient({**for_client(client, "admin"), "bootstrap.servers": bootstrap_servers}, logger=quiet_logger())
     try:
         brokers = admin.list_topics(timeout=10).brokers
         resource = ConfigResource(ConfigResource.Type.BROKER, str(min(brokers)))
@@ -69,3 +72,29 @@ def broker_config(bootstrap_servers: str, client: dict) -> dict:
     except Exception as exc:  # an external cluster may deny DescribeConfigs: record why
         return {"error": str(exc)}
     return {k: e.value for k, e in sorted(entries.items()) if not e.is_default and not e.is_sensitive}
+
+
+_API_LINE = re.compile(r"ApiKey (\w+) \(\d+\) Versions (\d+\.\.\d+)")
+
+
+def broker_api_versions(bootstrap_servers: str, client: dict) -> dict[str, str]:
+    """The request versions the bootstrap broker supports (its ApiVersions answer, as librdkafka
+    logs it): the Kafka protocol carries no release number, but these ranges change with every
+    release, so two runs whose ranges differ ran against different broker versions."""
+    from confluent_kafka.admin import AdminClient
+
+    lines = ClientLog("api-versions")
+    admin = AdminClient({**for_client(client, "admin"), "bootstrap.servers": bootstrap_servers, "debug": "feature"},
+                        logger=lines.logger)
+    try:
+        admin.list_topics(timeout=10)
+    except Exception:  # unreachable: the run says so itself
+        return {}
+    versions: dict[str, str] = {}
+    deadline = time.monotonic() + 3
+    while not versions.get("Produce") and time.monotonic() < deadline:
+        admin.poll(0.1)  # log lines are served by poll
+        for line in lines.lines:
+            if match := _API_LINE.search(line):
+                versions.setdefault(match.group(1), match.group(2))
+    return versions

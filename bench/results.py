@@ -121,6 +121,10 @@ class RunStore:
         for kind, series in outcome.latencies.items():
             if series.intervals:
                 series.write_hlog(work / f"{kind}.hlog", outcome.measure_start_epoch_s, f"eosbench {kind} latency, cell {planned.cell_id} r{planned.repetition}")
+        for role, log in outcome.client_logs.items():  # librdkafka's own lines, never the terminal's
+            if log["lines"]:
+                footer = [f"... {log['dropped']:,} more lines not kept"] if log["dropped"] else []
+                (work / f"{role}.log").write_text("\n".join(log["lines"] + footer) + "\n")
         with open(work / "lag.csv", "w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(outcome.lag_columns)

@@ -27,6 +27,7 @@ from bench.errors import BadInput, EnvironmentProblem
 from bench.paths import state_dir
 from bench.profile import Profile
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
+from bench.roles import quiet_logger
 from bench.client_properties import for_client, redact
 from bench.sweep import PlannedCell, plan
 
@@ -70,7 +71,9 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         for version, block in _blocks(todo):
             if request.bootstrap_servers:
                 target = _external_target(request.bootstrap_servers, profile.client)
-                broker = {"external": True, "bootstrap_servers": request.bootstrap_servers}
+                broker = {"external": True, "bootstrap_servers": request.bootstrap_servers, "version": None,
+                          "version_note": "a cluster eosbench did not start: the Kafka protocol reports no release, "
+                                          "its request versions are in api_versions"}
             else:
                 progress.note(f"starting embedded Kafka {version} ({profile.brokers} broker(s))")
                 embedded = _start_embedded(version, profile.brokers, store)
@@ -78,6 +81,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
                                 embedded.min_insync_replicas, cluster=embedded)
                 broker = {"external": False, **embedded.describe()}
             broker["reported_config"] = environment.broker_config(target.bootstrap_servers, profile.client)
+            broker["api_versions"] = environment.broker_api_versions(target.bootstrap_servers, profile.client)
             brokers.setdefault(version, broker)
             store.update_manifest(broker=_broker_record(brokers), status="running")
             _run_cells(store, block, target, request.keep_topics, progress)
@@ -151,7 +155,7 @@ def _start_embedded(version: str, brokers: int, store: RunStore) -> clusters.Clu
 
 
 def _external_target(bootstrap: str, client: dict) -> Target:
-    admin = AdminClient({**for_client(client, "admin"), "bootstrap.servers": bootstrap})
+    admin = AdminClient({**for_client(client, "admin"), "bootstrap.servers": bootstrap}, logger=quiet_logger())
     try:
         count = len(admin.list_topics(timeout=10).brokers)
     except KafkaException as exc:

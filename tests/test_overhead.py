@@ -1,4 +1,5 @@
-"""Overhead against the matching baseline, with a paired interval over repetitions."""
+"""Overhead against the matching baseline: one estimator for the point and its interval, honest
+about too few repetitions, corrected for the number of cells, carrying both sides' flags."""
 
 import math
 
@@ -6,7 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.analysis.overhead import overhead, ratio_interval
+from bench.analysis.overhead import overhead
+from bench.analysis.stats import one_sample
+from bench.cli.tables import print_run_table
+from bench.analysis.summary import cells
+from bench.report.page import answer
 from bench.runner import broken_guarantees
 
 
@@ -14,17 +19,58 @@ def rows(mode, cell_id, throughputs, **params):
     base = {"topology": "produce", "partitions": 1, "transaction_size": None, "transaction_ms": None,
             "message_size": 1024, "rate": "max", "producers": 1, "abort_ratio": 0.0, "replication_factor": None,
             "max_in_flight": 5, "warmup_s": 1, "duration_s": 5, "e2e_p50_ms": 1.0, "e2e_p99_ms": 2.0, "e2e_p999_ms": 3.0,
-            "generator_bound": False, "status": "ok", "duplicates": 0, "lost": 0, "unexpected": 0}
+            "produce_p99_ms": 1.0, "commit_p99_ms": None, "throughput_mb": 1.0, "generator_bound": False, "status": "ok",
+            "duplicates": 0, "lost": 0, "unexpected": 0, "kafka_version": "4.1.1", "behind_schedule": False, "throttled_share": 0.0}
     return [{**base, **params, "mode": mode, "cell_id": cell_id, "repetition": i + 1, "throughput_msgs": t}
             for i, t in enumerate(throughputs)]
 
 
-def test_the_interval_is_student_t_on_log_ratios():
+def one(frame: pd.DataFrame, cell_id: str = "txn") -> pd.Series:
+    return overhead(frame, "at_least_once").set_index("cell_id").loc[cell_id]
+
+
+def test_the_interval_is_student_t_on_log_ratios_simultaneous_over_the_cells():
     logs = np.log([0.8, 0.82, 0.78])
-    low, high = ratio_interval(logs)
-    assert low < 0.8 < high
-    assert math.isclose(math.sqrt(low * high), math.exp(logs.mean()))
-    assert all(math.isnan(x) for x in ratio_interval(np.log([0.8])))
+    half = 4.302652729911275 * np.std(logs, ddof=1) / math.sqrt(3)  # t(0.975, 2 df); z = 1.96 would give less than half
+    single = one_sample(logs)
+    assert (single.low, single.high) == pytest.approx((logs.mean() - half, logs.mean() + half))
+    two_cells = one_sample(logs, tests=2)
+    assert two_cells.high - two_cells.low == pytest.approx(2 * 6.205346886 * np.std(logs, ddof=1) / math.sqrt(3))  # t(1 - 0.05/4, 2)
+
+
+def test_the_overhead_lies_inside_its_own_interval_when_a_baseline_repetition_failed():
+    """The issue's case: baseline [100, 100, 100] with r3 failed, cell [50, 50, 400]. The old code
+    gave -66.7% [+50.0, +50.0], significant: a mean over all repetitions, an interval over pairs."""
+    base = rows("at_least_once", "alo", [100, 100, 100])
+    base[2]["status"] = "failed: broker down"
+    row = one(pd.DataFrame(base + rows("transactional", "txn", [50, 50, 400])))
+    assert row.pairs == 2 and row.overhead_pct == pytest.approx(50.0)
+    assert math.isnan(row.ci_low_pct) and not row.significant
+    assert "too few repetitions for an interval (2; at least 3 needed" in row.interval_note
+
+
+def test_identical_ratios_give_no_zero_width_interval_and_no_significance():
+    for n in (2, 3):
+        row = one(pd.DataFrame(rows("at_least_once", "alo", [100] * n) + rows("transactional", "txn", [50] * n)))
+        assert row.overhead_pct == pytest.approx(50.0) and math.isnan(row.ci_low_pct) and not row.significant, n
+
+
+def test_a_mode_that_delivered_nothing_costs_all_of_the_throughput_and_says_so():
+    row = one(pd.DataFrame(rows("at_least_once", "alo", [100, 110, 90]) + rows("transactional", "txn", [0, 0, 0])))
+    assert row.overhead_pct == 100.0 and row.significant
+    assert "zero throughput in 3 of 3" in row["flags"]
+
+
+def test_a_baseline_that_delivered_nothing_gives_no_ratio_and_no_crash():
+    row = one(pd.DataFrame(rows("at_least_once", "alo", [0, 100, 100, 100]) + rows("transactional", "txn", [50, 50, 55, 45])))
+    assert row.pairs == 3 and "baseline delivered nothing in 1 repetition" in row["flags"]
+    assert row.ci_low_pct < row.overhead_pct < row.ci_high_pct
+
+
+def test_two_repetitions_say_how_many_would_give_an_interval():
+    row = one(pd.DataFrame(rows("at_least_once", "alo", [100, 100]) + rows("transactional", "txn", [50, 56])))
+    assert math.isnan(row.ci_low_pct)
+    assert "would bound the ratio within about +-5%" in row.interval_note
 
 
 def test_a_clear_slowdown_is_significant_and_matched_to_the_baseline_of_its_partition_count():
@@ -37,10 +83,19 @@ def test_a_clear_slowdown_is_significant_and_matched_to_the_baseline_of_its_part
     result = overhead(frame, "at_least_once").set_index("cell_id")
     slow = result.loc["txn-ts10-p1"]
     assert slow.baseline_cell_id == "alo-p1"
-    assert slow.overhead_pct == pytest.approx(20.0, abs=0.01)
-    assert slow.ci_low_pct > 0 and slow.significant
+    assert slow.overhead_pct == pytest.approx(20.0, abs=0.05)
+    assert slow.ci_low_pct < slow.overhead_pct < slow.ci_high_pct and slow.significant
     same = result.loc["txn-ts10-p4"]
     assert same.baseline_cell_id == "alo-p4" and not same.significant
+
+
+def test_significance_is_adjusted_for_the_number_of_cells():
+    """Three cells that would each pass on their own at p ~ 0.03 do not all pass together."""
+    frame = pd.DataFrame(rows("at_least_once", "alo", [100, 100, 100, 100]) + [
+        r for k in range(3) for r in rows("transactional", f"txn{k}", [96, 99, 95, 97], transaction_size=10 ** (k + 1))])
+    result = overhead(frame, "at_least_once")
+    assert (one_sample(np.log([0.96, 0.99, 0.95, 0.97])).p < 0.05) and not result["significant"].any()
+    assert (result["p_holm"] > 0.05).all()
 
 
 def test_noise_flags_the_cell_instead_of_hiding_it():
@@ -56,6 +111,23 @@ def test_a_quota_or_a_saturated_broker_is_named_as_what_set_the_pace():
     result = overhead(frame, "at_least_once").set_index("mode")
     assert "throttled by a broker quota" in result.loc["transactional", "flags"]
     assert result.loc["idempotent", "flags"] == "behind schedule (Kafka did not take the rate)"
+
+
+def test_the_terminal_table_shows_the_baselines_flags_beside_the_overhead(capsys):
+    frame = pd.DataFrame(rows("at_least_once", "alo", [100, 140, 70], generator_bound=True)
+                         + rows("transactional", "txn", [50, 52, 51], transaction_size=1000))
+    print_run_table(cells(frame), overhead(frame, "at_least_once"), "at_least_once")
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("txn"))
+    assert "baseline unstable (cv 34%); generator-bound" in line
+
+
+def test_the_headline_counts_a_cell_above_10_percent_only_when_its_whole_interval_is():
+    frame = pd.DataFrame(rows("at_least_once", "alo", [100, 100, 100, 100])
+                         + rows("transactional", "wide", [80, 100, 85, 95], transaction_size=10)     # ~10%, interval spans 10%
+                         + rows("transactional", "clear", [60, 61, 59, 60], transaction_size=100))  # 40%, interval above 30%
+    text = answer(overhead(frame, "at_least_once"))
+    assert "wholly above 10% in 1 of 2 cells (clear), above 30% in 1 (clear)" in text
+    assert "1 cell(s) have an interval spanning 10% or 30% (wide)" in text
 
 
 def test_duplicates_in_a_mode_that_promises_none_are_a_broken_guarantee():

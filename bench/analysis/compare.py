@@ -304,8 +304,16 @@ def check_runs(base_manifests: list[dict], new_manifests: list[dict], comparison
         if a != b:
             comparison.versions[label] = (a, b)
     unknown = [m["run_id"] for m in base_manifests + new_manifests if not _dig(m, ("broker", "version"))]
-    if unknown:
+    apis = [_dig(m, ("broker", "api_versions")) for m in (base_manifest, new_manifest)]
+    if all(apis) and apis[0] != apis[1]:
+        changed = sorted(k for k in set(apis[0]) | set(apis[1]) if apis[0].get(k) != apis[1].get(k))
+        comparison.versions["broker request versions"] = tuple(
+            ", ".join(f"{k} {api.get(k, '-')}" for k in changed[:4]) + (" ..." if len(changed) > 4 else "") for api in apis)
+    if unknown and not (all(apis) and apis[0] == apis[1]):
         comparison.warnings.append(f"broker version not recorded in {', '.join(unknown)}: the runs may differ in it")
+    elif unknown:
+        comparison.warnings.append(f"broker version not recorded in {', '.join(unknown)}, but both brokers answered with "
+                                   "the same request versions")
     for side in (base_manifests, new_manifests):
         for other in side[1:]:
             for label, path in _VERSION_KEYS:

@@ -86,8 +86,11 @@ def totals(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows.assign(readable_lag=rows["readable_lag"] if "readable_lag" in rows else rows["lso_lag"],
                        time_lag_s=rows["time_lag_s"] if "time_lag_s" in rows else 0.0)
     grouped = rows.groupby("t_s")
+    # A partition the probe could not read in time is unknown (empty): so is that second's total.
+    known = grouped["readable_lag"].count() == grouped.size()
     return pd.DataFrame({"hw_lag": grouped["hw_lag"].sum(), "lso_lag": grouped["lso_lag"].sum(),
-                         "readable_lag": grouped["readable_lag"].sum(), "time_lag_s": grouped["time_lag_s"].max()}).reset_index()
+                         "readable_lag": grouped["readable_lag"].sum().where(known),
+                         "time_lag_s": grouped["time_lag_s"].max().where(known)}).reset_index()
 
 
 def recommend(cell_id: str, mode_name: str, samples: pd.DataFrame, rate: float, commit_interval_s: float | None,

@@ -42,6 +42,9 @@ def _row(cell: dict, lag: pd.DataFrame) -> dict:
     row["throttled_share"] = m.get("throttled_share", 0.0)    # a broker quota held the producers back
     row["generator_cpu_share"] = m.get("generator_cpu_share")
     row["faults"] = ";".join(f["kind"] for f in p.get("fault_windows") or [])
+    # librdkafka's error lines (a broker down, a request timed out): counted per kind in metrics.json
+    row["client_errors"] = sum(n for counts in (m.get("client_log_counts") or {}).values()
+                               for kind, n in counts.items() if kind.split("/")[0] in ("ERROR", "CRITICAL"))
     row["status"] = m.get("status")
     return row
 

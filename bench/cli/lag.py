@@ -64,13 +64,20 @@ def _alert_name(kind: str, cell_id: str) -> str:
     return f"KafkaConsumerLag{kind}_" + re.sub(r"[^A-Za-z0-9_]", "_", cell_id)
 
 
+def promql_string(text: str) -> str:
+    """A PromQL string literal: backslash, double quote and line breaks escaped, as PromQL reads
+    Go-style escapes (a consumer group name may hold any of them)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
 def prometheus_rules(run_id: str, recommendations: list[Recommendation], group: str) -> str:
     """Alerting rules for kafka-lag-exporter's metrics, one warning and one critical per signal."""
     rules = []
+    selector = f"{{group={promql_string(group)}}}"
     for r in recommendations:
-        signals = [("records", f'sum by (group, topic) (kafka_consumergroup_group_lag{{group="{group}"}})',
+        signals = [("records", f"sum by (group, topic) (kafka_consumergroup_group_lag{selector})",
                     r.warning_records, r.critical_records, r.detection_records_s),
-                   ("seconds", f'max by (group, topic) (kafka_consumergroup_group_lag_seconds{{group="{group}"}})',
+                   ("seconds", f"max by (group, topic) (kafka_consumergroup_group_lag_seconds{selector})",
                     r.warning_seconds, r.critical_seconds, r.detection_seconds_s)]
         for unit, expr, warning, critical, detection in signals:
             for severity, threshold, hold in (("Warning", warning, "1m"), ("Critical", critical, "30s")):
@@ -88,7 +95,7 @@ def prometheus_rules(run_id: str, recommendations: list[Recommendation], group: 
                 })
     document = {"groups": [{"name": f"eosbench-{run_id}", "rules": rules}]}
     header = (f"# Consumer-lag alerting rules recommended by eosbench from run {run_id}.\n"
-              f"# Metrics of kafka-lag-exporter; set the group label (now \"{group}\") with --group.\n")
+              f"# Metrics of kafka-lag-exporter; set the group label (now {promql_string(group)}) with --group.\n")
     return header + yaml.safe_dump(document, sort_keys=False, width=1000)
 
 

@@ -8,9 +8,11 @@ are `time.monotonic_ns()`, which is system-wide on Linux, so every role shares o
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Callable
@@ -37,6 +39,46 @@ class Timeline:
         start = time.monotonic_ns() + int(delay_s * 1e9)
         measure = start + int(warmup_s * 1e9)
         return cls(start, measure, measure + int(duration_s * 1e9), time.time() - time.monotonic())
+
+
+class ClientLog(logging.Handler):
+    """librdkafka's log lines of one role's clients, kept for the cell's directory and counted.
+
+    Without a logger librdkafka prints to the terminal (`%3|...|FAIL|... Connection refused`
+    every second a broker is down under a fault), drowning eosbench's own lines. Each client gets
+    `logger=ClientLog(...).logger`; lines are served by the client's poll()/consume().
+    """
+
+    MAX_LINES = 5_000  # a broker down for minutes logs a line per second per connection: keep the start, count the rest
+
+    def __init__(self, role: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.counts: Counter[str] = Counter()
+        self.logger = logging.getLogger(f"eosbench.client.{role}")
+        self.logger.propagate = False
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.handlers = [self]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        facility = record.args[0] if isinstance(record.args, tuple) and record.args else "-"
+        self.counts[f"{record.levelname}/{facility}"] += 1
+        if len(self.lines) < self.MAX_LINES:
+            stamp = time.strftime("%H:%M:%S", time.localtime(record.created)) + f".{int(record.msecs):03d}"
+            self.lines.append(f"{stamp} {record.levelname} {record.getMessage()}")
+
+    def result(self) -> dict:
+        """What travels to the cell runner: the lines (up to MAX_LINES) and every line counted."""
+        return {"lines": self.lines, "counts": dict(self.counts), "dropped": max(0, sum(self.counts.values()) - len(self.lines))}
+
+
+def quiet_logger() -> logging.Logger:
+    """For the short-lived admin clients of the orchestrator: their lines would only repeat the
+    one-line error eosbench prints itself."""
+    logger = logging.getLogger("eosbench.client.quiet")
+    logger.propagate = False
+    logger.handlers = [logging.NullHandler()]
+    return logger
 
 
 class RoleFailed(Exception):

@@ -15,12 +15,13 @@ import numpy as np
 from confluent_kafka import Consumer
 
 from bench.metrics import IntervalRecorder, parse_ids, producer_of
-from bench.roles import cpu_seconds, wait_for_go
+from bench.roles import ClientLog, cpu_seconds, wait_for_go
 from bench.roles.reading import Drain, join, next_batch
 
 
 def run(spec: dict, conn: Connection) -> dict:
-    consumer = Consumer(spec["config"])
+    log = ClientLog(spec["role"])
+    consumer = Consumer(spec["config"], logger=log.logger)
     pending = join(consumer, [spec["topic"]])
     timeline = wait_for_go(conn)
     e2e = IntervalRecorder(timeline.measure_start_ns)
@@ -61,4 +62,5 @@ def run(spec: dict, conn: Connection) -> dict:
         "window_received": window_received,
         "cpu_total_s": cpu_seconds(),
         "histograms": {"e2e": e2e.encoded()},
+        "client_log": log.result(),
     }

@@ -8,6 +8,11 @@ receives, so the LSO lag alone never reaches 0); and the time lag, the age of th
 record not yet consumed, read from the log at the committed offset by a read_committed probe.
 What the high-watermark lag adds over the readable lag is transaction overhead: alerting on it
 pages people for nothing.
+
+Offsets only grow, so reading the committed offset, then the last stable offset, then the high
+watermark gives samples that cannot contradict each other (LSO lag <= HW lag). A probe that
+neither gets a record nor reaches the end of the partition in time records the readable and time
+lag as unknown (empty), not as "nothing readable".
 """
 
 from __future__ import annotations
@@ -16,23 +21,25 @@ import time
 import uuid
 from multiprocessing.connection import Connection
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, KafkaException, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bench.metrics import LAG_COLUMNS as COLUMNS
-from bench.roles import cpu_seconds, sleep_until, wait_for_go
+from bench.roles import ClientLog, cpu_seconds, sleep_until, wait_for_go
 from bench.roles.reading import next_batch
 
-_PROBE_TIMEOUT_S = 0.3
+_PROBE_TIMEOUT_S = 0.5
+NOTHING_READABLE = -1.0
 
 
 def run(spec: dict, conn: Connection) -> dict:
-    admin = AdminClient(spec["config"])
+    log = ClientLog(spec["role"])
+    admin = AdminClient(spec["config"], logger=log.logger)
     probe = Consumer({**spec["config"], "group.id": f"eosbench-lag-probe-{uuid.uuid4().hex[:8]}",
-                      "enable.auto.commit": "false", "isolation.level": "read_committed"})
+                      "enable.auto.commit": "false", "isolation.level": "read_committed", "enable.partition.eof": "true"},
+                     logger=log.logger)
     targets = [(g["group"], [TopicPartition(g["topic"], p) for p in range(spec["partitions"])]) for g in spec["groups"]]
     timeline = wait_for_go(conn)
-    missed = 0
     tick = timeline.measure_start_ns
     while True:
         sleep_until(tick)
@@ -45,35 +52,38 @@ def run(spec: dict, conn: Connection) -> dict:
             try:
                 rows += [(t_s, phase, group, *sample) for sample in _sample(admin, probe, group, partitions)]
             except (KafkaException, TimeoutError):  # a broker down under a fault: this second has no sample
-                missed += 1
+                pass
         conn.send(("rows", rows))  # streamed, so a sampler that dies under a fault keeps what it saw
+        admin.poll(0)  # serves the admin client's log lines
         tick += 1_000_000_000
     probe.close()
-    return {"missed_samples": missed, "cpu_total_s": cpu_seconds()}
+    return {"cpu_total_s": cpu_seconds(), "client_log": log.result()}
 
 
 def _sample(admin: AdminClient, probe: Consumer, group: str, partitions: list[TopicPartition]) -> list[tuple]:
     committed = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, partitions)])[group].result(5)
     by_partition = {tp.partition: max(tp.offset, 0) for tp in committed.topic_partitions}
     latest = {tp: OffsetSpec.latest() for tp in partitions}
+    lso = _offsets(admin.list_offsets(latest, isolation_level=IsolationLevel.READ_COMMITTED))  # before the HW: see above
     hw = _offsets(admin.list_offsets(latest, isolation_level=IsolationLevel.READ_UNCOMMITTED))
-    lso = _offsets(admin.list_offsets(latest, isolation_level=IsolationLevel.READ_COMMITTED))
     behind = [TopicPartition(tp.topic, tp.partition, by_partition.get(tp.partition, 0))
               for tp in partitions if hw[tp.partition] > by_partition.get(tp.partition, 0)]
     ages = _ages(probe, behind)
     out = []
     for tp in partitions:
         c, h, s = by_partition.get(tp.partition, 0), hw[tp.partition], lso[tp.partition]
-        readable = max(s - c, 0) if tp.partition in ages else 0
-        out.append((tp.topic, tp.partition, c, h, s, max(h - c, 0), max(s - c, 0), readable, ages.get(tp.partition, 0.0)))
+        age = ages.get(tp.partition, 0.0 if h <= c else None)  # nothing behind: nothing readable
+        readable = None if age is None else (max(s - c, 0) if age != NOTHING_READABLE else 0)
+        out.append((tp.topic, tp.partition, c, h, s, max(h - c, 0), max(s - c, 0), readable,
+                    None if age is None else max(age, 0.0)))
     return out
 
 
 def _ages(probe: Consumer, behind: list[TopicPartition]) -> dict[int, float]:
-    """Age in seconds of the first readable record at each partition's committed offset.
-
-    A partition absent from the answer has nothing readable left (only commit markers, aborted
-    records or an open transaction above the committed offset).
+    """Age in seconds of the first readable record at each partition's committed offset, or
+    NOTHING_READABLE where the probe reached the end of the readable log first (only commit
+    markers, aborted records or an open transaction above the committed offset). A partition
+    absent from the answer could not be probed in time: its readable lag is unknown.
     """
     if not behind:
         return {}
@@ -82,8 +92,13 @@ def _ages(probe: Consumer, behind: list[TopicPartition]) -> dict[int, float]:
     deadline = time.monotonic() + _PROBE_TIMEOUT_S
     while len(ages) < len(behind) and time.monotonic() < deadline:
         for message in next_batch(probe, len(behind), 0.05):
-            if message.error() is None and message.partition() not in ages:
+            if message.partition() in ages:
+                continue
+            error = message.error()
+            if error is None:
                 ages[message.partition()] = max(0.0, time.time() - message.timestamp()[1] / 1000.0)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                ages[message.partition()] = NOTHING_READABLE
     probe.unassign()
     return ages
 

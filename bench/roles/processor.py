@@ -16,19 +16,20 @@ from multiprocessing.connection import Connection
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 
 from bench.metrics import IntervalRecorder
-from bench.roles import RoleFailed, cpu_seconds, retrying, wait_for_go
+from bench.roles import ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
 from bench.roles.reading import Drain, join, next_batch
 
 
 def run(spec: dict, conn: Connection) -> dict:
-    consumer = Consumer(spec["consumer_config"])
-    producer = Producer(spec["producer_config"])
+    log = ClientLog(spec["role"])
+    consumer = Consumer(spec["consumer_config"], logger=log.logger)
+    producer = Producer(spec["producer_config"], logger=log.logger)
     transactional = "transactional.id" in spec["producer_config"]
     if transactional:
         retrying(producer.init_transactions, 60)
     pending = join(consumer, [spec["input_topic"]])
     timeline = wait_for_go(conn)
-    return _Processor(spec, consumer, producer, transactional, timeline, conn).run(pending)
+    return {**_Processor(spec, consumer, producer, transactional, timeline, conn).run(pending), "client_log": log.result()}
 
 
 class _Processor:

@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from confluent_kafka import KafkaException, Producer
 
 from bench.metrics import ABORTED, ACKED, FAILED, IntervalRecorder, format_id
-from bench.roles import ID_HEADER, TS_HEADER, RoleFailed, cpu_seconds, retrying, wait_for_go
+from bench.roles import ID_HEADER, TS_HEADER, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
 
 _PAYLOADS = 64  # distinct random payloads, so batches do not compress to nothing
 _POLL_EVERY = 256
@@ -26,13 +26,15 @@ _POLL_EVERY = 256
 
 def run(spec: dict, conn: Connection) -> dict:
     throttle = BrokerThrottle()
-    producer = Producer({**spec["config"], "stats_cb": throttle.on_stats})
+    log = ClientLog(spec["role"])
+    producer = Producer({**spec["config"], "stats_cb": throttle.on_stats}, logger=log.logger)
     transactional = "transactional.id" in spec["config"]
     if transactional:
         retrying(producer.init_transactions, 60)
     timeline = wait_for_go(conn)
     result = _Generator(spec, producer, transactional, timeline, conn).run()
     result["throttle_ms"] = throttle.total_ms(timeline.measure_start_ns, timeline.measure_end_ns)
+    result["client_log"] = log.result()
     return result
 
 
