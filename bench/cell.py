@@ -417,7 +417,9 @@ def _client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: dic
 
 def _create_topics(admin: AdminClient, spec: CellSpec, target: Target, topics: list[str]) -> None:
     rf = spec.replication_factor or target.replication_factor
-    config = {"min.insync.replicas": str(min(target.min_insync_replicas, rf))}
+    # The cluster's own min.insync.replicas applies (it is what a deployment runs with); only a
+    # replication factor below it, asked for by the cell, needs a topic-level setting to be writable.
+    config = {"min.insync.replicas": str(rf)} if spec.replication_factor and rf < target.min_insync_replicas else {}
     futures = admin.create_topics([NewTopic(t, spec.partitions, rf, config=config) for t in topics])
     try:
         for f in futures.values():

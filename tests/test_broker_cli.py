@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 from confluent_kafka import Producer, TopicCollection
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from tests.conftest import eosbench
 
@@ -48,14 +48,17 @@ def test_up_twice_is_harmless_and_down_leaves_nothing_behind(own_state, tmp_path
 
 
 @pytest.mark.broker
-def test_three_brokers_accept_transactional_writes_with_min_insync_replicas_two(own_state):
+def test_three_brokers_accept_transactional_writes_with_min_insync_replicas_two_by_default(own_state):
     up = eosbench("broker", "up", "--brokers", "3", env=own_state)
     assert up.returncode == 0, up.stderr
     bootstrap = up.stdout.strip()
     assert len(bootstrap.split(",")) == 3
     name = f"rf3-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, 3, 3, config={"min.insync.replicas": "2"})])[name].result(30)
+    admin.create_topics([NewTopic(name, 3, 3)])[name].result(30)  # no topic-level setting: the cluster's default applies
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
+    isr = admin.describe_configs([resource])[resource].result(30)["min.insync.replicas"]
+    assert (isr.value, isr.source) == ("2", ConfigSource.STATIC_BROKER_CONFIG.value)
 
     producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": name, "acks": "all"})
     producer.init_transactions(60)
@@ -69,6 +72,7 @@ def test_three_brokers_accept_transactional_writes_with_min_insync_replicas_two(
 
 
 @pytest.mark.broker
+@pytest.mark.network
 def test_an_older_kafka_version_runs_and_status_reports_it(own_state):
     up = eosbench("broker", "up", "--kafka-version", "4.0.0", env=own_state)
     assert up.returncode == 0, up.stderr

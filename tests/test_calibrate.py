@@ -6,9 +6,8 @@ import pytest
 
 from tests.conftest import eosbench
 
-pytestmark = pytest.mark.broker
-
-
+@pytest.mark.broker
+@pytest.mark.network  # Kafka's ProducerPerformance comes with the kafka-tools artifact
 def test_calibrate_reports_both_tools_and_their_ratio(bootstrap_servers, tmp_path):
     result = eosbench("calibrate", "--bootstrap-servers", bootstrap_servers, "--mode", "transactional", "--records", "20000",
                       "--repeat", "2", "--message-size", "512", "--results-dir", str(tmp_path), "--run-id", "cal")

@@ -57,12 +57,14 @@ def test_exactly_once_v2_survives_a_processor_kill_without_duplicates_or_loss(bo
     assert (m["duplicates"], m["lost"], m["unexpected"]) == (0, 0, 0)
 
 
-def test_at_least_once_processor_kill_may_duplicate_and_the_accounting_shows_it(bootstrap_servers):
+def test_at_least_once_processor_kill_duplicates_and_the_accounting_shows_it(bootstrap_servers):
+    """Killed between commits (every second, so about a second of processed records is not yet
+    committed), the processor's successor does that work again: at_least_once duplicates."""
     outcome = run(
         bootstrap_servers, "alo-kill", mode="at_least_once", topology="process", transaction_ms=1000,
         duration_s=8, faults=({"kind": "processor_kill", "at_s": 3.5},),
     )
     m = outcome.metrics
-    assert m["lost"] == 0
-    assert m["consumed"] == m["acked"] + m["duplicates"]
     print(f"at_least_once processor kill: {m['duplicates']} duplicates of {m['acked']} records")
+    assert m["duplicates"] > 0 and m["lost"] == 0
+    assert m["consumed"] == m["acked"] + m["duplicates"]

@@ -29,9 +29,9 @@ def write(tmp_path, text, name="p.yaml"):
 
 
 TXN = GOOD.replace("mode: [at_least_once, idempotent, transactional]", "mode: [at_least_once, transactional]")
-BOMB = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
-    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(9))
+# Ten levels of ten aliases each, anchored inside the sweep list itself: 10**10 values once expanded.
+BOMB = "[&a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], " + ", ".join(
+    f"&{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]" for i in range(9)) + "]"
 
 # kind -> (what the one line says, profile text)
 BAD = {
@@ -60,7 +60,7 @@ BAD = {
                                              TXN + "client: {isolation.level: read_uncommitted}\n"),
     "max.in.flight alias": ("client property 'max.in.flight' is set by eosbench: set workload.max_in_flight", GOOD + "client: {max.in.flight: 50}\n"),
     # the reproductions: absurd or hostile values
-    "alias bomb under a sweep": ("expands to more than 100,000 values", BOMB + GOOD.replace("partitions: [1, 4]", "partitions: *j")),
+    "alias bomb under a sweep": ("expands to more than 100,000 values", GOOD.replace("partitions: [1, 4]", f"partitions: {BOMB}")),
     "a billion repetitions": ("'repeat' must be a whole number from 1 to 100", GOOD.replace("repeat: 2", "repeat: 1000000000")),
     "a sweep of 300 x 300 x 100": ("the sweep makes up to 54,000,000 cell repetitions (at most 10,000)", GOOD.replace(
         "transaction_size: [10, 100]\n  partitions: [1, 4]",

@@ -20,10 +20,11 @@ def report(run: str, output: Path | None, results_dir: Path) -> None:
     """Build the report of RUN (a run id or a run directory), offline and from results alone."""
     data = RunData(RunStore.open(run, results_dir))
     output = output or Path("reports") / f"{data.run_id}.html"
+    page, summary = build_html(data), build_markdown(data)  # every file read before anything is written
     output.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(output, build_html(data))
+    write_atomically(output, page)
     markdown = output.with_suffix(".md")
-    write_atomically(markdown, build_markdown(data))
+    write_atomically(markdown, summary)
     if data.partial:
         click.echo(f"note: run {data.run_id} is partial ({data.manifest.get('status')}, {len(data.summary)} of {data.planned} cell repetitions); the report says so", err=True)
     click.echo(f"{output}\n{markdown}")

@@ -1,0 +1,48 @@
+"""Client properties: every credential librdkafka takes is redacted, each role gets the properties
+of its kind of client, and aliases are compared as the property they stand for. Pure logic."""
+
+import pytest
+
+from bench.client_properties import REDACTED, canonical, for_client, is_secret, redact, same_value
+
+# Every property of librdkafka's CONFIGURATION.md whose value is a credential or key material.
+CREDENTIALS = [
+    "sasl.password", "sasl.oauthbearer.config", "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.client.credentials.client.secret", "sasl.oauthbearer.assertion.private.key.passphrase",
+    "sasl.oauthbearer.assertion.private.key.pem", "sasl.oauthbearer.extensions", "ssl.key.password", "ssl.key.pem",
+    "ssl_key", "ssl.keystore.password",
+    # the shapes of credential names in other clients (Java's, a schema registry's, a plugin's)
+    "sasl.jaas.config", "basic.auth.user.info.password", "schema.registry.secret", "my.api.token", "bearer.auth.credentials",
+    "ssl.truststore.password", "some.private.key",
+]
+NOT_SECRETS = ["sasl.username", "sasl.mechanism", "security.protocol", "ssl.ca.location", "linger.ms", "client.id", "acks",
+               "sasl.oauthbearer.client.id", "sasl.kerberos.service.name", "bootstrap.servers", "compression.type"]
+
+
+@pytest.mark.parametrize("name", CREDENTIALS)
+def test_a_credential_is_redacted(name):
+    assert is_secret(name)
+    assert redact({name: "hunter2", "linger.ms": "5"}) == {name: REDACTED, "linger.ms": "5"}
+
+
+@pytest.mark.parametrize("name", NOT_SECRETS)
+def test_an_ordinary_property_is_kept_so_results_say_what_ran(name):
+    assert not is_secret(name)
+
+
+def test_each_kind_of_client_gets_only_its_properties():
+    client = {"batch.size": "2048", "linger.ms": "5", "fetch.min.bytes": "1000", "isolation.level": "read_committed",
+              "security.protocol": "SSL", "client.rack": "a"}
+    assert for_client(client, "producer") == {"batch.size": "2048", "linger.ms": "5", "security.protocol": "SSL", "client.rack": "a"}
+    assert for_client(client, "consumer") == {"fetch.min.bytes": "1000", "isolation.level": "read_committed",
+                                              "security.protocol": "SSL", "client.rack": "a"}
+    assert for_client(client, "admin") == {"security.protocol": "SSL", "client.rack": "a"}
+
+
+def test_aliases_and_spellings_of_one_value_compare_as_librdkafka_reads_them():
+    assert canonical("max.in.flight") == "max.in.flight.requests.per.connection"
+    assert canonical("acks") == canonical("request.required.acks")
+    assert same_value("acks", "all") == same_value("request.required.acks", "-1")
+    assert same_value("enable.idempotence", True) == same_value("enable.idempotence", "TRUE") == "true"
+    assert same_value("retries", "0") != same_value("retries", "2147483647")
+    assert same_value("auto.offset.reset", "smallest") == same_value("auto.offset.reset", "earliest")
