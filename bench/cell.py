@@ -295,6 +295,12 @@ def run_cell(
         for kind, encoded in result.get("histograms", {}).items():
             latencies[kind].merge(encoded)
     metrics = _metrics(spec, mode, results, latencies, timeline) if status == "ok" else {}
+    if metrics and metrics["window_records"] == 0:
+        # Seen when the machine stalled (out of memory) for the whole window: a cell that delivered
+        # nothing measured nothing, and must not pass as a throughput of 0.
+        status = (f"failed: nothing was delivered in the measured window ({metrics['sent']:,} records sent, "
+                  f"{metrics['backlog']:,} scheduled and never sent): the producers or the machine stalled")
+        metrics = {}
     if lag_error and metrics:
         metrics["lag_error"] = lag_error
     if metrics:
