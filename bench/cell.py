@@ -22,11 +22,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench import modes
 from bench.broker import faults
-from bench.errors import BadInput
-from bench.profile import MAX_MESSAGE_SIZE
-from bench.metrics import ACKED, LATENCY_KINDS, Accounting, LatencySeries
-from bench.roles import ClientLog, Timeline, consumer, entry, lag, processor, producer
 from bench.client_properties import for_client, redact
+from bench.errors import BadInput
+from bench.metrics import ACKED, LAG_COLUMNS, LATENCY_KINDS, Accounting, LatencySeries
+from bench.profile import MAX_MESSAGE_SIZE
+from bench.roles import ClientLog, Timeline, consumer, entry, lag, processor, producer
 
 READY_TIMEOUT_S = 90.0
 DRAIN_QUIET_S = 5.0
@@ -209,7 +209,7 @@ def run_cell(
     spec.check()
     mode = modes.get(spec.mode)
     names = _names(run_tag, ordinal, spec.topology)
-    admin_log = ClientLog("admin")
+    admin_log = ClientLog("admin", target.admin_config)
     admin = AdminClient(target.admin_config, logger=admin_log.logger)
     configs = _client_configs(spec, mode, target, names)
     roles: list[RoleProcess] = []
@@ -307,7 +307,7 @@ def run_cell(
         metrics["client_log_counts"] = {name: log["counts"] for name, log in client_logs.items() if log["counts"]}
     return CellOutcome(
         spec=spec, ordinal=ordinal, status=status, metrics=metrics, latencies=latencies,
-        lag_columns=lag.COLUMNS, lag_rows=lag_rows,
+        lag_columns=LAG_COLUMNS, lag_rows=lag_rows,
         client_configs={k: redact(v) for k, v in configs.items()}, topics=names["topics"],
         measure_start_epoch_s=(timeline.measure_start_ns / 1e9 + timeline.epoch_offset_s) if timeline else time.time(),
         faults=faults_done, client_logs=client_logs,

@@ -13,7 +13,6 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient

@@ -46,3 +46,14 @@ def test_aliases_and_spellings_of_one_value_compare_as_librdkafka_reads_them():
     assert same_value("enable.idempotence", True) == same_value("enable.idempotence", "TRUE") == "true"
     assert same_value("retries", "0") != same_value("retries", "2147483647")
     assert same_value("auto.offset.reset", "smallest") == same_value("auto.offset.reset", "earliest")
+
+
+def test_a_credential_printed_by_a_client_log_line_is_cut_out():
+    import logging
+
+    from bench.roles import ClientLog
+
+    log = ClientLog("producer-0", {"sasl.password": "hunter2", "linger.ms": "5"})
+    log.logger.log(logging.DEBUG, "%s [%s] %s", "CONF", "rdkafka#producer-1", "sasl.password = hunter2, linger.ms = 5")
+    assert log.result()["lines"][0].endswith("CONF [rdkafka#producer-1] sasl.password = [redacted], linger.ms = 5")
+    assert log.result()["counts"] == {"DEBUG/CONF": 1}

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
+from bench.client_properties import REDACTED, is_secret
+
 ID_HEADER = "eosbench-id"
 TS_HEADER = "eosbench-ts"  # intended send time, monotonic ns, 8 bytes big-endian
 
@@ -51,8 +53,11 @@ class ClientLog(logging.Handler):
 
     MAX_LINES = 5_000  # a broker down for minutes logs a line per second per connection: keep the start, count the rest
 
-    def __init__(self, role: str) -> None:
+    def __init__(self, role: str, *configs: dict) -> None:
+        """`configs`: the clients' configurations, whose credentials are cut out of every line
+        (librdkafka's debug contexts can print configuration)."""
         super().__init__(logging.DEBUG)
+        self.secrets = sorted({str(v) for c in configs for k, v in c.items() if is_secret(k) and str(v)}, key=len, reverse=True)
         self.lines: list[str] = []
         self.counts: Counter[str] = Counter()
         self.logger = logging.getLogger(f"eosbench.client.{role}")
@@ -65,7 +70,10 @@ class ClientLog(logging.Handler):
         self.counts[f"{record.levelname}/{facility}"] += 1
         if len(self.lines) < self.MAX_LINES:
             stamp = time.strftime("%H:%M:%S", time.localtime(record.created)) + f".{int(record.msecs):03d}"
-            self.lines.append(f"{stamp} {record.levelname} {record.getMessage()}")
+            line = record.getMessage()
+            for secret in self.secrets:
+                line = line.replace(secret, REDACTED)
+            self.lines.append(f"{stamp} {record.levelname} {line}")
 
     def result(self) -> dict:
         """What travels to the cell runner: the lines (up to MAX_LINES) and every line counted."""

@@ -20,7 +20,7 @@ from bench.roles.reading import Drain, join, next_batch
 
 
 def run(spec: dict, conn: Connection) -> dict:
-    log = ClientLog(spec["role"])
+    log = ClientLog(spec["role"], spec["config"])
     consumer = Consumer(spec["config"], logger=log.logger)
     pending = join(consumer, [spec["topic"]])
     timeline = wait_for_go(conn)

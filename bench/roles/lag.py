@@ -24,7 +24,6 @@ from multiprocessing.connection import Connection
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from bench.metrics import LAG_COLUMNS as COLUMNS
 from bench.roles import ClientLog, cpu_seconds, sleep_until, wait_for_go
 from bench.roles.reading import next_batch
 
@@ -33,7 +32,7 @@ NOTHING_READABLE = -1.0
 
 
 def run(spec: dict, conn: Connection) -> dict:
-    log = ClientLog(spec["role"])
+    log = ClientLog(spec["role"], spec["config"])
     admin = AdminClient(spec["config"], logger=log.logger)
     probe = Consumer({**spec["config"], "group.id": f"eosbench-lag-probe-{uuid.uuid4().hex[:8]}",
                       "enable.auto.commit": "false", "isolation.level": "read_committed", "enable.partition.eof": "true"},

@@ -21,7 +21,7 @@ from bench.roles.reading import Drain, join, next_batch
 
 
 def run(spec: dict, conn: Connection) -> dict:
-    log = ClientLog(spec["role"])
+    log = ClientLog(spec["role"], spec["consumer_config"], spec["producer_config"])
     consumer = Consumer(spec["consumer_config"], logger=log.logger)
     producer = Producer(spec["producer_config"], logger=log.logger)
     transactional = "transactional.id" in spec["producer_config"]
@@ -46,7 +46,7 @@ class _Processor:
             self.failed_deliveries += 1
 
     def run(self, pending: list) -> dict:
-        spec, tl = self.spec, self.timeline
+        spec = self.spec
         out = spec["output_topic"]
         every = spec.get("transaction_size") or 0
         every_ns = int((spec.get("transaction_ms") or 100) * 1e6)

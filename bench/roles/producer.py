@@ -26,7 +26,7 @@ _POLL_EVERY = 256
 
 def run(spec: dict, conn: Connection) -> dict:
     throttle = BrokerThrottle()
-    log = ClientLog(spec["role"])
+    log = ClientLog(spec["role"], spec["config"])
     producer = Producer({**spec["config"], "stats_cb": throttle.on_stats}, logger=log.logger)
     transactional = "transactional.id" in spec["config"]
     if transactional:
