@@ -192,7 +192,9 @@ class RunStore:
 
 
 def _damaged(path: Path, why: str) -> BadInput:
-    return BadInput(f"{path} is damaged ({why}): restore it, or delete that cell's directory and run again with --resume")
+    remedy = ("restore it from a copy" if path.name == "manifest.json"
+              else "restore it, or delete that cell's directory and run again with --resume")
+    return BadInput(f"{path} is damaged ({why}): {remedy}")
 
 
 def _read_json(path: Path, what: str) -> dict:

@@ -52,7 +52,7 @@ def run(spec: dict, conn: Connection) -> dict:
         pause_s = drain.listen(conn)
         if pause_s:  # a `consumer_pause` fault: stop reading and committing, stay in the group
             time.sleep(pause_s)
-        if drain.done(now, received, bool(records)):
+        if drain.done(now, received, bool(records), consumer):
             break
     consumer.close()
     return {

@@ -78,7 +78,7 @@ class _Processor:
                 last_commit = time.monotonic_ns()
             self.commit_latency.tick(now)
             drain.listen(self.conn)
-            if drain.done(now, self.processed, bool(records)):
+            if drain.done(now, self.processed, bool(records), self.consumer):
                 break
         if self.uncommitted:
             self._commit(time.monotonic_ns())

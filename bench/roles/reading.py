@@ -2,10 +2,13 @@
 
 Readers cannot know when the last record has arrived, so the cell runner tells them, once the
 producers are done, how many records to expect; a reader stops when it has them all and has been
-quiet for a moment, or when it has been quiet for long. A mode that loses records therefore costs
-a quiet period, never a hang. A reader that is still making progress is never cut off as if
-records were lost: only a hard cap far beyond any drain stops it, and it says so (`cut_off`), so
-the cell fails instead of reporting unread records as lost.
+quiet for a moment, or when it has been quiet for long AND has read to the end of every partition.
+A mode that loses records therefore costs a quiet period, never a hang. A reader that is still
+making progress, or that has not reached the end of the log (a client backing off for up to
+`reconnect.backoff.max.ms` after a broker restart is quiet, not finished: seen as 6,336 "lost"
+records after a leader kill), is never cut off as if records were lost: only a hard cap far beyond
+any drain stops it, and it says so (`cut_off`), so the cell fails instead of reporting unread
+records as lost.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import time
 from multiprocessing.connection import Connection
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Consumer, KafkaException, Message
 
 from bench.roles import RoleFailed
 
@@ -69,15 +72,32 @@ class Drain:
                 pause_s += payload
         return pause_s
 
-    def done(self, now_ns: int, received: int, got_messages: bool) -> bool:
+    def done(self, now_ns: int, received: int, got_messages: bool, consumer: Consumer | None = None) -> bool:
+        """Whether to stop; `consumer`, when given, must have read to the end of its partitions
+        before a quiet period counts as the end of an incomplete drain."""
         if got_messages:
             self.last_message_ns = now_ns
         if self.deadline_ns is None:
             return False
         quiet = now_ns - self.last_message_ns
         complete = self.expected is not None and received >= self.expected
-        if (complete and quiet >= SETTLE_NS) or quiet >= self.quiet_ns:
+        if complete and quiet >= SETTLE_NS:
+            return True
+        if quiet >= self.quiet_ns and (consumer is None or at_end(consumer)):
             return True
         self.cut_off = now_ns >= self.deadline_ns
         return self.cut_off
+
+
+def at_end(consumer: Consumer) -> bool:
+    """Whether the consumer's position has reached the high watermark of every assigned partition
+    (a broker that cannot be asked counts as not yet)."""
+    try:
+        for tp in consumer.position(consumer.assignment()):
+            low, high = consumer.get_watermark_offsets(tp, timeout=2)
+            if (tp.offset if tp.offset >= 0 else low) < high:  # no position yet: nothing read of it
+                return False
+    except KafkaException:
+        return False
+    return True
 
