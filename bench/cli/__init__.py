@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -9,9 +10,35 @@ import click
 from bench import __version__
 from bench.errors import EosbenchError
 
+# verb -> (module, one line for `eosbench --help`). Verbs are imported when they run, so
+# `eosbench --help`, and every role process (spawned roles re-import this entry point), load only
+# click: not confluent-kafka, pandas, scipy or plotly.
+VERBS = {
+    "broker": ("bench.cli.broker", "Run a real Apache Kafka cluster (KRaft) on 127.0.0.1."),
+    "run": ("bench.cli.run", "Run PROFILE's cells and print what each mode costs."),
+    "validate": ("bench.cli.validate", "Validate PROFILE and list its cells, running nothing."),
+    "report": ("bench.cli.report", "Build the offline HTML report of a run."),
+    "compare": ("bench.cli.compare", "Compare runs cell by cell; exit 1 when the gate fails."),
+    "lag": ("bench.cli.lag", "Recommend consumer-lag alert thresholds from a run."),
+    "calibrate": ("bench.cli.calibrate", "Measure eosbench's producer against Kafka's ProducerPerformance."),
+}
+
 
 class _Group(click.Group):
-    """Every failure ends as one line and SPEC's exit code; tracebacks only with --debug."""
+    """Every failure ends as one line and SPEC's exit code; tracebacks only with --debug.
+    Verbs load on demand (VERBS)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(VERBS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in VERBS:
+            return None
+        return getattr(importlib.import_module(VERBS[name][0]), name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, VERBS[name][1]) for name in self.list_commands(ctx)])
 
     def main(self, args=None, prog_name=None, **extra):
         args = list(sys.argv[1:] if args is None else args)
@@ -44,17 +71,3 @@ def main(ctx: click.Context, debug: bool) -> None:
     """Measure what Apache Kafka's exactly-once semantics cost, and prove what they guarantee."""
     ctx.obj = {"debug": debug}
 
-
-def _register() -> None:
-    from bench.cli import broker, calibrate, compare, lag, report, run, validate
-
-    main.add_command(broker.broker)
-    main.add_command(run.run)
-    main.add_command(validate.validate)
-    main.add_command(report.report)
-    main.add_command(compare.compare)
-    main.add_command(lag.lag)
-    main.add_command(calibrate.calibrate)
-
-
-_register()
