@@ -16,15 +16,17 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
-from bench.cell import CellOutcome
 from bench.errors import BadInput
 from bench.metrics import LAG_COLUMNS, read_intervals
-from bench.sweep import PlannedCell
+
+if TYPE_CHECKING:  # the store is read by report, compare and lag, which must not need a Kafka client
+    from bench.cell import CellOutcome
+    from bench.sweep import PlannedCell
 
 SCHEMA_VERSION = 1
 DEFAULT_RESULTS_DIR = Path("results")

@@ -1,0 +1,39 @@
+"""Results and analysis never need what talks to Kafka: `report`, `compare` and `lag` work on a
+machine without confluent-kafka (here: made unimportable), so a run can be read anywhere."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+RUN = str(REPO / "results" / "gate-A1")
+WITHOUT_KAFKA_CLIENT = """
+import sys
+sys.modules["confluent_kafka"] = None  # every import of it fails, as if it were not installed
+from bench.cli import main
+main(sys.argv[1:])
+"""
+
+
+def without_kafka_client(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", WITHOUT_KAFKA_CLIENT, *args], capture_output=True, text=True, cwd=REPO, timeout=300)
+
+
+@pytest.mark.parametrize("args", [
+    ["report", RUN, "--output", "{tmp}/report.html"],
+    ["compare", RUN, str(REPO / "results" / "gate-quota"), "--format", "json"],
+    ["lag", RUN, "--format", "json"],
+    ["--help"],
+], ids=["report", "compare", "lag", "help"])
+def test_reading_commands_run_without_a_kafka_client(tmp_path, args):
+    result = without_kafka_client(*[a.format(tmp=tmp_path) for a in args])
+    assert result.returncode in (0, 1), result.stderr  # compare exits 1: gate-quota is a planted regression
+    assert "ModuleNotFoundError" not in result.stderr and "ImportError" not in result.stderr
+
+
+def test_the_blocked_client_really_is_blocked():
+    """Negative control: what does talk to Kafka fails to import under the same block."""
+    result = without_kafka_client("validate", str(REPO / "profiles" / "quick.yaml"))
+    assert result.returncode != 0 and "confluent_kafka" in result.stderr
