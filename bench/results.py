@@ -143,17 +143,19 @@ class RunStore:
         A damaged file is refused with one line naming it: a figure computed from half a cell
         would be wrong without saying so.
         """
-        out = []
-        for metrics_file in sorted((self.directory / "cells").glob("*/r*/metrics.json")):
-            params = _read_json(metrics_file.parent / "params.json", "cell's parameters")
-            metrics = _read_json(metrics_file, "cell's metrics")
-            for key, kind in _PARAMS_SHAPE.items():
-                if not isinstance(params.get(key), kind):
-                    raise _damaged(metrics_file.parent / "params.json", f"'{key}' is missing or not a {kind.__name__}")
-            if not isinstance(metrics.get("status"), str):
-                raise _damaged(metrics_file, "'status' is missing")
-            out.append({"params": params, "metrics": metrics, "dir": metrics_file.parent})
+        out = [self.cell(metrics_file.parent) for metrics_file in (self.directory / "cells").glob("*/r*/metrics.json")]
         return sorted(out, key=lambda c: c["params"]["ordinal"])
+
+    def cell(self, cell_dir: Path) -> dict:
+        """One finished cell repetition: {"params", "metrics", "dir"}."""
+        params = _read_json(cell_dir / "params.json", "cell's parameters")
+        metrics = _read_json(cell_dir / "metrics.json", "cell's metrics")
+        for key, kind in _PARAMS_SHAPE.items():
+            if not isinstance(params.get(key), kind):
+                raise _damaged(cell_dir / "params.json", f"'{key}' is missing or not a {kind.__name__}")
+        if not isinstance(metrics.get("status"), str):
+            raise _damaged(cell_dir / "metrics.json", "'status' is missing")
+        return {"params": params, "metrics": metrics, "dir": cell_dir}
 
     def latency_intervals(self, cell_dir: Path, kind: str) -> dict[float, HdrHistogram]:
         """A cell repetition's interval histograms of one latency kind (empty when it has none)."""

@@ -14,20 +14,21 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pandas as pd
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from bench import environment, modes
+from bench import environment
 from bench.analysis import overhead, summary
 from bench.broker import cluster as clusters
 from bench.broker import distribution
 from bench.cell import CellOutcome, Target, run_cell
+from bench.client_properties import for_client, redact
 from bench.errors import BadInput, EnvironmentProblem
 from bench.paths import state_dir
 from bench.profile import Profile
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
 from bench.roles import quiet_logger
-from bench.client_properties import for_client, redact
 from bench.sweep import PlannedCell, plan
 
 CELL_OVERHEAD_S = 8.0  # topic setup, role start-up and drain, for the ETA
@@ -48,6 +49,7 @@ class RunRequest:
 class RunEnd:
     store: RunStore
     status: str              # complete | interrupted | failed
+    summary: pd.DataFrame    # one row per cell repetition of the whole run
     broken_guarantees: list[str]
     failed_cells: list[str]
 
@@ -66,6 +68,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     status = "failed"
     brokers: dict[str, dict] = {}
+    rows = [summary.row(store, cell) for cell in store.cells()]  # read once; each new cell adds its row
     try:
         for version, block in _blocks(todo):
             if request.bootstrap_servers:
@@ -83,7 +86,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
             broker["api_versions"] = environment.broker_api_versions(target.bootstrap_servers, profile.client)
             brokers.setdefault(version, broker)
             store.update_manifest(broker=_broker_record(brokers), status="running")
-            _run_cells(store, block, target, request.keep_topics, progress)
+            _run_cells(store, block, target, request.keep_topics, progress, rows)
             if embedded:
                 clusters.stop(embedded)
                 embedded = None
@@ -96,8 +99,9 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         store.update_manifest(status=status, ended=time.time())
         if embedded:
             clusters.stop(embedded)
-    frame = summary.summary(store)
-    return RunEnd(store, status, broken_guarantees(frame), sorted(set(frame.loc[frame["status"] != "ok", "cell_id"])) if not frame.empty else [])
+    frame = summary.table(rows)
+    failed = sorted(set(frame.loc[frame["status"] != "ok", "cell_id"])) if not frame.empty else []
+    return RunEnd(store, status, frame, summary.broken_guarantees(frame), failed)
 
 
 def _blocks(cells: list[PlannedCell]) -> list[tuple[str, list[PlannedCell]]]:
@@ -163,7 +167,8 @@ def _external_target(bootstrap: str, client: dict) -> Target:
     return Target(bootstrap, client, rf, 2 if rf == 3 else 1)
 
 
-def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_topics: bool, progress: "Progress") -> None:
+def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_topics: bool, progress: "Progress",
+               rows: list[dict]) -> None:
     baseline = store.manifest()["profile"]["baseline"]
     # A fresh broker runs its first cells slower (JIT, page cache, coordinator loading), and each
     # mode exercises its own broker code (producer state, transaction coordinator): one discarded
@@ -177,25 +182,11 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
     for planned in todo:
         progress.cell_started(planned)
         outcome = run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)
-        store.write_cell(planned, outcome)
-        frame = summary.summary(store)
+        rows.append(summary.row(store, store.cell(store.write_cell(planned, outcome))))
+        frame = summary.table(rows)
         store.write_table("summary", frame)
         store.write_table("overhead", overhead.overhead(frame, baseline))
         progress.cell_done(planned, outcome)
-
-
-def broken_guarantees(frame) -> list[str]:
-    """Cells where a mode let through what it promises not to: the finding that exits 1."""
-    found = []
-    for row in frame.itertuples() if not frame.empty else []:
-        mode = modes.MODES[row.mode]
-        if mode.promises_no_duplicates and (row.duplicates or 0) > 0:
-            found.append(f"{row.cell_id} r{row.repetition}: {row.duplicates} duplicates")
-        if mode.promises_no_loss and (row.lost or 0) > 0:
-            found.append(f"{row.cell_id} r{row.repetition}: {row.lost} acknowledged records lost")
-        if mode.uses_transactions and (row.unexpected or 0) > 0:
-            found.append(f"{row.cell_id} r{row.repetition}: {row.unexpected} uncommitted records read")
-    return found
 
 
 class Progress:

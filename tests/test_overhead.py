@@ -10,9 +10,8 @@ import pytest
 from bench.analysis.overhead import overhead
 from bench.analysis.stats import one_sample
 from bench.cli.tables import print_run_table
-from bench.analysis.summary import cells
+from bench.analysis.summary import broken_guarantees, cells
 from bench.report.page import answer
-from bench.runner import broken_guarantees
 
 
 def rows(mode, cell_id, throughputs, **params):

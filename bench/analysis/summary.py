@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench import modes
 from bench.results import RunStore
 
 PARAM_COLUMNS = ["mode", "topology", "partitions", "transaction_size", "transaction_ms", "message_size",
@@ -16,11 +17,20 @@ THROTTLE_LIMIT = 0.01  # share of the window a quota held the producers back bef
 
 
 def summary(store: RunStore) -> pd.DataFrame:
-    rows = [_row(cell, store.lag(cell["dir"])) for cell in store.cells()]
-    frame = pd.DataFrame(rows)
+    return table([row(store, cell) for cell in store.cells()])
+
+
+def table(rows: list[dict]) -> pd.DataFrame:
+    """The summary of these rows, in run order (a run being written adds one row per cell)."""
+    frame = pd.DataFrame(sorted(rows, key=lambda r: r["ordinal"]))
     if frame.empty:
         return pd.DataFrame(columns=["cell_id", "repetition", *PARAM_COLUMNS, "status"])
     return frame
+
+
+def row(store: RunStore, cell: dict) -> dict:
+    """One cell repetition's row of the summary."""
+    return _row(cell, store.lag(cell["dir"]))
 
 
 def _row(cell: dict, lag: pd.DataFrame) -> dict:
@@ -81,6 +91,20 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     out["throttled_share"] = grouped["throttled_share"].max()
     out["flags"] = [flags(row.cv, row.generator_bound, row.behind_schedule, row.throttled_share) for row in out.itertuples()]
     return out.reset_index()
+
+
+def broken_guarantees(frame: pd.DataFrame) -> list[str]:
+    """Cells where a mode let through what it promises not to: the finding that exits 1."""
+    found = []
+    for r in frame.itertuples() if not frame.empty else []:
+        mode = modes.MODES[r.mode]
+        if mode.promises_no_duplicates and (r.duplicates or 0) > 0:
+            found.append(f"{r.cell_id} r{r.repetition}: {r.duplicates} duplicates")
+        if mode.promises_no_loss and (r.lost or 0) > 0:
+            found.append(f"{r.cell_id} r{r.repetition}: {r.lost} acknowledged records lost")
+        if mode.uses_transactions and (r.unexpected or 0) > 0:
+            found.append(f"{r.cell_id} r{r.repetition}: {r.unexpected} uncommitted records read")
+    return found
 
 
 def flags(cv: float, generator_bound: bool, behind_schedule: bool = False, throttled_share: float = 0.0) -> str:

@@ -37,8 +37,7 @@ def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, resul
     except KeyboardInterrupt:
         click.echo(f"eosbench: interrupted; finished cells are kept (eosbench run {profile_path} --run-id <id> --resume)", err=True)
         sys.exit(130)
-    frame = summary.summary(end.store)
-    print_run_table(summary.cells(frame), overhead.overhead(frame, profile.baseline), profile.baseline)
+    print_run_table(summary.cells(end.summary), overhead.overhead(end.summary, profile.baseline), profile.baseline)
     click.echo(f"\nresults: {end.store.directory}")
     for line in end.broken_guarantees:
         click.echo(f"GUARANTEE BROKEN: {line}", err=True)
