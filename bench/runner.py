@@ -15,20 +15,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
 from bench import environment
 from bench.analysis import overhead, summary
-from bench.broker import cluster as clusters
-from bench.broker import distribution
+from bench.broker.session import session
 from bench.cell import CellOutcome, Target, run_cell
-from bench.client_properties import for_client, redact
-from bench.errors import BadInput, EnvironmentProblem
+from bench.client_properties import redact
+from bench.errors import BadInput
 from bench.paths import state_dir
 from bench.profile import Profile
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
-from bench.roles import quiet_logger
 from bench.sweep import PlannedCell, plan
 
 CELL_OVERHEAD_S = 8.0  # topic setup, role start-up and drain, for the ETA
@@ -64,32 +60,17 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     store = _open_store(request, cells)
     todo = [c for c in cells if not store.has_cell(c)]
     progress.begin(len(cells), len(cells) - len(todo), todo)
-    embedded: clusters.Cluster | None = None
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     status = "failed"
     brokers: dict[str, dict] = {}
     rows = [summary.row(store, cell) for cell in store.cells()]  # read once; each new cell adds its row
     try:
         for version, block in _blocks(todo):
-            if request.bootstrap_servers:
-                target = _external_target(request.bootstrap_servers, profile.client)
-                broker = {"external": True, "bootstrap_servers": request.bootstrap_servers, "version": None,
-                          "version_note": "a cluster eosbench did not start: the Kafka protocol reports no release, "
-                                          "its request versions are in api_versions"}
-            else:
-                progress.note(f"starting embedded Kafka {version} ({profile.brokers} broker(s))")
-                embedded = _start_embedded(version, profile.brokers, store)
-                target = Target(embedded.bootstrap_servers, profile.client, embedded.replication_factor,
-                                embedded.min_insync_replicas, cluster=embedded)
-                broker = {"external": False, **embedded.describe()}
-            broker["reported_config"] = environment.broker_config(target.bootstrap_servers, profile.client)
-            broker["api_versions"] = environment.broker_api_versions(target.bootstrap_servers, profile.client)
-            brokers.setdefault(version, broker)
-            store.update_manifest(broker=_broker_record(brokers), status="running")
-            _run_cells(store, block, target, request.keep_topics, progress, rows)
-            if embedded:
-                clusters.stop(embedded)
-                embedded = None
+            home = state_dir() / "runs" / store.directory.name
+            with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note) as (target, broker):
+                brokers.setdefault(version, broker)
+                store.update_manifest(broker=_broker_record(brokers), status="running")
+                _run_cells(store, block, target, request.keep_topics, progress, rows)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -97,8 +78,6 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
         store.update_manifest(status=status, ended=time.time())
-        if embedded:
-            clusters.stop(embedded)
     frame = summary.table(rows)
     failed = sorted(set(frame.loc[frame["status"] != "ok", "cell_id"])) if not frame.empty else []
     return RunEnd(store, status, frame, summary.broken_guarantees(frame), failed)
@@ -149,22 +128,6 @@ def _open_store(request: RunRequest, cells: list[PlannedCell]) -> RunStore:
 
 def _jsonable(data: dict) -> dict:
     return json.loads(json.dumps(data, default=str))
-
-
-def _start_embedded(version: str, brokers: int, store: RunStore) -> clusters.Cluster:
-    java = distribution.find_java()
-    dist = distribution.resolve(version)
-    return clusters.start(dist, brokers, java=java, home=state_dir() / "runs" / store.directory.name)
-
-
-def _external_target(bootstrap: str, client: dict) -> Target:
-    admin = AdminClient({**for_client(client, "admin"), "bootstrap.servers": bootstrap}, logger=quiet_logger())
-    try:
-        count = len(admin.list_topics(timeout=10).brokers)
-    except KafkaException as exc:
-        raise EnvironmentProblem(f"cannot reach Kafka at {bootstrap}: {exc.args[0].str()}") from None
-    rf = 3 if count >= 3 else 1
-    return Target(bootstrap, client, rf, 2 if rf == 3 else 1)
 
 
 def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_topics: bool, progress: "Progress",

@@ -105,3 +105,17 @@ def test_an_existing_run_directory_is_never_overwritten(tiny, tmp_path):
     (tmp_path / "results" / "taken").mkdir(parents=True)
     out = eosbench("run", str(tiny), "--results-dir", str(tmp_path / "results"), "--run-id", "taken", "--bootstrap-servers", "127.0.0.1:1")
     assert out.returncode == 2 and "already exists" in out.stderr
+
+
+@pytest.mark.broker
+def test_without_bootstrap_servers_a_run_starts_the_embedded_broker_records_it_and_stops_it(tiny, tmp_path):
+    state = tmp_path / "state"
+    out = eosbench("run", str(tiny), "--results-dir", str(tmp_path / "results"), "--run-id", "embedded", "--quiet",
+                   "--set", "mode=at_least_once", "--repeat", "1", env={"EOSBENCH_STATE_DIR": str(state)})
+    assert out.returncode == 0, out.stderr
+    broker = json.loads((tmp_path / "results" / "embedded" / "manifest.json").read_text())["broker"]
+    assert broker["external"] is False and broker["version"] == "4.1.1" and broker["brokers"] == 1
+    assert broker["api_versions"]["Produce"].startswith("0..")
+    running = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout
+    assert running == "", "the run's broker was left running"
+    assert not list(state.glob("runs/*/broker.json"))

@@ -100,11 +100,11 @@ class Cluster:
 
     @property
     def replication_factor(self) -> int:
-        return 3 if self.size >= 3 else 1
+        return replication(self.size)[0]
 
     @property
     def min_insync_replicas(self) -> int:
-        return 2 if self.size >= 3 else 1
+        return replication(self.size)[1]
 
     def node(self, node_id: int) -> Node:
         for n in self.nodes:
@@ -126,6 +126,12 @@ class Cluster:
             "heap_mb": self.heap_mb,
             "config": server_properties(self, self.nodes[0]),
         }
+
+
+def replication(brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for a cluster of `brokers`: 3 and 2 where there are
+    three brokers to hold copies (the setting exactly-once deployments run with), else 1 and 1."""
+    return (3, 2) if brokers >= 3 else (1, 1)
 
 
 # ---------------------------------------------------------------------------------------- state

@@ -9,8 +9,8 @@ import click
 import pandas as pd
 
 from bench import calibration, environment
-from bench.broker import cluster as clusters
 from bench.broker import distribution
+from bench.broker.session import session
 from bench.cli.tables import render
 from bench.paths import state_dir
 from bench.results import DEFAULT_RESULTS_DIR, RunStore
@@ -40,21 +40,15 @@ def calibrate(bootstrap_servers, kafka_version, mode, message_size, records, rep
                     "records": records, "repeat": repeat, "baseline": None, "kafka": {"version": kafka_version}},
         "environment": environment.capture(),
     })
-    cluster = None
     status = "failed"
     try:
-        if not bootstrap_servers:
-            click.echo(f"starting embedded Kafka {dist.version}", err=True)
-            cluster = clusters.start(dist, 1, java=java, home=state_dir() / "runs" / run_id)
-            bootstrap_servers = cluster.bootstrap_servers
-        store.update_manifest(broker=cluster.describe() if cluster else {"external": True, "bootstrap_servers": bootstrap_servers})
-        result = calibration.run(bootstrap_servers, dist, java, mode, message_size, records, repeat,
-                                 on_measurement=lambda m: click.echo(f"  r{m.repetition} {m.tool:9s} {m.throughput_msgs:>12,.0f} msg/s", err=True))
+        with session({}, state_dir() / "runs" / run_id, bootstrap_servers, kafka_version, note=lambda text: click.echo(text, err=True)) as (target, broker):
+            store.update_manifest(broker=broker)
+            result = calibration.run(target.bootstrap_servers, dist, java, mode, message_size, records, repeat,
+                                     on_measurement=lambda m: click.echo(f"  r{m.repetition} {m.tool:9s} {m.throughput_msgs:>12,.0f} msg/s", err=True))
         status = "complete"
     finally:
         store.update_manifest(status=status, ended=time.time())
-        if cluster:
-            clusters.stop(cluster)
     frame = pd.DataFrame(calibration.as_rows(result))
     store.write_table("calibration", frame)
     rows = [[str(m.repetition), m.tool, f"{m.throughput_msgs:,.0f}", f"{m.throughput_mb:,.1f}", f"{m.p50_ms:g}", f"{m.p99_ms:g}", f"{m.p999_ms:g}"]
