@@ -145,6 +145,19 @@ def test_zero_throughput_in_new_fails_the_gate_and_as_base_is_left_out_without_a
     assert "transactional r2 delivered nothing in the base run: left out of its figures" in as_base.stdout
 
 
+def test_a_base_run_without_a_finished_cell_is_bad_input(broken):
+    for metrics in broken.glob("cells/*/r*/metrics.json"):
+        metrics.write_text(json.dumps({"status": "failed: broker down"}))
+    result = eosbench("compare", str(broken), A1)
+    assert result.returncode == 2 and "base run broken has no cell that finished" in result.stderr
+
+
+def test_runs_with_no_cell_in_common_fail_the_gate_instead_of_comparing_nothing():
+    result = eosbench("compare", A1, str(RESULTS / "example-standard-small"))
+    assert result.returncode == 1
+    assert "GATE FAILED: no cell of example-standard-small matches one of gate-A1: nothing was compared" in result.stdout
+
+
 def test_an_interrupted_new_run_fails_the_gate(broken):
     manifest = broken / "manifest.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "status": "interrupted"}))

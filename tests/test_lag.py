@@ -88,6 +88,11 @@ def test_transactional_high_watermark_lag_never_reaches_zero_while_the_readable_
     assert recommendation.transaction_overhead_share > 0
 
 
+def test_an_empty_group_name_is_refused():
+    result = eosbench("lag", str(REPO / "results" / "example-standard-small"), "--format", "prometheus", "--group", " ")
+    assert result.returncode == 2 and "--group needs the consumer group's name" in result.stderr
+
+
 @pytest.mark.parametrize("group, selector", [
     ("orders", 'group="orders"'),
     ('a"b', r'group="a\"b"'),

@@ -163,7 +163,7 @@ def compare(base: list[pd.DataFrame] | pd.DataFrame, new: list[pd.DataFrame] | p
         base_label, new_label, max_regression_pct, _judged(cells, max_regression_pct), only_in_base, only_in_new,
         baseline=baseline, design=design,
         warnings=_unmatched(base_all, new_all, only_in_base, only_in_new, base_label, new_label) + _empty_base(base_all),
-        failures=_failures(new_all, only_in_base, new_label, base_label),
+        failures=_failures(new_all, only_in_base, new_label, base_label, len(cells)),
     )
 
 
@@ -274,9 +274,11 @@ def _judged(cells: list[CellComparison], max_regression_pct: float) -> list[Cell
     return out
 
 
-def _failures(new: pd.DataFrame, only_in_base: list[str], new_label: str, base_label: str) -> list[str]:
-    """What makes NEW unfit to pass a gate, whatever the statistics: failed, missing or empty cells."""
-    out = [f"{row.cell_id} r{row.repetition} failed in {new_label}: {row.status}" for row in new[new["status"] != "ok"].itertuples()]
+def _failures(new: pd.DataFrame, only_in_base: list[str], new_label: str, base_label: str, compared: int) -> list[str]:
+    """What makes NEW unfit to pass a gate, whatever the statistics: failed, missing or empty cells,
+    or nothing compared at all."""
+    out = [] if compared else [f"no cell of {new_label} matches one of {base_label}: nothing was compared"]
+    out += [f"{row.cell_id} r{row.repetition} failed in {new_label}: {row.status}" for row in new[new["status"] != "ok"].itertuples()]
     ok = new[new["status"] == "ok"]
     out += [f"{row.cell_id} r{row.repetition} delivered nothing in {new_label} (zero throughput)"
             for row in ok[~(ok["throughput_msgs"].astype(float) > 0)].itertuples()]

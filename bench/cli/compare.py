@@ -58,6 +58,9 @@ def compare(base: str, new: str | None, by: str | None, max_regression: float, r
             raise click.UsageError("give BASE and NEW runs, or one run with --by kafka.version")
         sides = [[RunStore.open(run, results_dir) for run in _run_list(side)] for side in (base, new)]
         manifests = [[store.manifest() for store in side] for side in sides]
+        for store, manifest in zip(sides[0], manifests[0]):
+            if not any(c["metrics"]["status"] == "ok" for c in store.cells()):
+                raise BadInput(f"base run {manifest['run_id']} has no cell that finished: there is nothing to compare against")
         baselines = {m["profile"].get("baseline") for side in manifests for m in side}
         result = compare_runs([summary.summary(s) for s in sides[0]], [summary.summary(s) for s in sides[1]], max_regression,
                               _label(manifests[0]), _label(manifests[1]), baselines.pop() if len(baselines) == 1 else None, run_drift)

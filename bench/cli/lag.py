@@ -20,6 +20,8 @@ from bench.results import DEFAULT_RESULTS_DIR, RunStore
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS_DIR, show_default=True)
 def lag(run: str, fmt: str, group: str, results_dir: Path) -> None:
     """Recommend warning and critical lag thresholds (records and seconds) for every cell of RUN."""
+    if not group.strip():
+        raise click.UsageError("--group needs the consumer group's name")
     store = RunStore.open(run, results_dir)
     recommendations = for_run(store)
     run_id = store.manifest()["run_id"]
