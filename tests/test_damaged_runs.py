@@ -86,3 +86,10 @@ def test_reading_a_damaged_run_touches_nothing_in_it(tmp_path):
     for verb in VERBS:
         CliRunner().invoke(main, VERBS[verb](run, tmp_path))
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_an_output_path_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["report", str(EXAMPLE), "--output", str(blocker / "report.html")])
+    assert result.exit_code == 2 and result.stderr.strip() == f"eosbench: error: File exists: {blocker}"

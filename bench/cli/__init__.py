@@ -55,6 +55,11 @@ class _Group(click.Group):
             if "--debug" in args:
                 raise
             _fail(str(exc), exc.exit_code)
+        except OSError as exc:  # a path that cannot be written or read: the user's to fix (2), else the machine's (3)
+            if "--debug" in args:
+                raise
+            path_problem = isinstance(exc, (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError))
+            _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), 2 if path_problem else 3)
         sys.exit(code if isinstance(code, int) else 0)
 
 
