@@ -123,10 +123,16 @@ class CellOutcome:
     measure_start_epoch_s: float
     faults: list[dict]
     client_logs: dict[str, dict] = field(default_factory=dict)  # role -> ClientLog.result()
+    tracebacks: dict[str, str] = field(default_factory=dict)    # role -> the traceback of its failure
 
 
 class CellFailed(Exception):
-    """A role failed or hung; the message becomes the cell's status."""
+    """A role failed or hung; the message becomes the cell's status, the role's traceback (when it
+    sent one) goes to the cell's directory as `<role>.traceback`."""
+
+    def __init__(self, message: str, role: str | None = None, traceback: str | None = None):
+        super().__init__(message)
+        self.role, self.traceback = role, traceback
 
 
 class RoleProcess:
@@ -157,7 +163,7 @@ class RoleProcess:
         elif message[0] == "result":
             self.result = message[1]
         elif message[0] == "error":
-            raise CellFailed(f"{self.name}: {message[1]}")
+            raise CellFailed(f"{self.name}: {message[1]}", self.name, message[2] if len(message) > 2 else None)
         return message
 
     def expect(self, kind: str, timeout_s: float) -> Any:
@@ -220,6 +226,7 @@ def run_cell(
     timeline = None
     status = "ok"
     results: dict[str, Any] = {}
+    tracebacks: dict[str, str] = {}
     try:
         _create_topics(admin, spec, target, names["topics"])
         reader = RoleProcess("consumer", consumer, {
@@ -283,6 +290,8 @@ def run_cell(
         lag_rows = sampler.rows
     except CellFailed as exc:
         status = f"failed: {exc}"
+        if exc.traceback:
+            tracebacks[exc.role] = exc.traceback
     finally:
         for role in roles:
             role.kill()
@@ -310,7 +319,7 @@ def run_cell(
         lag_columns=LAG_COLUMNS, lag_rows=lag_rows,
         client_configs={k: redact(v) for k, v in configs.items()}, topics=names["topics"],
         measure_start_epoch_s=(timeline.measure_start_ns / 1e9 + timeline.epoch_offset_s) if timeline else time.time(),
-        faults=faults_done, client_logs=client_logs,
+        faults=faults_done, client_logs=client_logs, tracebacks=tracebacks,
     )
 
 

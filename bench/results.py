@@ -123,6 +123,8 @@ class RunStore:
         for kind, series in outcome.latencies.items():
             if series.intervals:
                 series.write_hlog(work / f"{kind}.hlog", outcome.measure_start_epoch_s, f"eosbench {kind} latency, cell {planned.cell_id} r{planned.repetition}")
+        for role, text in outcome.tracebacks.items():  # what --debug would have shown, kept with the cell
+            (work / f"{role}.traceback").write_text(text)
         for role, log in outcome.client_logs.items():  # librdkafka's own lines, never the terminal's
             if log["lines"]:
                 footer = [f"... {log['dropped']:,} more lines not kept"] if log["dropped"] else []

@@ -68,3 +68,12 @@ def test_at_least_once_processor_kill_duplicates_and_the_accounting_shows_it(boo
     print(f"at_least_once processor kill: {m['duplicates']} duplicates of {m['acked']} records")
     assert m["duplicates"] > 0 and m["lost"] == 0
     assert m["consumed"] == m["acked"] + m["duplicates"]
+
+
+def test_a_role_that_fails_keeps_its_traceback_with_the_cell(bootstrap_servers):
+    """A property profile validation would refuse, given straight to the cell: the role's own
+    traceback is kept for the cell's directory (`<role>.traceback`), the status says why."""
+    outcome = run_cell(CellSpec(mode="at_least_once", **QUICK), Target(bootstrap_servers, {"fetch.wait.max.ms": "-5"}), 1, "test-broken")
+    assert outcome.status.startswith("failed: consumer: KafkaException") and "fetch.wait.max.ms" in outcome.status
+    (role, text), = outcome.tracebacks.items()
+    assert role in outcome.status and "Traceback (most recent call last)" in text and "KafkaException" in text
