@@ -95,8 +95,8 @@ def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame, ratios: pd.Se
     zero = int((valid == 0).sum())
     if zero:
         notes.append(f"zero throughput in {zero} of {len(valid)} repetition(s)")
-    base_flags = flags(cv_base, *_limits(base))
-    row["flags"] = "; ".join(filter(None, [flags(cv_mine, *_limits(cell)), *notes, base_flags and f"baseline {base_flags}"]))
+    base_flags = [f"baseline {flag}" for flag in flags(cv_base, *_limits(base)).split("; ") if flag]
+    row["flags"] = "; ".join(filter(None, [flags(cv_mine, *_limits(cell)), *notes, *base_flags]))
     row.update({k: first[k] for k in PARAM_COLUMNS[1:]})
     return row
 
