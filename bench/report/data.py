@@ -1,8 +1,8 @@
 """Everything a report shows, read from a run directory alone (never from Kafka).
 
-A report must be rebuildable from results years later, so this module is the only place that
-reads them: summaries are recomputed from the cells (the CSVs may be from an older eosbench),
-histograms come from the HdrHistogram logs, lag from lag.csv.
+A report must be rebuildable from results years later, so everything here comes from the run's
+files through RunStore (which refuses damaged ones): summaries are recomputed from the cells (the
+CSVs may be from an older eosbench), histograms come from the HdrHistogram logs, lag from lag.csv.
 """
 
 from __future__ import annotations

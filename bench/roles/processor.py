@@ -88,7 +88,6 @@ class _Processor:
             "cut_off": drain.cut_off,
             "window_committed": self.window_committed,
             "transactions": self.commits if self.transactional else 0,
-            "commits": self.commits,
             "aborts": self.aborts,
             "rewinds": self.rewinds,
             "cpu_total_s": cpu_seconds(),

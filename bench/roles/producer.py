@@ -65,7 +65,7 @@ class _Generator:
         self.produce_latency = IntervalRecorder(timeline.measure_start_ns, scale=1e6)
         self.send_delay = IntervalRecorder(timeline.measure_start_ns)
         self.commit_latency = IntervalRecorder(timeline.measure_start_ns)
-        self.transactions = self.aborts = self.aborts_on_purpose = self.aborts_on_error = 0
+        self.transactions = self.aborts = self.aborts_on_purpose = 0  # aborts after an error: the difference
         self.txn_first_seq = 0
         self.txn_started_ns = 0
         self.rng = random.Random(spec["producer_index"])
@@ -200,7 +200,6 @@ class _Generator:
                     retrying(self.producer.abort_transaction, 60)
                     self.states[first:last] = bytes([ABORTED]) * (last - first)
                     self.aborts += 1
-                    self.aborts_on_error += 1
                     return
                 raise RoleFailed(f"fatal transaction error: {err.str()}") from exc
         if in_window:
@@ -222,7 +221,6 @@ class _Generator:
             "transactions": self.transactions,
             "aborts": self.aborts,
             "aborts_on_purpose": self.aborts_on_purpose,
-            "aborts_on_error": self.aborts_on_error,
             "cpu_window_s": cpu_window_s,
             "cpu_total_s": cpu_seconds(),
             "histograms": {
