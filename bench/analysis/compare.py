@@ -199,7 +199,7 @@ def _cells(runs: list[pd.DataFrame], baseline: str | None, versioned: bool) -> d
     out: dict[tuple, _Cell] = {}
     for frame in runs:
         ok = frame[frame["status"] == "ok"]
-        costs = {cell_id: ratios for cell_id, cell, base in baseline_pairs(ok, baseline) for ratios in [paired_ratios(cell, base)]}
+        costs = {cell_id: paired_ratios(cell, base) for cell_id, cell, base in baseline_pairs(ok, baseline)}
         for cell_id, rows in ok.groupby("cell_id", sort=False):
             key = _key(rows.iloc[0], versioned)
             cell = out.setdefault(key, _Cell(cell_id, {name: [] for name in METRICS}))
