@@ -22,10 +22,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from bench import modes
 from bench.analysis.stats import one_sample
 from bench.broker.distribution import Distribution, Java
-from bench.cell import CellFailed, RoleProcess
 from bench.errors import BadInput, EnvironmentProblem
 from bench.metrics import LatencySeries
-from bench.roles import Timeline, producer, quiet_logger
+from bench.roles import quiet_logger
+from bench.roles.launcher import CellFailed, SpawnLauncher
+from bench.roles.protocol import ROLES, Kind, ProducerSpec, Timeline
 
 PERF_CLASS = "org.apache.kafka.tools.ProducerPerformance"
 CALIBRATED_MODES = ("at_least_once", "idempotent", "transactional")
@@ -110,24 +111,22 @@ def _eosbench(bootstrap, dist, java, mode, size, records, transaction_ms, topic,
     config = modes.get(mode).producer_config({**COMMON, "bootstrap.servers": bootstrap})
     if mode == "transactional":
         config["transactional.id"] = f"{topic}.eosbench"
-    role = RoleProcess("producer", producer, {
-        "config": config, "topic": topic, "producer_index": 0, "cell_ordinal": 0, "message_size": size, "rate": None,
-        "transaction_size": None, "transaction_ms": transaction_ms if mode == "transactional" else None,
-        "abort_ratio": 0.0, "max_records": records,
-    })
+    spec = ProducerSpec("producer", config, topic, 0, 0, size, None, None, transaction_ms if mode == "transactional" else None,
+                        0.0, max_records=records)
+    role = SpawnLauncher().start("producer", ROLES["producer"], spec)
     try:
-        role.expect("ready", 90)
-        role.send("go", Timeline.starting_in(0.2, 0.0, 3600.0))
+        role.expect(Kind.READY, 90)
+        role.send(Kind.GO, Timeline.starting_in(0.2, 0.0, 3600.0))
         result = role.finish(600)
     except CellFailed as exc:
         raise EnvironmentProblem(f"eosbench producer failed: {exc}") from None
     finally:
         role.kill()
     latency = LatencySeries()
-    latency.merge(result["histograms"]["produce"])
+    latency.merge(result.histograms["produce"])
     p = latency.percentiles_ms()
-    rate = result["sent"] / result["elapsed_s"]
-    return Measurement("eosbench", rep, result["sent"], rate, rate * size / 1e6, p["p50_ms"], p["p99_ms"], p["p999_ms"])
+    rate = result.sent / result.elapsed_s
+    return Measurement("eosbench", rep, result.sent, rate, rate * size / 1e6, p["p50_ms"], p["p99_ms"], p["p999_ms"])
 
 
 def as_rows(calibration: Calibration) -> list[dict]:

@@ -36,18 +36,6 @@ class Mode:
     def uses_transactions(self) -> bool:
         return self.transactional_producer or self.transactional_processor
 
-    def applies(self, key: str, topology: str) -> bool:
-        """Whether a workload parameter means anything for this mode, so that it may multiply cells.
-
-        Transaction size and interval shape a transactional producer, and in topology `process`
-        they are the processor's commit interval in every mode.
-        """
-        if key in COMMIT_KNOBS:
-            return self.uses_transactions or topology == "process"
-        if key == "abort_ratio":
-            return self.transactional_producer
-        return True
-
     def check_client(self, client: Mapping[str, str]) -> None:
         """Refuse client properties that would change what this mode means, under any alias.
 
@@ -85,7 +73,6 @@ _READ_UNCOMMITTED = _frozen(isolation_level="read_uncommitted", enable_auto_comm
 _READ_COMMITTED = _frozen(isolation_level="read_committed", enable_auto_commit="false", auto_offset_reset="earliest")
 _ACKS_ALL_NO_IDEMPOTENCE = _frozen(acks="all", retries=_RETRIES_FOREVER, enable_idempotence="false")
 _IDEMPOTENT = _frozen(acks="all", retries=_RETRIES_FOREVER, enable_idempotence="true")
-COMMIT_KNOBS = frozenset({"transaction_size", "transaction_ms"})
 
 MODES: dict[str, Mode] = {
     m.name: m

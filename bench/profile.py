@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 
-from bench import client_properties, modes
+from bench import client_properties, modes, parameters
 from bench.broker.distribution import DEFAULT_KAFKA_VERSION
 from bench.errors import BadInput
+from bench.parameters import between, whole
 
 ORDERS = ("interleaved", "sequential")
 FAULT_KINDS = ("processor_kill", "consumer_pause", "pause", "kill", "command")
@@ -30,51 +31,12 @@ MAX_YAML_VALUES = 100_000      # after YAML aliases are expanded: an alias bomb 
 MAX_CELLS = 10_000             # cell repetitions of one run, counted before the plan is built
 MAX_SWEEP_VALUES = 1_000
 MAX_REPEAT = 100
-MAX_MESSAGE_SIZE = 1_048_588 - 1_024  # the broker's default message.max.bytes, less batch and header overhead
 DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000  # librdkafka's transaction.timeout.ms: a longer transaction is aborted
 _VERSION = re.compile(r"^\d+\.\d+\.\d+([-.][0-9A-Za-z.-]+)?$")
 
 
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+_SECONDS_INTO_WINDOW = between(0, 86_400)
 
-
-def _whole(low: int, high: int) -> tuple:
-    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high, f"a whole number from {low:,} to {high:,}")
-
-
-def _between(low: float, high: float, low_open: bool = False) -> tuple:
-    return ((lambda v: _number(v) and (v > low if low_open else v >= low) and v <= high),
-            f"a number {'>' if low_open else '>='} {low:g} and <= {high:,g}")
-
-
-def _optional(check: tuple) -> tuple:
-    return (lambda v: v is None or check[0](v), f"{check[1]}, or null")
-
-
-_RATE_NUMBER = _between(1, 10_000_000)
-_RATE = (lambda v: v == "max" or _RATE_NUMBER[0](v), f"'max' or {_RATE_NUMBER[1]} records/s")
-_RATIO = (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)")
-_MODE = (lambda v: isinstance(v, str) and v in modes.MODES, f"one of {', '.join(modes.MODES)}")
-_TOPOLOGY = (lambda v: v in ("produce", "process"), "produce or process")
-_SECONDS_INTO_WINDOW = _between(0, 86_400)
-
-# workload key -> ((check, what it must be), default)
-WORKLOAD_KEYS: dict[str, tuple] = {
-    "mode": (_MODE, "at_least_once"),
-    "topology": (_TOPOLOGY, "produce"),
-    "partitions": (_whole(1, 4_096), 1),
-    "message_size": (_whole(1, MAX_MESSAGE_SIZE), 1024),
-    "rate": (_RATE, "max"),
-    "producers": (_whole(1, 64), 1),
-    "warmup_s": (_between(0, 3_600), 5),
-    "duration_s": (_between(0, 86_400, low_open=True), 20),
-    "transaction_size": (_optional(_whole(1, 1_000_000)), None),
-    "transaction_ms": (_optional(_between(0, 3_600_000, low_open=True)), None),
-    "abort_ratio": (_RATIO, 0.0),
-    "replication_factor": (_optional(_whole(1, 16)), None),
-    "max_in_flight": (_whole(1, 1_000_000), 5),
-}
 TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "baseline", "faults")
 KAFKA_KEYS = ("version", "brokers")
 
@@ -227,13 +189,13 @@ def _validate(raw: dict, source: str) -> Profile:
     client = _client(_section(raw, "client", fail), fail)
 
     workload = _section(raw, "workload", fail)
-    _known(workload, WORKLOAD_KEYS, "workload.", fail)
+    _known(workload, parameters.BY_NAME, "workload.", fail)
     for key, value in workload.items():
         _check_value(f"workload.{key}", key, value, fail)
-    workload = {key: workload.get(key, default) for key, (_, default) in WORKLOAD_KEYS.items()}
+    workload = {p.name: workload.get(p.name, p.default) for p in parameters.PARAMETERS}
 
     sweep = _section(raw, "sweep", fail)
-    _known(sweep, WORKLOAD_KEYS, "sweep.", fail)
+    _known(sweep, parameters.BY_NAME, "sweep.", fail)
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
             raise fail(f"'sweep.{key}' must be a non-empty list of values")
@@ -245,8 +207,8 @@ def _validate(raw: dict, source: str) -> Profile:
             raise fail(f"'sweep.{key}' lists a value twice")
 
     repeat = raw.get("repeat", 1)
-    if not _whole(1, MAX_REPEAT)[0](repeat):
-        raise fail(f"'repeat' must be {_whole(1, MAX_REPEAT)[1]}, not {repeat!r}")
+    if not whole(1, MAX_REPEAT)[0](repeat):
+        raise fail(f"'repeat' must be {whole(1, MAX_REPEAT)[1]}, not {repeat!r}")
     order = raw.get("order", "interleaved")
     if order not in ORDERS:
         raise fail(f"'order' must be interleaved or sequential, not {order!r}")
@@ -338,9 +300,9 @@ def _known(mapping: dict, allowed, prefix: str, fail) -> None:
 
 
 def _check_value(label: str, key: str, value: Any, fail) -> None:
-    (ok, what), _ = WORKLOAD_KEYS[key]
-    if not ok(value):
-        raise fail(f"'{label}' must be {what}, not {value!r}")
+    parameter = parameters.BY_NAME[key]
+    if not parameter.accepts(value):
+        raise fail(f"'{label}' must be {parameter.check[1]}, not {value!r}")
 
 
 def _check_fault(fault: Any, label: str, fail) -> None:
@@ -355,12 +317,12 @@ def _check_fault(fault: Any, label: str, fail) -> None:
     _known(fault, ("kind", *allowed), f"{label}.", fail)
     if not _SECONDS_INTO_WINDOW[0](fault.get("at_s")):
         raise fail(f"'{label}.at_s' must be a number of seconds into the measured window ({_SECONDS_INTO_WINDOW[1]})")
-    if not _between(0, 3_600)[0](fault.get("duration_s", 0)):
-        raise fail(f"'{label}.duration_s' must be {_between(0, 3_600)[1]} seconds")
+    if not between(0, 3_600)[0](fault.get("duration_s", 0)):
+        raise fail(f"'{label}.duration_s' must be {between(0, 3_600)[1]} seconds")
     if kind in ("consumer_pause", "pause") and not fault.get("duration_s"):
         raise fail(f"'{label}.duration_s' must say how long the {kind} lasts (seconds > 0)")
     target = fault.get("target", "leader")
-    if kind in ("pause", "kill") and target != "leader" and not _whole(1, 3)[0](target):
+    if kind in ("pause", "kill") and target != "leader" and not whole(1, 3)[0](target):
         raise fail(f"'{label}.target' must be 'leader' or a broker id, not {target!r}")
     if kind == "command" and not isinstance(fault.get("command"), str):
         raise fail(f"'{label}.command' must be the shell command to run")

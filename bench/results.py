@@ -25,7 +25,7 @@ from bench.errors import BadInput
 from bench.metrics import LAG_COLUMNS, read_intervals
 
 if TYPE_CHECKING:  # the store is read by report, compare and lag, which must not need a Kafka client
-    from bench.cell import CellOutcome
+    from bench.cell.spec import CellOutcome
     from bench.sweep import PlannedCell
 
 SCHEMA_VERSION = 1
@@ -126,9 +126,9 @@ class RunStore:
         for role, text in outcome.tracebacks.items():  # what --debug would have shown, kept with the cell
             (work / f"{role}.traceback").write_text(text)
         for role, log in outcome.client_logs.items():  # librdkafka's own lines, never the terminal's
-            if log["lines"]:
-                footer = [f"... {log['dropped']:,} more lines not kept"] if log["dropped"] else []
-                (work / f"{role}.log").write_text("\n".join(log["lines"] + footer) + "\n")
+            if log.lines:
+                footer = [f"... {log.dropped:,} more lines not kept"] if log.dropped else []
+                (work / f"{role}.log").write_text("\n".join(log.lines + footer) + "\n")
         with open(work / "lag.csv", "w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(outcome.lag_columns)

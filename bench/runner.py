@@ -19,7 +19,8 @@ import pandas as pd
 from bench import environment
 from bench.analysis import overhead, summary
 from bench.broker.session import session
-from bench.cell import CellOutcome, Target, run_cell
+from bench.cell.phases import run_cell
+from bench.cell.spec import CellOutcome, Target
 from bench.client_properties import redact
 from bench.errors import BadInput
 from bench.paths import state_dir

@@ -11,16 +11,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from bench import modes
-from bench.cell import CellSpec
+from bench import modes, parameters
+from bench.cell.spec import CellSpec
 from bench.errors import BadInput
 from bench.profile import Profile
-
-_ABBREVIATIONS = {
-    "topology": "", "partitions": "p", "message_size": "m", "rate": "r", "producers": "n",
-    "transaction_size": "ts", "transaction_ms": "tms", "abort_ratio": "ab", "warmup_s": "w",
-    "duration_s": "d", "replication_factor": "rf", "max_in_flight": "mif",
-}
 
 
 @dataclass(frozen=True)
@@ -45,7 +39,7 @@ def cell_specs(profile: Profile) -> list[tuple[str, CellSpec]]:
             mode = modes.MODES[mode_name]
             if point["topology"] not in mode.topologies:
                 continue
-            params = {k: v for k, v in point.items() if mode.applies(k, point["topology"])}
+            params = {k: v for k, v in point.items() if parameters.shapes(k, mode, point["topology"])}
             params["mode"] = mode_name
             cell_id = _cell_id(mode_name, {k: params[k] for k in swept if k in params})
             if cell_id not in seen:
@@ -77,15 +71,10 @@ def plan(profile: Profile) -> list[PlannedCell]:
 
 
 def _spec(params: dict, profile: Profile) -> CellSpec:
-    fields = {k: v for k, v in params.items() if k in CellSpec.__dataclass_fields__}
-    fields["rate"] = None if fields.get("rate") == "max" else fields.get("rate")
+    fields = {k: parameters.BY_NAME[k].to_cell(v) for k, v in params.items()}
     faults = tuple(f for f in profile.faults if f["kind"] != "processor_kill" or params["topology"] == "process")
     return CellSpec(**fields, faults=faults)
 
 
 def _cell_id(mode: str, swept: dict) -> str:
-    parts = [mode]
-    for key, value in swept.items():
-        prefix = _ABBREVIATIONS.get(key, f"{key}=")
-        parts.append(f"{prefix}{'max' if value is None else value}")
-    return "-".join(str(p) for p in parts)
+    return "-".join([mode, *(parameters.BY_NAME[key].id_part(value) for key, value in swept.items())])

@@ -17,11 +17,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench import modes
 from bench.metrics import IntervalRecorder
-from bench.roles import Timeline, producer
+from bench.roles import producer
+from bench.roles.protocol import ProducerSpec, Timeline
 
 
-class _Pipe:
-    def send(self, message) -> None:
+class _Channel:
+    def send(self, kind, payload=None) -> None:
         pass
 
 
@@ -41,19 +42,16 @@ def measure(bootstrap: str, seconds: float, size: int, recording: bool) -> tuple
     topic = f"recording-cost-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(30)
-    spec = {
-        "config": modes.get("at_least_once").producer_config({"bootstrap.servers": bootstrap}),
-        "topic": topic, "producer_index": 0, "cell_ordinal": 0, "message_size": size, "rate": None,
-        "transaction_size": None, "transaction_ms": None, "abort_ratio": 0.0,
-    }
+    config = modes.get("at_least_once").producer_config({"bootstrap.servers": bootstrap})
+    spec = ProducerSpec("producer-0", config, topic, 0, 0, size, None, None, None, 0.0)
     timeline = Timeline.starting_in(0.1, 2.0, seconds)
-    generator = producer._Generator(spec, producer.Producer(spec["config"]), False, timeline, _Pipe())
+    generator = producer._Generator(spec, producer.Producer(config), False, timeline, _Channel())
     if not recording:
         for name in ("produce_latency", "send_delay", "commit_latency"):
             setattr(generator, name, _Silent(timeline.measure_start_ns))
     result = generator.run()
     admin.delete_topics([topic])[topic].result(30)
-    return result["window_acked"] / timeline.duration_s, 1e6 * result["cpu_window_s"] / result["window_sent"]
+    return result.window_acked / timeline.duration_s, 1e6 * result.cpu_window_s / result.window_acked
 
 
 def main() -> None:

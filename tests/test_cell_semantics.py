@@ -6,7 +6,8 @@ read_committed filtering of aborted transactions, and exactly-once across a proc
 
 import pytest
 
-from bench.cell import CellSpec, Target, run_cell
+from bench.cell.phases import run_cell
+from bench.cell.spec import CellSpec, Target
 
 pytestmark = pytest.mark.broker
 

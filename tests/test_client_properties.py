@@ -55,5 +55,5 @@ def test_a_credential_printed_by_a_client_log_line_is_cut_out():
 
     log = ClientLog("producer-0", {"sasl.password": "hunter2", "linger.ms": "5"})
     log.logger.log(logging.DEBUG, "%s [%s] %s", "CONF", "rdkafka#producer-1", "sasl.password = hunter2, linger.ms = 5")
-    assert log.result()["lines"][0].endswith("CONF [rdkafka#producer-1] sasl.password = [redacted], linger.ms = 5")
-    assert log.result()["counts"] == {"DEBUG/CONF": 1}
+    assert log.result().lines[0].endswith("CONF [rdkafka#producer-1] sasl.password = [redacted], linger.ms = 5")
+    assert log.result().counts == {"DEBUG/CONF": 1}

@@ -7,7 +7,8 @@ import pytest
 
 from bench.broker import cluster as clusters
 from bench.broker import distribution, faults
-from bench.cell import CellSpec, Target, run_cell
+from bench.cell.phases import run_cell
+from bench.cell.spec import CellSpec, Target
 
 pytestmark = pytest.mark.broker
 

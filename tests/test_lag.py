@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from bench.analysis.lag import first_crossing, recommend, steady_totals, totals
-from bench.cell import CellSpec, Target, run_cell
+from bench.cell.phases import run_cell
+from bench.cell.spec import CellSpec, Target
 from tests.conftest import REPO, eosbench
 
 CELL = dict(mode="transactional", partitions=2, rate=2000, message_size=256, warmup_s=1, duration_s=10, transaction_ms=200)

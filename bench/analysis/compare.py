@@ -35,7 +35,7 @@ import pandas as pd
 
 from bench.analysis.overhead import baseline_pairs, paired_ratios
 from bench.analysis.stats import ALPHA, Estimate, holm, one_sample, pct, two_sample
-from bench.analysis.summary import PARAM_COLUMNS
+from bench.parameters import NAMES as PARAM_COLUMNS
 
 # name -> whether a larger value is better
 METRICS = {"throughput": True, "e2e_p99": False, "cost": True}

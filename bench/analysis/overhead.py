@@ -18,7 +18,8 @@ import pandas as pd
 
 from bench import modes
 from bench.analysis.stats import ALPHA, MIN_UNITS, Estimate, holm, one_sample
-from bench.analysis.summary import PARAM_COLUMNS, flags
+from bench.analysis.summary import flags
+from bench.parameters import NAMES as PARAM_COLUMNS, shapes
 
 COLUMNS = ["cell_id", "mode", "baseline_cell_id", "pairs", "throughput_msgs", "baseline_throughput_msgs",
            "overhead_pct", "ci_low_pct", "ci_high_pct", "p_holm", "significant", "interval_note",
@@ -48,7 +49,7 @@ def baseline_pairs(summary: pd.DataFrame, baseline: str | None) -> Iterator[tupl
     base_mode = modes.MODES[baseline]
     for cell_id, cell in ok[ok["mode"] != baseline].groupby("cell_id", sort=False):
         first = cell.iloc[0]
-        keys = [k for k in PARAM_COLUMNS if k != "mode" and base_mode.applies(k, first["topology"])]
+        keys = [k for k in PARAM_COLUMNS if k != "mode" and shapes(k, base_mode, first["topology"])]
         keys += ["kafka_version"] if "kafka_version" in ok else []
         candidates = ok[ok["mode"] == baseline]
         for key in keys:

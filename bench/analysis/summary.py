@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 
 from bench import modes
+from bench.parameters import NAMES as PARAM_COLUMNS
 from bench.results import RunStore
 
-PARAM_COLUMNS = ["mode", "topology", "partitions", "transaction_size", "transaction_ms", "message_size",
-                 "rate", "producers", "abort_ratio", "replication_factor", "max_in_flight", "warmup_s", "duration_s"]
 CV_LIMIT = 0.10
 THROTTLE_LIMIT = 0.01  # share of the window a quota held the producers back before a cell says so
 

@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 from bench import environment
 from bench.broker import cluster as clusters
 from bench.broker import distribution
-from bench.cell import Target
+from bench.cell.spec import Target
 from bench.client_properties import for_client
 from bench.errors import EnvironmentProblem
 from bench.roles import quiet_logger

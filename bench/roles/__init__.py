@@ -1,9 +1,9 @@
 """The processes of a cell: producers, processor, verifying consumer, lag sampler.
 
-Each role runs in its own process (spawned, so no librdkafka thread is ever forked) and talks to
-the cell runner over a pipe: it says `ready` once its clients work, waits for `go` with the
-cell's timeline, may send `progress`, and ends with `result` (or `error` with one line). Times
-are `time.monotonic_ns()`, which is system-wide on Linux, so every role shares one clock.
+Each role runs in its own process and speaks `bench.roles.protocol` with the cell runner over a
+channel its launcher provides (`bench.roles.launcher`): `send(kind, payload)`, `poll(timeout)`,
+`recv()`. This module holds what every role shares: the entry point, the wait for GO, the client
+log.
 """
 
 from __future__ import annotations
@@ -13,34 +13,14 @@ import signal
 import time
 import traceback
 from collections import Counter
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import Any, Callable
+import importlib
+from typing import Any, Callable, Protocol
 
 from bench.client_properties import REDACTED, is_secret
+from bench.roles.protocol import ClientLogResult, Kind, RoleError, Timeline
 
 ID_HEADER = "eosbench-id"
 TS_HEADER = "eosbench-ts"  # intended send time, monotonic ns, 8 bytes big-endian
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """The phases of a cell on the shared monotonic clock."""
-
-    start_ns: int          # warm-up begins
-    measure_start_ns: int  # figures from here on count
-    measure_end_ns: int    # producers stop here; drain follows
-    epoch_offset_s: float  # add to monotonic seconds to get wall-clock seconds
-
-    @property
-    def duration_s(self) -> float:
-        return (self.measure_end_ns - self.measure_start_ns) / 1e9
-
-    @classmethod
-    def starting_in(cls, delay_s: float, warmup_s: float, duration_s: float) -> "Timeline":
-        start = time.monotonic_ns() + int(delay_s * 1e9)
-        measure = start + int(warmup_s * 1e9)
-        return cls(start, measure, measure + int(duration_s * 1e9), time.time() - time.monotonic())
 
 
 class ClientLog(logging.Handler):
@@ -75,9 +55,9 @@ class ClientLog(logging.Handler):
                 line = line.replace(secret, REDACTED)
             self.lines.append(f"{stamp} {record.levelname} {line}")
 
-    def result(self) -> dict:
+    def result(self) -> ClientLogResult:
         """What travels to the cell runner: the lines (up to MAX_LINES) and every line counted."""
-        return {"lines": self.lines, "counts": dict(self.counts), "dropped": max(0, sum(self.counts.values()) - len(self.lines))}
+        return ClientLogResult(self.lines, dict(self.counts), max(0, sum(self.counts.values()) - len(self.lines)))
 
 
 def quiet_logger() -> logging.Logger:
@@ -93,29 +73,39 @@ class RoleFailed(Exception):
     """A role could not go on; the message says why, for the cell's status."""
 
 
-def entry(target: Callable[[dict, Connection], Any], spec: dict, conn: Connection) -> None:
-    """Process entry point: run the role and always answer with a result or an error.
+class Channel(Protocol):
+    """A role's end of its conversation with the cell runner (see bench.roles.launcher)."""
+
+    def send(self, kind: Kind, payload: Any = None) -> None: ...
+    def poll(self, timeout_s: float = 0) -> bool: ...
+    def recv(self) -> tuple[Kind, Any]: ...
+    def close(self) -> None: ...
+
+
+def entry(module: str, spec: Any, channel: Channel) -> None:
+    """Process entry point: run the role (`module.run(spec, channel)`) and always answer with a
+    RESULT or an ERROR.
 
     Ctrl-C reaches the whole process group; the cell runner decides what happens to roles, so
     they ignore it rather than die half-way with a traceback.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        conn.send(("result", target(spec, conn)))
+        channel.send(Kind.RESULT, importlib.import_module(module).run(spec, channel))
     except RoleFailed as exc:
-        conn.send(("error", str(exc)))
-    except Exception as exc:  # a bug or a client failure: report it, keep the stack for --debug
-        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        channel.send(Kind.ERROR, RoleError(str(exc)))
+    except Exception as exc:  # a bug or a client failure: report it, keep the stack for the cell's directory
+        channel.send(Kind.ERROR, RoleError(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
     finally:
-        conn.close()
+        channel.close()
 
 
-def wait_for_go(conn: Connection) -> Timeline:
-    conn.send(("ready", None))
-    message = conn.recv()
-    if message[0] != "go":
-        raise RoleFailed(f"expected 'go', got {message[0]!r}")
-    return message[1]
+def wait_for_go(channel: Channel) -> Timeline:
+    channel.send(Kind.READY)
+    kind, timeline = channel.recv()
+    if kind is not Kind.GO:
+        raise RoleFailed(f"expected 'go', got {kind.value!r}")
+    return timeline
 
 
 def sleep_until(t_ns: int) -> None:

@@ -9,24 +9,24 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from multiprocessing.connection import Connection
 
 import numpy as np
 from confluent_kafka import Consumer
 
 from bench.metrics import IntervalRecorder, parse_ids, producer_of
-from bench.roles import ClientLog, cpu_seconds, wait_for_go
+from bench.roles import Channel, ClientLog, cpu_seconds, wait_for_go
+from bench.roles.protocol import ConsumerResult, ConsumerSpec
 from bench.roles.reading import Drain, join, next_batch
 
 
-def run(spec: dict, conn: Connection) -> dict:
-    log = ClientLog(spec["role"], spec["config"])
-    consumer = Consumer(spec["config"], logger=log.logger)
-    pending = join(consumer, [spec["topic"]])
-    timeline = wait_for_go(conn)
+def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
+    log = ClientLog(spec.role, spec.config)
+    consumer = Consumer(spec.config, logger=log.logger)
+    pending = join(consumer, [spec.topic])
+    timeline = wait_for_go(channel)
     e2e = IntervalRecorder(timeline.measure_start_ns)
     seen: dict[bytes, list[np.ndarray]] = defaultdict(list)
-    commit_first = spec["commit_offsets_before_processing"]
+    commit_first = spec.commit_offsets_before_processing
     drain = Drain()
     received = window_received = 0
     measure_start, measure_end = timeline.measure_start_ns, timeline.measure_end_ns
@@ -49,18 +49,14 @@ def run(spec: dict, conn: Connection) -> dict:
                 consumer.commit(asynchronous=True)
         received += len(records)
         e2e.tick(now)
-        pause_s = drain.listen(conn)
+        pause_s = drain.listen(channel)
         if pause_s:  # a `consumer_pause` fault: stop reading and committing, stay in the group
             time.sleep(pause_s)
         if drain.done(now, received, bool(records), consumer):
             break
     consumer.close()
-    return {
-        "ids": {producer_of(head): np.concatenate(chunks) for head, chunks in seen.items()},
-        "received": received,
-        "cut_off": drain.cut_off,
-        "window_received": window_received,
-        "cpu_total_s": cpu_seconds(),
-        "histograms": {"e2e": e2e.encoded()},
-        "client_log": log.result(),
-    }
+    return ConsumerResult(
+        ids={producer_of(head): np.concatenate(chunks) for head, chunks in seen.items()},
+        received=received, cut_off=drain.cut_off, window_received=window_received, cpu_total_s=cpu_seconds(),
+        histograms={"e2e": e2e.encoded()}, client_log=log.result(),
+    )

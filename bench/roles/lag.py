@@ -19,30 +19,30 @@ from __future__ import annotations
 
 import time
 import uuid
-from multiprocessing.connection import Connection
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from bench.roles import ClientLog, cpu_seconds, sleep_until, wait_for_go
+from bench.roles import Channel, ClientLog, cpu_seconds, sleep_until, wait_for_go
+from bench.roles.protocol import Kind, LagResult, LagSpec
 from bench.roles.reading import next_batch
 
 _PROBE_TIMEOUT_S = 0.5
 NOTHING_READABLE = -1.0
 
 
-def run(spec: dict, conn: Connection) -> dict:
-    log = ClientLog(spec["role"], spec["config"])
-    admin = AdminClient(spec["config"], logger=log.logger)
-    probe = Consumer({**spec["config"], "group.id": f"eosbench-lag-probe-{uuid.uuid4().hex[:8]}",
+def run(spec: LagSpec, channel: Channel) -> LagResult:
+    log = ClientLog(spec.role, spec.config)
+    admin = AdminClient(spec.config, logger=log.logger)
+    probe = Consumer({**spec.config, "group.id": f"eosbench-lag-probe-{uuid.uuid4().hex[:8]}",
                       "enable.auto.commit": "false", "isolation.level": "read_committed", "enable.partition.eof": "true"},
                      logger=log.logger)
-    targets = [(g["group"], [TopicPartition(g["topic"], p) for p in range(spec["partitions"])]) for g in spec["groups"]]
-    timeline = wait_for_go(conn)
+    targets = [(g.group, [TopicPartition(g.topic, p) for p in range(spec.partitions)]) for g in spec.groups]
+    timeline = wait_for_go(channel)
     tick = timeline.measure_start_ns
     while True:
         sleep_until(tick)
-        if conn.poll() and conn.recv()[0] == "stop":
+        if channel.poll() and channel.recv()[0] is Kind.STOP:
             break
         phase = "measure" if tick < timeline.measure_end_ns else "drain"
         t_s = round((tick - timeline.measure_start_ns) / 1e9, 3)
@@ -52,11 +52,11 @@ def run(spec: dict, conn: Connection) -> dict:
                 rows += [(t_s, phase, group, *sample) for sample in _sample(admin, probe, group, partitions)]
             except (KafkaException, TimeoutError):  # a broker down under a fault: this second has no sample
                 pass
-        conn.send(("rows", rows))  # streamed, so a sampler that dies under a fault keeps what it saw
+        channel.send(Kind.ROWS, rows)  # streamed, so a sampler that dies under a fault keeps what it saw
         admin.poll(0)  # serves the admin client's log lines
         tick += 1_000_000_000
     probe.close()
-    return {"cpu_total_s": cpu_seconds(), "client_log": log.result()}
+    return LagResult(cpu_total_s=cpu_seconds(), client_log=log.result())
 
 
 def _sample(admin: AdminClient, probe: Consumer, group: str, partitions: list[TopicPartition]) -> list[tuple]:

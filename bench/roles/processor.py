@@ -11,31 +11,33 @@ the consumer rewinds to the last committed offsets: nothing is skipped, which is
 from __future__ import annotations
 
 import time
-from multiprocessing.connection import Connection
+from typing import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 
 from bench.metrics import IntervalRecorder
-from bench.roles import ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
+from bench.roles import Channel, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
+from bench.roles.protocol import ClientLogResult, ProcessorResult, ProcessorSpec, Timeline
 from bench.roles.reading import Drain, join, next_batch
 
 
-def run(spec: dict, conn: Connection) -> dict:
-    log = ClientLog(spec["role"], spec["consumer_config"], spec["producer_config"])
-    consumer = Consumer(spec["consumer_config"], logger=log.logger)
-    producer = Producer(spec["producer_config"], logger=log.logger)
-    transactional = "transactional.id" in spec["producer_config"]
+def run(spec: ProcessorSpec, channel: Channel) -> ProcessorResult:
+    log = ClientLog(spec.role, spec.consumer_config, spec.producer_config)
+    consumer = Consumer(spec.consumer_config, logger=log.logger)
+    producer = Producer(spec.producer_config, logger=log.logger)
+    transactional = "transactional.id" in spec.producer_config
     if transactional:
         retrying(producer.init_transactions, 60)
-    pending = join(consumer, [spec["input_topic"]])
-    timeline = wait_for_go(conn)
-    return {**_Processor(spec, consumer, producer, transactional, timeline, conn).run(pending), "client_log": log.result()}
+    pending = join(consumer, [spec.input_topic])
+    timeline = wait_for_go(channel)
+    return _Processor(spec, consumer, producer, transactional, timeline, channel).run(pending, log.result)
 
 
 class _Processor:
-    def __init__(self, spec, consumer: Consumer, producer: Producer, transactional: bool, timeline, conn):
+    def __init__(self, spec: ProcessorSpec, consumer: Consumer, producer: Producer, transactional: bool, timeline: Timeline,
+                 channel: Channel):
         self.spec, self.consumer, self.producer, self.transactional = spec, consumer, producer, transactional
-        self.timeline, self.conn = timeline, conn
+        self.timeline, self.channel = timeline, channel
         self.commit_latency = IntervalRecorder(timeline.measure_start_ns)
         self.failed_deliveries = 0
         self.uncommitted = 0
@@ -45,11 +47,10 @@ class _Processor:
         if err is not None:
             self.failed_deliveries += 1
 
-    def run(self, pending: list) -> dict:
-        spec = self.spec
-        out = spec["output_topic"]
-        every = spec.get("transaction_size") or 0
-        every_ns = int((spec.get("transaction_ms") or 100) * 1e6)
+    def run(self, pending: list, client_log: Callable[[], ClientLogResult]) -> ProcessorResult:
+        out = self.spec.output_topic
+        every = self.spec.transaction_size or 0
+        every_ns = int((self.spec.transaction_ms or 0) * 1e6)
         produce, poll = self.producer.produce, self.producer.poll
         drain = Drain()
         in_txn = False
@@ -72,27 +73,22 @@ class _Processor:
             self.uncommitted += len(records)
             self.processed += len(records)
             now = time.monotonic_ns()
-            if self.uncommitted and ((every and self.uncommitted >= every) or now - last_commit >= every_ns):
+            if self.uncommitted and ((every and self.uncommitted >= every) or (every_ns and now - last_commit >= every_ns)):
                 self._commit(now)
                 in_txn = False
                 last_commit = time.monotonic_ns()
             self.commit_latency.tick(now)
-            drain.listen(self.conn)
+            drain.listen(self.channel)
             if drain.done(now, self.processed, bool(records), self.consumer):
                 break
         if self.uncommitted:
             self._commit(time.monotonic_ns())
         self.consumer.close()
-        return {
-            "processed": self.processed,
-            "cut_off": drain.cut_off,
-            "window_committed": self.window_committed,
-            "transactions": self.commits if self.transactional else 0,
-            "aborts": self.aborts,
-            "rewinds": self.rewinds,
-            "cpu_total_s": cpu_seconds(),
-            "histograms": {"commit": self.commit_latency.encoded()},
-        }
+        return ProcessorResult(
+            processed=self.processed, cut_off=drain.cut_off, window_committed=self.window_committed,
+            transactions=self.commits if self.transactional else 0, aborts=self.aborts, rewinds=self.rewinds,
+            cpu_total_s=cpu_seconds(), histograms={"commit": self.commit_latency.encoded()}, client_log=client_log(),
+        )
 
     def _commit(self, now: int) -> None:
         started = time.monotonic_ns()

@@ -12,30 +12,29 @@ import json
 import os
 import random
 import time
+from dataclasses import replace
 from functools import partial
-from multiprocessing.connection import Connection
 
 from confluent_kafka import KafkaException, Producer
 
 from bench.metrics import ABORTED, ACKED, FAILED, IntervalRecorder, format_id
-from bench.roles import ID_HEADER, TS_HEADER, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
+from bench.roles import ID_HEADER, TS_HEADER, Channel, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
+from bench.roles.protocol import Kind, ProducerResult, ProducerSpec, Timeline
 
 _PAYLOADS = 64  # distinct random payloads, so batches do not compress to nothing
 _POLL_EVERY = 256
 
 
-def run(spec: dict, conn: Connection) -> dict:
+def run(spec: ProducerSpec, channel: Channel) -> ProducerResult:
     throttle = BrokerThrottle()
-    log = ClientLog(spec["role"], spec["config"])
-    producer = Producer({**spec["config"], "stats_cb": throttle.on_stats}, logger=log.logger)
-    transactional = "transactional.id" in spec["config"]
+    log = ClientLog(spec.role, spec.config)
+    producer = Producer({**spec.config, "stats_cb": throttle.on_stats}, logger=log.logger)
+    transactional = "transactional.id" in spec.config
     if transactional:
         retrying(producer.init_transactions, 60)
-    timeline = wait_for_go(conn)
-    result = _Generator(spec, producer, transactional, timeline, conn).run()
-    result["throttle_ms"] = throttle.total_ms(timeline.measure_start_ns, timeline.measure_end_ns)
-    result["client_log"] = log.result()
-    return result
+    timeline = wait_for_go(channel)
+    result = _Generator(spec, producer, transactional, timeline, channel).run()
+    return replace(result, throttle_ms=throttle.total_ms(timeline.measure_start_ns, timeline.measure_end_ns), client_log=log.result())
 
 
 class BrokerThrottle:
@@ -56,9 +55,9 @@ class BrokerThrottle:
 
 
 class _Generator:
-    def __init__(self, spec: dict, producer: Producer, transactional: bool, timeline, conn: Connection):
-        self.spec, self.producer, self.transactional, self.timeline, self.conn = spec, producer, transactional, timeline, conn
-        self.topic = spec["topic"]
+    def __init__(self, spec: ProducerSpec, producer: Producer, transactional: bool, timeline: Timeline, channel: Channel):
+        self.spec, self.producer, self.transactional, self.timeline, self.channel = spec, producer, transactional, timeline, channel
+        self.topic = spec.topic
         self.states = bytearray(1 << 16)
         self.seq = 0
         self.first_window_seq: int | None = None
@@ -68,23 +67,22 @@ class _Generator:
         self.transactions = self.aborts = self.aborts_on_purpose = 0  # aborts after an error: the difference
         self.txn_first_seq = 0
         self.txn_started_ns = 0
-        self.rng = random.Random(spec["producer_index"])
+        self.rng = random.Random(spec.producer_index)
         self.cpu_at_window_start: float | None = None
         self.backlog = 0  # open loop: scheduled records not yet sent when the window ended
 
-    def run(self) -> dict:
+    def run(self) -> ProducerResult:
         spec, tl = self.spec, self.timeline
-        size = spec["message_size"]
-        payloads = [os.urandom(size) for _ in range(_PAYLOADS)]
-        interval_ns = int(1e9 / spec["rate"]) if spec["rate"] else 0
-        txn_size = spec.get("transaction_size") or 0
-        txn_ns = int((spec.get("transaction_ms") or 0) * 1e6)
-        ordinal, index = spec["cell_ordinal"], spec["producer_index"]
+        payloads = [os.urandom(spec.message_size) for _ in range(_PAYLOADS)]
+        interval_ns = int(1e9 / spec.rate) if spec.rate else 0
+        txn_size = spec.transaction_size or 0
+        txn_ns = int((spec.transaction_ms or 0) * 1e6)
+        ordinal, index = spec.cell_ordinal, spec.producer_index
         produce, poll, monotonic = self.producer.produce, self.producer.poll, time.monotonic_ns
         record_delay = self.send_delay.record
         delivered_in_window, delivered_in_warmup = self._delivery_reports()
         last_progress = 0
-        budget = spec.get("max_records") or 0  # calibration: stop after this many records, like perf-test
+        budget = spec.max_records
         in_txn = False
         now = monotonic()
         while now < tl.start_ns:
@@ -143,15 +141,15 @@ class _Generator:
                 poll(0)
                 self._tick(now)
                 if now - last_progress > 1_000_000_000:
-                    self.conn.send(("progress", self.seq))
+                    self.channel.send(Kind.PROGRESS, self.seq)
                     last_progress = now
         cpu_window_s = cpu_seconds() - (self.cpu_at_window_start or cpu_seconds())
         if in_txn:
             self._end_transaction(True)
-        remaining = self.producer.flush(60)
+        self.producer.flush(60)
         self.finished_ns = time.monotonic_ns()
         self._tick(self.finished_ns)
-        return self._result(remaining, cpu_window_s)
+        return self._result(cpu_window_s)
 
     def _delivery_reports(self):
         """The delivery callbacks: the hottest code of the generator, so closures over locals."""
@@ -177,7 +175,7 @@ class _Generator:
     def _end_transaction(self, in_window: bool) -> None:
         """Commit (or abort, for `abort_ratio`), classifying errors as librdkafka does."""
         first, last = self.txn_first_seq, self.seq
-        if self.rng.random() < self.spec.get("abort_ratio", 0.0):
+        if self.rng.random() < self.spec.abort_ratio:
             # Flush first: the aborted records then really are in the log, so read_committed
             # filtering is exercised, and librdkafka#4849 (INVALID_TXN_STATE when aborting
             # while partitions are still being added) cannot strike.
@@ -206,26 +204,16 @@ class _Generator:
             self.commit_latency.record((time.monotonic_ns() - started) // 1000)
         self.transactions += 1
 
-    def _result(self, unflushed: int, cpu_window_s: float) -> dict:
+    def _result(self, cpu_window_s: float) -> ProducerResult:
         first = self.first_window_seq if self.first_window_seq is not None else self.seq
         states = bytes(self.states[: self.seq])
-        return {
-            "producer_index": self.spec["producer_index"],
-            "states": states,
-            "sent": self.seq,
-            "elapsed_s": (self.finished_ns - self.timeline.start_ns) / 1e9,
-            "window_sent": self.seq - first,
-            "window_acked": states[first:].count(ACKED),
-            "unflushed": unflushed,
-            "backlog": self.backlog,
-            "transactions": self.transactions,
-            "aborts": self.aborts,
-            "aborts_on_purpose": self.aborts_on_purpose,
-            "cpu_window_s": cpu_window_s,
-            "cpu_total_s": cpu_seconds(),
-            "histograms": {
-                "produce": self.produce_latency.encoded(),
-                "send_delay": self.send_delay.encoded(),
-                "commit": self.commit_latency.encoded(),
-            },
-        }
+        return ProducerResult(
+            producer_index=self.spec.producer_index, states=states, sent=self.seq,
+            elapsed_s=(self.finished_ns - self.timeline.start_ns) / 1e9,
+            window_acked=states[first:].count(ACKED), backlog=self.backlog,
+            transactions=self.transactions, aborts=self.aborts, aborts_on_purpose=self.aborts_on_purpose,
+            cpu_window_s=cpu_window_s, cpu_total_s=cpu_seconds(), throttle_ms=0.0,
+            histograms={"produce": self.produce_latency.encoded(), "send_delay": self.send_delay.encoded(),
+                        "commit": self.commit_latency.encoded()},
+            client_log=None,  # filled in by run()
+        )

@@ -14,11 +14,11 @@ records as lost.
 from __future__ import annotations
 
 import time
-from multiprocessing.connection import Connection
 
 from confluent_kafka import Consumer, KafkaException, Message
 
-from bench.roles import RoleFailed
+from bench.roles import Channel, RoleFailed
+from bench.roles.protocol import Kind
 
 SETTLE_NS = 500_000_000
 
@@ -59,16 +59,16 @@ class Drain:
         self.last_message_ns = time.monotonic_ns()
         self.cut_off = False
 
-    def listen(self, conn: Connection) -> float:
+    def listen(self, channel: Channel) -> float:
         """Take the runner's messages; returns the seconds to pause for if told to pause."""
         pause_s = 0.0
-        while conn.poll():
-            kind, payload = conn.recv()
-            if kind == "drain":
-                self.expected = payload["expected"]
-                self.quiet_ns = int(payload["quiet_s"] * 1e9)
-                self.deadline_ns = time.monotonic_ns() + int(payload["timeout_s"] * 1e9)
-            elif kind == "pause":
+        while channel.poll():
+            kind, payload = channel.recv()
+            if kind is Kind.DRAIN:
+                self.expected = payload.expected
+                self.quiet_ns = int(payload.quiet_s * 1e9)
+                self.deadline_ns = time.monotonic_ns() + int(payload.timeout_s * 1e9)
+            elif kind is Kind.PAUSE:
                 pause_s += payload
         return pause_s
 

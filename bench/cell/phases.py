@@ -1,0 +1,147 @@
+"""The script of a cell, as METHOD.md gives it.
+
+Create the cell's topics and wait for leaders (and for init_transactions in every transactional
+role), warm up, measure, drain until every acknowledged record has been read or the readers go
+quiet, account for every `eosbench-id`, delete the topics. The roles run in their own processes
+(started by a launcher, bench.roles.launcher); this module only coordinates them and adds up what
+they report.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from confluent_kafka.admin import AdminClient
+
+from bench import modes
+from bench.cell import derive, topics, topology
+from bench.cell.faults import READY_TIMEOUT_S, FaultSchedule
+from bench.cell.spec import CellOutcome, CellSpec, Target
+from bench.client_properties import redact
+from bench.metrics import ACKED, LAG_COLUMNS, LATENCY_KINDS, LatencySeries
+from bench.roles import ClientLog
+from bench.roles.launcher import CellFailed, Launcher, RoleProcess, SpawnLauncher
+from bench.roles.protocol import ROLES, DrainOrder, Kind, Timeline
+
+DRAIN_QUIET_S = 5.0
+DRAIN_TIMEOUT_S = 900.0  # a hard cap only: readers that still make progress are never cut off earlier
+
+
+def run_cell(
+    spec: CellSpec, target: Target, ordinal: int, run_tag: str, keep_topics: bool = False,
+    on_progress: Callable[[float, int], None] | None = None, launcher: Launcher | None = None,
+) -> CellOutcome:
+    """Measure one cell; a failure becomes the outcome's status, never an exception."""
+    spec.check()
+    launcher = launcher or SpawnLauncher()
+    mode = modes.get(spec.mode)
+    names = topology.Names.of(run_tag, ordinal, spec.topology)
+    admin_log = ClientLog("admin", target.admin_config)
+    admin = AdminClient(target.admin_config, logger=admin_log.logger)
+    configs = topology.client_configs(spec, mode, target, names)
+    specs = topology.roles(spec, mode, target, names, configs, ordinal)
+    running: list[RoleProcess] = []
+    latencies = {kind: LatencySeries() for kind in LATENCY_KINDS}
+    lag_rows: list[tuple] = []
+    lag_error = None
+    faults_done: list[dict] = []
+    timeline = None
+    status = "ok"
+    results: dict[str, object] = {}
+    tracebacks: dict[str, str] = {}
+    try:
+        topics.create(admin, spec, target, names.topics)
+        reader = launcher.start("consumer", ROLES["consumer"], specs.consumer)
+        running.append(reader)
+
+        def restart() -> RoleProcess:  # the processor, again with the same identity (a processor_kill fault)
+            return launcher.start("processor", ROLES["processor"], specs.processor)
+
+        if specs.processor:
+            running.append(restart())
+        producers = [launcher.start(p.role, ROLES["producer"], p) for p in specs.producers]
+        running += producers
+        sampler = launcher.start(specs.lag.role, ROLES["lag"], specs.lag)
+        running.append(sampler)
+        for role in running:
+            role.expect(Kind.READY, READY_TIMEOUT_S)
+        timeline = Timeline.starting_in(0.3, spec.warmup_s, spec.duration_s)
+        for role in running:
+            role.send(Kind.GO, timeline)
+        schedule = FaultSchedule(spec, target, admin, names.topics[0], timeline, running, restart if specs.processor else None)
+        try:
+            _measure(timeline, running, producers, schedule, on_progress)
+        finally:
+            schedule.finish()
+            faults_done = schedule.done
+        for p in producers:
+            results[p.name] = p.finish(300)
+        expected = sum(r.states.count(ACKED) for r in results.values())
+        readers = [r for r in running if r.name == "processor"] + [reader]
+        for role in readers:
+            role.send(Kind.DRAIN, DrainOrder(expected, DRAIN_QUIET_S, DRAIN_TIMEOUT_S))
+            results[role.name] = read = role.finish(DRAIN_TIMEOUT_S + 30)
+            if read.cut_off:
+                got = read.processed if role.name == "processor" else read.received
+                raise CellFailed(f"{role.name} still reading after {DRAIN_TIMEOUT_S:.0f}s of drain ({got:,} of {expected:,} "
+                                 "acknowledged records): not counted as lost; lower the rate or duration")
+        try:  # lag samples are auxiliary: a sampler lost to a fault costs its samples, not the cell
+            sampler.send(Kind.STOP)
+            results[sampler.name] = sampler.finish(30)
+        except CellFailed as exc:
+            lag_error = str(exc)
+        lag_rows = sampler.rows
+    except CellFailed as exc:
+        status = f"failed: {exc}"
+        if exc.traceback:
+            tracebacks[exc.role] = exc.traceback
+    finally:
+        for role in running:
+            role.kill()
+        if not keep_topics:
+            topics.delete(admin, names.topics)
+        admin.poll(0)  # serves the admin client's log lines
+    client_logs = {name: r.client_log for name, r in results.items()}
+    client_logs["admin"] = admin_log.result()
+    for result in results.values():
+        for kind, encoded in getattr(result, "histograms", {}).items():
+            latencies[kind].merge(encoded)
+    metrics = _metrics(spec, specs, results, latencies, timeline) if status == "ok" else {}
+    if metrics and metrics["window_records"] == 0:
+        # Seen when the machine stalled (out of memory) for the whole window: a cell that delivered
+        # nothing measured nothing, and must not pass as a throughput of 0.
+        status = (f"failed: nothing was delivered in the measured window ({metrics['sent']:,} records sent, "
+                  f"{metrics['backlog']:,} scheduled and never sent): the producers or the machine stalled")
+        metrics = {}
+    if lag_error and metrics:
+        metrics["lag_error"] = lag_error
+    if metrics:
+        metrics["client_log_counts"] = {name: log.counts for name, log in client_logs.items() if log.counts}
+    return CellOutcome(
+        spec=spec, ordinal=ordinal, status=status, metrics=metrics, latencies=latencies,
+        lag_columns=LAG_COLUMNS, lag_rows=lag_rows,
+        client_configs={k: redact(v) for k, v in configs.items()}, topics=names.topics,
+        measure_start_epoch_s=(timeline.measure_start_ns / 1e9 + timeline.epoch_offset_s) if timeline else time.time(),
+        faults=faults_done, client_logs=client_logs, tracebacks=tracebacks,
+    )
+
+
+def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: dict[str, LatencySeries], timeline: Timeline) -> dict:
+    return derive.metrics(
+        spec, [results[p.role] for p in specs.producers], results.get("processor"), results["consumer"],
+        {name: r.cpu_total_s for name, r in results.items()}, latencies, timeline,
+    )
+
+
+def _measure(timeline: Timeline, roles: list[RoleProcess], producers: list[RoleProcess], schedule: FaultSchedule,
+             on_progress: Callable[[float, int], None] | None) -> None:
+    """The warm-up and measured window: pass progress on, apply timed faults."""
+    while time.monotonic_ns() < timeline.measure_end_ns:
+        time.sleep(0.2)
+        for role in roles:
+            role.pump()
+        elapsed = (time.monotonic_ns() - timeline.start_ns) / 1e9
+        if on_progress:
+            on_progress(elapsed, sum(p.progress for p in producers))
+        schedule.step()

@@ -1,0 +1,135 @@
+"""The workload parameters, each declared once: what it means, what values it takes, its default,
+how it reads in a cell id, and which modes it shapes.
+
+Profile validation (`workload` and `sweep` keys), the cell spec (`bench.cell.spec.CellSpec` has one
+field per parameter), sweep naming, the summary's parameter columns and the matching of a cell to
+its baseline all read this table: a new parameter is one entry here plus the code that uses it.
+The order of the table is the order of the summary's columns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from bench import modes
+
+MAX_MESSAGE_SIZE = 1_048_588 - 1_024  # the broker's default message.max.bytes, less batch and header overhead
+
+# One meaning of a transaction's length, the same for a transactional producer and for the
+# processor's commits (in every mode of topology `process`): a transaction (or commit) ends at the
+# first bound it reaches, `transaction_size` records or `transaction_ms` since it began; a bound
+# left null does not apply. With neither given, both defaults apply: 100 records or 100 ms,
+# whichever comes first (Kafka Streams commits every 100 ms under exactly_once_v2).
+DEFAULT_TRANSACTION_SIZE = 100
+DEFAULT_TRANSACTION_MS = 100.0
+
+
+def transaction_bounds(size: int | None, ms: float | None) -> tuple[int | None, float | None]:
+    """(records, milliseconds) at which a transaction or commit ends; None: that bound does not apply."""
+    if size is None and ms is None:
+        return DEFAULT_TRANSACTION_SIZE, DEFAULT_TRANSACTION_MS
+    return size, ms
+
+
+# ----------------------------------------------------------------------------- value checks
+
+Check = tuple[Callable[[Any], bool], str]  # (accepts the value?, what it must be, for the error line)
+
+
+def number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def whole(low: int, high: int) -> Check:
+    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high, f"a whole number from {low:,} to {high:,}")
+
+
+def between(low: float, high: float, low_open: bool = False) -> Check:
+    return ((lambda v: number(v) and (v > low if low_open else v >= low) and v <= high),
+            f"a number {'>' if low_open else '>='} {low:g} and <= {high:,g}")
+
+
+def optional(check: Check) -> Check:
+    return (lambda v: v is None or check[0](v), f"{check[1]}, or null")
+
+
+def one_of(*values: str) -> Check:
+    return (lambda v: isinstance(v, str) and v in values, " or ".join(values) if len(values) == 2 else f"one of {', '.join(values)}")
+
+
+_RATE_NUMBER = between(1, 10_000_000)
+_RATE: Check = (lambda v: v == "max" or _RATE_NUMBER[0](v), f"'max' or {_RATE_NUMBER[1]} records/s")
+
+
+# ----------------------------------------------------------------------------- which modes a parameter shapes
+
+def _always(mode: modes.Mode, topology: str) -> bool:
+    return True
+
+
+def _commits(mode: modes.Mode, topology: str) -> bool:
+    """A transactional producer's transactions, and in topology `process` the processor's commits
+    in every mode (so its modes are compared at the same commit interval)."""
+    return mode.uses_transactions or topology == "process"
+
+
+def _aborts(mode: modes.Mode, topology: str) -> bool:
+    return mode.transactional_producer
+
+
+# ----------------------------------------------------------------------------- the table
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: type
+    check: Check
+    default: Any                  # as a profile states it
+    abbreviation: str | None      # prefix of its value in cell ids ("" for the value alone; None: not in ids)
+    doc: str
+    shapes: Callable[[modes.Mode, str], bool] = _always  # whether it means anything for (mode, topology)
+
+    def to_cell(self, value: Any) -> Any:
+        """The profile's value as the cell spec holds it (`rate: max` is closed loop, None)."""
+        return None if self.name == "rate" and value == "max" else value
+
+    def to_profile(self, value: Any) -> Any:
+        return "max" if self.name == "rate" and value is None else value
+
+    def accepts(self, value: Any) -> bool:
+        return self.check[0](value)
+
+    def id_part(self, value: Any) -> str:
+        """How a swept value reads in a cell id (a null reads 'max', as eosbench has always written it)."""
+        return f"{self.abbreviation}{'max' if value is None else value}"
+
+
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("mode", str, one_of(*modes.MODES), "at_least_once", None, "the delivery mode (bench.modes)"),
+    Parameter("topology", str, one_of("produce", "process"), "produce", "",
+              "produce: producers -> topic -> verifying consumer; process: a consume-transform-produce stage between"),
+    Parameter("partitions", int, whole(1, 4_096), 1, "p", "partitions of each of the cell's topics"),
+    Parameter("transaction_size", int, optional(whole(1, 1_000_000)), None, "ts",
+              "records per transaction or commit (see transaction_bounds)", _commits),
+    Parameter("transaction_ms", float, optional(between(0, 3_600_000, low_open=True)), None, "tms",
+              "milliseconds a transaction or commit stays open at most (see transaction_bounds)", _commits),
+    Parameter("message_size", int, whole(1, MAX_MESSAGE_SIZE), 1024, "m", "value bytes per record"),
+    Parameter("rate", int, _RATE, "max", "r", "records/s of the whole cell; max is closed loop"),
+    Parameter("producers", int, whole(1, 64), 1, "n", "producer processes, the rate split between them"),
+    Parameter("abort_ratio", float, (lambda v: number(v) and 0 <= v < 1, "a number in [0, 1)"), 0.0, "ab",
+              "share of the producer's transactions aborted on purpose", _aborts),
+    Parameter("replication_factor", int, optional(whole(1, 16)), None, "rf", "of the cell's topics; null: the cluster's default"),
+    Parameter("max_in_flight", int, whole(1, 1_000_000), 5, "mif", "max.in.flight.requests.per.connection of every producer"),
+    Parameter("warmup_s", float, between(0, 3_600), 5, "w", "seconds run before the measured window"),
+    Parameter("duration_s", float, between(0, 86_400, low_open=True), 20, "d", "seconds of the measured window"),
+)
+BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
+NAMES: list[str] = [p.name for p in PARAMETERS]  # also the summary's parameter columns, in this order
+
+
+def shapes(name: str, mode: modes.Mode, topology: str) -> bool:
+    """Whether parameter `name` means anything for `mode` in `topology`, so that it may multiply
+    the mode's cells and must match between a cell and its baseline."""
+    return BY_NAME[name].shapes(mode, topology)

@@ -1,0 +1,275 @@
+"""The contract between the cell runner and its roles: message kinds, and per role a spec and a result.
+
+A role is anything that speaks this: a Python function in a spawned process today, a child process
+in any language (a JVM running Kafka Streams, a generator on another host) through newline-delimited
+JSON (`bench.roles.launcher`). The conversation, on the runner's side:
+
+    start role with its spec  ->  READY          (its clients work; transactional ones initialised)
+    GO timeline               ->  PROGRESS n ... (records sent so far, producers only)
+                              ->  ROWS [...] ... (lag samples, the lag sampler only)
+    [PAUSE seconds]           (verifying consumer, a fault)
+    DRAIN DrainOrder          (readers, once the producers are done)  | STOP (lag sampler)
+                              ->  RESULT the role's result   or   ERROR RoleError
+
+Times are `time.monotonic_ns()`, system-wide on Linux, so roles on one host share one clock.
+Every field of a spec is read by its role and every field of a result by the runner: nothing is
+sent that nobody reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+
+class Kind(str, Enum):
+    READY = "ready"        # role -> runner
+    PROGRESS = "progress"  # role -> runner: int, records sent so far
+    ROWS = "rows"          # role -> runner: lag samples (lists of LAG_COLUMNS values)
+    RESULT = "result"      # role -> runner: the role's result type
+    ERROR = "error"        # role -> runner: RoleError
+    GO = "go"              # runner -> role: Timeline
+    PAUSE = "pause"        # runner -> consumer: seconds to stop reading and committing
+    DRAIN = "drain"        # runner -> readers: DrainOrder
+    STOP = "stop"          # runner -> lag sampler
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The phases of a cell on the shared monotonic clock."""
+
+    start_ns: int          # warm-up begins
+    measure_start_ns: int  # figures from here on count
+    measure_end_ns: int    # producers stop here; drain follows
+    epoch_offset_s: float  # add to monotonic seconds to get wall-clock seconds
+
+    @property
+    def duration_s(self) -> float:
+        return (self.measure_end_ns - self.measure_start_ns) / 1e9
+
+    @classmethod
+    def starting_in(cls, delay_s: float, warmup_s: float, duration_s: float) -> "Timeline":
+        start = time.monotonic_ns() + int(delay_s * 1e9)
+        measure = start + int(warmup_s * 1e9)
+        return cls(start, measure, measure + int(duration_s * 1e9), time.time() - time.monotonic())
+
+
+@dataclass(frozen=True)
+class DrainOrder:
+    expected: int     # acknowledged records the readers should see
+    quiet_s: float    # silence after which a reader that reached the end of the log stops
+    timeout_s: float  # hard cap: a reader still reading then is cut off, and says so
+
+
+@dataclass(frozen=True)
+class RoleError:
+    message: str
+    traceback: str | None = None  # kept as <role>.traceback in the cell's directory
+
+
+# ----------------------------------------------------------------------------- specs
+
+@dataclass(frozen=True)
+class ProducerSpec:
+    role: str
+    config: dict
+    topic: str
+    producer_index: int
+    cell_ordinal: int
+    message_size: int
+    rate: float | None              # records/s of this producer; None: closed loop
+    transaction_size: int | None    # effective bounds (parameters.transaction_bounds); transactional only
+    transaction_ms: float | None
+    abort_ratio: float
+    max_records: int = 0            # calibration: stop after this many records, like ProducerPerformance
+
+
+@dataclass(frozen=True)
+class ProcessorSpec:
+    role: str
+    consumer_config: dict
+    producer_config: dict
+    input_topic: str
+    output_topic: str
+    transaction_size: int | None    # effective commit bounds (parameters.transaction_bounds)
+    transaction_ms: float | None
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    role: str
+    config: dict
+    topic: str
+    commit_offsets_before_processing: bool
+
+
+@dataclass(frozen=True)
+class LagTarget:
+    group: str
+    topic: str
+
+
+@dataclass(frozen=True)
+class LagSpec:
+    role: str
+    config: dict
+    partitions: int
+    groups: list[LagTarget]
+
+
+# ----------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class ClientLogResult:
+    lines: list[str]
+    counts: dict[str, int]   # "LEVEL/facility" -> lines, every line counted
+    dropped: int             # lines beyond what was kept
+
+
+@dataclass(frozen=True)
+class ProducerResult:
+    producer_index: int
+    states: bytes             # per sequence number: PENDING, ACKED, FAILED or ABORTED (bench.metrics)
+    sent: int
+    elapsed_s: float          # from the timeline's start to the last delivery report (calibration's rate)
+    window_acked: int
+    backlog: int              # open loop: scheduled in the window, never sent
+    transactions: int
+    aborts: int
+    aborts_on_purpose: int
+    cpu_window_s: float
+    cpu_total_s: float
+    throttle_ms: float
+    histograms: dict          # kind -> IntervalRecorder.encoded()
+    client_log: ClientLogResult
+
+
+@dataclass(frozen=True)
+class ProcessorResult:
+    processed: int
+    cut_off: bool
+    window_committed: int
+    transactions: int
+    aborts: int
+    rewinds: int
+    cpu_total_s: float
+    histograms: dict
+    client_log: ClientLogResult
+
+
+@dataclass(frozen=True)
+class ConsumerResult:
+    ids: dict[int, np.ndarray]  # producer index -> every sequence number received, duplicates included
+    received: int
+    cut_off: bool
+    window_received: int
+    cpu_total_s: float
+    histograms: dict
+    client_log: ClientLogResult
+
+
+@dataclass(frozen=True)
+class LagResult:
+    cpu_total_s: float
+    client_log: ClientLogResult
+
+
+@dataclass(frozen=True)
+class Role:
+    """A kind of role: the module whose `run(spec, channel) -> result` plays it, and its types."""
+
+    name: str
+    module: str
+    spec: type
+    result: type
+
+
+ROLES: dict[str, Role] = {r.name: r for r in (
+    Role("producer", "bench.roles.producer", ProducerSpec, ProducerResult),
+    Role("processor", "bench.roles.processor", ProcessorSpec, ProcessorResult),
+    Role("consumer", "bench.roles.consumer", ConsumerSpec, ConsumerResult),
+    Role("lag", "bench.roles.lag", LagSpec, LagResult),
+)}
+_PAYLOADS = {Kind.GO: Timeline, Kind.DRAIN: DrainOrder, Kind.ERROR: RoleError}
+
+
+# ----------------------------------------------------------------------------- JSON lines
+
+def to_json_line(kind: Kind, payload: Any) -> bytes:
+    """One message as a line of JSON: {"kind": ..., "payload": ...}. Bytes travel as base64,
+    numpy arrays as base64 of little-endian int64, dataclasses as objects."""
+    return json.dumps({"kind": kind.value, "payload": _plain(payload)}, separators=(",", ":")).encode() + b"\n"
+
+
+def from_json_line(line: bytes, result_type: type | None = None) -> tuple[Kind, Any]:
+    """A message read from a line; the payload typed by its kind (and, for RESULT, the role's result type)."""
+    message = json.loads(line, object_hook=_unplain)
+    kind = Kind(message["kind"])
+    payload = message.get("payload")
+    target = result_type if kind is Kind.RESULT else _PAYLOADS.get(kind)
+    return kind, typed(target, payload) if target is not None and payload is not None else payload
+
+
+def typed(cls: type, data: Any) -> Any:
+    """`data` (plain JSON values) as an instance of dataclass `cls`, nested dataclasses included."""
+    if not dataclasses.is_dataclass(cls) or not isinstance(data, dict):
+        return data
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
+    values = {}
+    for name, value in data.items():
+        if name not in hints:
+            raise ValueError(f"{cls.__name__} has no field '{name}'")
+        values[name] = _field(hints[name], value)
+    return cls(**values)
+
+
+_NESTED = {"ClientLogResult": ClientLogResult, "list[LagTarget]": LagTarget}
+
+
+def _field(hint: str, value: Any) -> Any:
+    if hint in _NESTED:
+        kind = _NESTED[hint]
+        return [typed(kind, v) for v in value] if hint.startswith("list[") else typed(kind, value)
+    if hint == "dict[int, np.ndarray]":  # JSON keys are strings
+        return {int(k): v for k, v in value.items()}
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (bytes, bytearray)):
+        return {"$bytes": base64.b64encode(value).decode()}
+    if isinstance(value, np.ndarray):
+        return {"$int64": base64.b64encode(value.astype("<i8").tobytes()).decode()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _unplain(obj: dict) -> Any:
+    if len(obj) == 1 and "$bytes" in obj:
+        return base64.b64decode(obj["$bytes"])
+    if len(obj) == 1 and "$int64" in obj:
+        return np.frombuffer(base64.b64decode(obj["$int64"]), dtype="<i8").astype(np.int64)
+    return obj
+
+
+def spec_line(spec: Any) -> bytes:
+    """The first line a child role reads: its spec."""
+    return json.dumps(_plain(spec), separators=(",", ":")).encode() + b"\n"
+
+
+def read_spec(line: bytes, role: Role) -> Any:
+    return typed(role.spec, json.loads(line, object_hook=_unplain))
