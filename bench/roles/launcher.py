@@ -78,6 +78,8 @@ class RoleProcess(ABC):
         except (EOFError, ConnectionResetError):  # a crash can reset the pipe
             self.closed = True
             return None
+        except (ValueError, KeyError, TypeError) as exc:  # a child that does not speak the protocol
+            raise CellFailed(f"{self.name} sent something that is not a message of eosbench's role protocol: {exc}") from None
         if kind is Kind.PROGRESS:
             self.progress = payload
         elif kind is Kind.ROWS:
