@@ -33,13 +33,14 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from bench.analysis.columns import COMPARED
 from bench.analysis.overhead import baseline_pairs, paired_ratios
 from bench.analysis.stats import ALPHA, Estimate, holm, one_sample, pct, two_sample
 from bench.parameters import NAMES as PARAM_COLUMNS
 
-# name -> whether a larger value is better
-METRICS = {"throughput": True, "e2e_p99": False, "cost": True}
-_COLUMN = {"throughput": "throughput_msgs", "e2e_p99": "e2e_p99_ms"}
+# name -> whether a larger value is better (bench.analysis.columns.COMPARED declares them)
+METRICS = {c.name: c.higher_is_better for c in COMPARED}
+_COLUMN = {c.name: c.column for c in COMPARED if c.column}
 # Run-to-run drift (one standard deviation of a run's mean, in percent) allowed for when a side has
 # a single run; a metric without one is not gated then (see the module's docstring).
 DRIFT_PCT = {"cost": 5.0}
@@ -72,12 +73,19 @@ class Change:
 class CellComparison:
     cell_id: str
     params: dict
-    throughput: Change
-    e2e_p99: Change | None
-    cost: Change | None = None  # throughput / baseline throughput, same repetition; None for the baseline itself
+    by_metric: dict[str, Change | None]  # every name of METRICS; None: no such figure (the cost of the baseline itself)
 
     def changes(self) -> dict[str, Change]:
-        return {name: getattr(self, name) for name in METRICS if getattr(self, name) is not None}
+        return {name: change for name, change in self.by_metric.items() if change is not None}
+
+    def __getattr__(self, name: str) -> Change | None:  # c.throughput, c.cost, ...
+        if name in METRICS:
+            return self.by_metric.get(name)
+        raise AttributeError(name)
+
+    def as_dict(self) -> dict:
+        return {"cell_id": self.cell_id, "params": self.params,
+                **{name: None if ch is None else asdict(ch) for name, ch in self.by_metric.items()}}
 
 
 @dataclass
@@ -96,7 +104,7 @@ class Comparison:
 
     @property
     def regressions(self) -> list[str]:
-        labels = {"throughput": "throughput", "e2e_p99": "e2e p99", "cost": f"throughput relative to {self.baseline}"}
+        labels = {c.name: c.label.format(baseline=self.baseline) for c in COMPARED}
         return [f"{c.cell_id}: {labels[name]} {change.change_pct:+.1f}%"
                 for c in self.cells for name, change in c.changes().items() if change.verdict == "regression"]
 
@@ -119,7 +127,7 @@ class Comparison:
             "base": self.base_label, "new": self.new_label, "max_regression_pct": self.max_regression_pct,
             "method": method(self.design), "design": self.design, "baseline": self.baseline, "tests": self.tests,
             "versions": {k: list(v) for k, v in self.versions.items()}, "warnings": self.warnings, "failures": self.failures,
-            "cells": [asdict(c) for c in self.cells], "only_in_base": self.only_in_base, "only_in_new": self.only_in_new,
+            "cells": [c.as_dict() for c in self.cells], "only_in_base": self.only_in_base, "only_in_new": self.only_in_new,
             "geometric_mean_throughput_ratio": self.geometric_mean_ratio(), "regressions": self.regressions,
             "gate": "fail" if self.failed else "pass",
         })
@@ -154,7 +162,7 @@ def compare(base: list[pd.DataFrame] | pd.DataFrame, new: list[pd.DataFrame] | p
 
     # Intervals are simultaneous over the tests that can be made: count them first.
     tests = sum(not math.isnan(ch.p_value) for key in matched for ch in changes(key, 1).values() if ch)
-    cells = [CellComparison(cell_id=new_cells[key].cell_id, params=dict(zip(PARAM_COLUMNS, key[:len(PARAM_COLUMNS)])), **changes(key, tests))
+    cells = [CellComparison(new_cells[key].cell_id, dict(zip(PARAM_COLUMNS, key[:len(PARAM_COLUMNS)])), changes(key, tests))
              for key in matched]
     only_in_base = [base_cells[k].cell_id for k in base_cells if k not in new_cells]
     only_in_new = [new_cells[k].cell_id for k in new_cells if k not in base_cells]
@@ -259,10 +267,10 @@ def _change(base_units: np.ndarray, new_units: np.ndarray, note: str, paired: bo
 
 def _judged(cells: list[CellComparison], max_regression_pct: float) -> list[CellComparison]:
     tested = [(i, name) for i, c in enumerate(cells) for name, ch in c.changes().items() if not math.isnan(ch.p_value)]
-    adjusted = holm([getattr(cells[i], name).p_value for i, name in tested])
+    adjusted = holm([cells[i].by_metric[name].p_value for i, name in tested])
     out = list(cells)
     for (i, name), p_adj in zip(tested, adjusted):
-        ch = getattr(out[i], name)
+        ch = out[i].by_metric[name]
         worse = -ch.change_pct if METRICS[name] else ch.change_pct
         if p_adj >= ALPHA:
             verdict = "~"
@@ -270,7 +278,7 @@ def _judged(cells: list[CellComparison], max_regression_pct: float) -> list[Cell
             verdict = "within"
         else:
             verdict = "regression" if worse > 0 else "improvement"
-        out[i] = replace(out[i], **{name: replace(ch, p_adjusted=p_adj, verdict=verdict)})
+        out[i] = replace(out[i], by_metric={**out[i].by_metric, name: replace(ch, p_adjusted=p_adj, verdict=verdict)})
     return out
 
 

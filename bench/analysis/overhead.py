@@ -18,7 +18,7 @@ import pandas as pd
 
 from bench import modes
 from bench.analysis.stats import ALPHA, MIN_UNITS, Estimate, holm, one_sample
-from bench.analysis.summary import flags
+from bench.analysis.columns import Flag, Flags, flags
 from bench.parameters import NAMES as PARAM_COLUMNS, shapes
 
 COLUMNS = ["cell_id", "mode", "baseline_cell_id", "pairs", "throughput_msgs", "baseline_throughput_msgs",
@@ -96,8 +96,8 @@ def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame, ratios: pd.Se
     zero = int((valid == 0).sum())
     if zero:
         notes.append(f"zero throughput in {zero} of {len(valid)} repetition(s)")
-    base_flags = [f"baseline {flag}" for flag in flags(cv_base, *_limits(base)).split("; ") if flag]
-    row["flags"] = "; ".join(filter(None, [flags(cv_mine, *_limits(cell)), *notes, *base_flags]))
+    row["flags"] = Flags([*flags(cv_mine, *_limits(cell)), *(Flag("note", note) for note in notes),
+                          *flags(cv_base, *_limits(base)).prefixed("baseline ")])
     row.update({k: first[k] for k in PARAM_COLUMNS[1:]})
     return row
 

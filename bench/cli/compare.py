@@ -10,10 +10,11 @@ from pathlib import Path
 import click
 
 from bench.analysis import summary
+from bench.analysis.columns import COMPARED
 from bench.analysis.compare import DRIFT_PCT, NOT_GATED, Change, Comparison, check_runs, compare as compare_runs, method
 from bench.cli.tables import render
 from bench.errors import BadInput
-from bench.formatting import change_text, percent, signed
+from bench.formatting import change_text, signed
 from bench.report.comparison import build_html as comparison_page
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, write_atomically
 
@@ -113,32 +114,20 @@ def _p(c: Change) -> str:
     return "-" if math.isnan(c.p_adjusted) else f"{c.p_adjusted:.3f}"
 
 
-# how a metric's value reads
-_VALUE = {
-    "throughput": lambda v: f"{v:,.0f}",
-    "cost": lambda v: percent(100 * (1 - v)),  # shown as the overhead, 100 x (1 - ratio)
-    "e2e_p99": lambda v: f"{v:,.1f}",
-}
-
-
 def tables(result: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
-    """One table per metric (title, headers, rows); a metric no cell has is left out."""
-    titles = {
-        "throughput": ("Throughput", "msg/s"),
-        "cost": (f"EOS cost: throughput relative to {result.baseline} in the same repetition", "overhead"),
-        "e2e_p99": ("End-to-end p99 latency", "ms"),
-    }
+    """One table per compared metric (title, headers, rows); a metric no cell has is left out."""
     out = []
-    for name, (title, unit) in titles.items():
-        rows = [[c.cell_id, _VALUE[name](ch.base), _VALUE[name](ch.new), change_text(ch.change_pct, ch.ci_low_pct, ch.ci_high_pct),
+    for metric in sorted(COMPARED, key=lambda c: c.table_rank):
+        rows = [[c.cell_id, metric.show(ch.base), metric.show(ch.new), change_text(ch.change_pct, ch.ci_low_pct, ch.ci_high_pct),
                  _p(ch), _SYMBOL[ch.verdict]]
-                for c in result.cells if (ch := c.changes().get(name))]
+                for c in result.cells if (ch := c.changes().get(metric.name))]
         if not rows:
             continue
-        if name == "throughput":
+        if metric.name == "throughput":
             g = result.geometric_mean_ratio()
             rows.append(["geometric mean", "", "", f"{signed(100 * (g - 1))}%" if not math.isnan(g) else "-", "", ""])
-        out.append((title, ["cell", f"{unit} base", f"{unit} new", "change [95% CI]", "p (Holm)", ""], rows))
+        out.append((metric.title.format(baseline=result.baseline),
+                    ["cell", f"{metric.unit} base", f"{metric.unit} new", "change [95% CI]", "p (Holm)", ""], rows))
     return out
 
 

@@ -7,6 +7,7 @@ import math
 import click
 import pandas as pd
 
+from bench.analysis.columns import RUN_TABLE, view
 from bench.formatting import overhead_text
 
 
@@ -30,19 +31,23 @@ def print_run_table(cells: pd.DataFrame, overhead: pd.DataFrame, baseline: str |
         click.echo("no cell finished")
         return
     by_cell = {r.cell_id: r for r in overhead.itertuples()} if not overhead.empty else {}
-    headers = ["cell", "reps", "msg/s", "cv", "MB/s", "e2e p50 ms", "e2e p99 ms", "commit p99 ms", "dup", "lost",
+    shown = view(RUN_TABLE)
+    headers = ["cell", "reps", *(h for m in shown for h in ([m.label, "cv"] if m.spread else [m.label])),
                f"overhead vs {baseline} [95% CI]" if baseline else "overhead", "flags"]
     rows = []
     for r in cells.itertuples():
         o = by_cell.get(r.cell_id)
+        figures = []
+        for m in shown:
+            figures.append(m.text(getattr(r, m.name)))
+            if m.spread:
+                figures.append(number(100 * r.cv, 1, "%") if r.repetitions > 1 else "-")
         rows.append([
-            r.cell_id, str(r.repetitions), number(r.throughput_msgs), number(100 * r.cv, 1, "%") if r.repetitions > 1 else "-",
-            number(r.throughput_mb, 1), number(r.e2e_p50_ms, 1), number(r.e2e_p99_ms, 1), number(r.commit_p99_ms, 1),
-            str(int(r.duplicates)), str(int(r.lost)),
+            r.cell_id, str(r.repetitions), *figures,
             overhead_text(o) if o is not None else ("baseline" if r.mode == baseline else "-"),
-            o.flags if o is not None else r.flags,  # an overhead is only as good as both of its sides
+            str(o.flags if o is not None else r.flags),  # an overhead is only as good as both of its sides
         ])
-    click.echo(render(headers, rows, right={1, 2, 3, 4, 5, 6, 7, 8, 9}))
+    click.echo(render(headers, rows, right=set(range(1, len(headers) - 2))))
     if by_cell:
         click.echo("overhead = 100 x (1 - throughput / baseline throughput): positive is slower; intervals 95%, simultaneous "
                    "over the cells; '~' not significant (Holm)")

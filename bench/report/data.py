@@ -90,10 +90,10 @@ class RunData:
         """Every stability warning of the run, each saying how to fix it."""
         out = []
         for row in self.cells.itertuples() if not self.cells.empty else []:
-            if "unstable" in row.flags:
+            if row.flags.has("unstable"):
                 out.append(f"{row.cell_id}: throughput varies by {row.cv:.0%} across repetitions (limit 10%): "
                            "add repetitions (--repeat), lengthen duration_s, or quiet the machine")
-            if "generator-bound" in row.flags:
+            if row.flags.has("generator-bound"):
                 out.append(f"{row.cell_id}: the load generator used most of a core, so Kafka was not the limit: "
                            "raise `producers`, or read only the ratio to its baseline")
         failed = self.summary[self.summary["status"] != "ok"] if not self.summary.empty else self.summary

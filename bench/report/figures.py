@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from bench.analysis.columns import CAPACITY, VIEWS
 from bench.report.data import RunData
 
 NINES = (50.0, 90.0, 99.0, 99.9, 99.99)
@@ -207,5 +208,5 @@ def capacity_table(data: RunData) -> pd.DataFrame:
     rate = pd.to_numeric(c["rate"], errors="coerce")
     sustained = c[rate.isna() | (c["throughput_msgs"] >= 0.95 * rate)]
     best = sustained.sort_values("throughput_msgs", ascending=False).drop_duplicates("mode")
-    return best[["mode", "cell_id", "throughput_msgs", "throughput_mb", "e2e_p50_ms", "e2e_p99_ms", "produce_p99_ms", "flags"]]
+    return best[["mode", "cell_id", *VIEWS[CAPACITY], "flags"]]
 

@@ -10,6 +10,7 @@ import math
 import pandas as pd
 import plotly.offline
 
+from bench.analysis.columns import CAPACITY, view
 from bench.formatting import overhead_text
 from bench.report.data import RunData
 from bench.report.figures import all_figures, capacity_table
@@ -80,7 +81,7 @@ def _headline(data: RunData) -> list[str]:
 def headline_rows(data: RunData) -> list[list[str]]:
     return [[r.cell_id, r.mode, f"{r.throughput_msgs:,.0f}", f"{r.baseline_throughput_msgs:,.0f}", overhead_text(r),
              f"{r.e2e_p99_delta_ms:+.1f}" if not _nan(r.e2e_p99_delta_ms) else "-",
-             "; ".join(filter(None, [r.flags, _note(r)]))]
+             "; ".join(filter(None, [str(r.flags), _note(r)]))]
             for r in data.overhead.itertuples()]
 
 
@@ -116,12 +117,12 @@ def _capacity(data: RunData) -> list[str]:
     table = capacity_table(data)
     if table.empty:
         return []
-    rows = [[r.mode, r.cell_id, f"{r.throughput_msgs:,.0f}", f"{r.throughput_mb:,.1f}", _ms(r.e2e_p50_ms), _ms(r.e2e_p99_ms), _ms(r.produce_p99_ms), r.flags]
-            for r in table.itertuples()]
+    shown = view(CAPACITY)
+    rows = [[r.mode, r.cell_id, *(m.text(getattr(r, m.name)) for m in shown), str(r.flags)] for r in table.itertuples()]
     return ["<h2 id='capacity'>Capacity</h2>",
             "<p class='caption'>The highest throughput each mode sustained in this run and the latency it came with "
             "(open-loop cells count only if they delivered at least 95% of the asked rate).</p>",
-            table_html(rows, ["mode", "cell", "msg/s", "MB/s", "e2e p50 ms", "e2e p99 ms", "produce p99 ms", "flags"])]
+            table_html(rows, ["mode", "cell", *(m.label for m in shown), "flags"])]
 
 
 def _lag_thresholds(data: RunData) -> list[str]:
@@ -170,10 +171,6 @@ def _environment(data: RunData) -> list[str]:
     out.append("<h2 id='warnings'>Stability warnings</h2>")
     out.append("<ul class='warn'>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul>" if warnings else "<p>None.</p>")
     return out
-
-
-def _ms(v) -> str:
-    return "-" if _nan(v) else f"{v:,.1f}"
 
 
 def table_html(rows: list[list[str]], headers: list[str], left: bool = False) -> str:

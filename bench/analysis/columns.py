@@ -1,0 +1,183 @@
+"""The metrics of a run, each declared once: where its value comes from, how repetitions combine,
+its unit, which direction is better, and how it prints.
+
+The summary's columns (summary.csv, in this order), the per-cell table, the terminal table, the
+report's capacity table and compare's gated figures all read these declarations: a new metric is
+one entry here plus the code that measures it (a role's result and `bench.cell.derive`).
+Flags (why a figure should not be taken at face value) are structured values, `Flags`, printed
+as text only at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pandas as pd
+
+from bench.formatting import percent
+
+# The tables that show metrics, each listing its columns in order (a cell's id and flags aside).
+RUN_TABLE, CAPACITY = "run table", "capacity"
+VIEWS = {
+    RUN_TABLE: ("throughput_msgs", "throughput_mb", "e2e_p50_ms", "e2e_p99_ms", "commit_p99_ms", "duplicates", "lost"),
+    CAPACITY: ("throughput_msgs", "throughput_mb", "e2e_p50_ms", "e2e_p99_ms", "produce_p99_ms"),
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """What one cell repetition left: params.json, metrics.json and lag.csv."""
+
+    params: dict
+    metrics: dict
+    lag: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str                          # its summary column
+    source: Callable[[Source], Any]
+    per_cell: str | None = None        # how repetitions combine in the per-cell table: mean | sum | any | max
+    unit: str = ""
+    higher_is_better: bool | None = None
+    label: str = ""                    # a table header
+    digits: int = 0
+    spread: bool = False               # the per-cell table also gives its sd over repetitions and the cv
+
+    def text(self, value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        return f"{value:,.{self.digits}f}"
+
+
+def _metric(key: str) -> Callable[[Source], Any]:
+    return lambda s: s.metrics.get(key)
+
+
+def _percentile(kind: str, pct: str) -> Callable[[Source], Any]:
+    return lambda s: (s.metrics.get(kind) or {}).get(f"{pct}_ms")
+
+
+def _lag_maximum(column: str) -> Callable[[Source], Any]:
+    """Largest total lag of the verified (final) group during the measured window."""
+    def maximum(s: Source) -> int | None:
+        if s.lag.empty:
+            return None
+        window = s.lag[(s.lag["phase"] == "measure") & (s.lag["topic"] == s.params["topics"][-1])]
+        totals = window.groupby("t_s")[column].sum()
+        return int(totals.max()) if len(totals) else None
+    return maximum
+
+
+def _client_errors(s: Source) -> int:
+    """librdkafka's error lines (a broker down, a request timed out), counted per kind in metrics.json."""
+    return sum(n for counts in (s.metrics.get("client_log_counts") or {}).values()
+               for kind, n in counts.items() if kind.split("/")[0] in ("ERROR", "CRITICAL"))
+
+
+_ACCOUNTING = ("sent", "acked", "failed", "aborted", "consumed", "duplicates", "lost", "unexpected")
+_LATENCIES = (("produce", ("p50", "p99", "p999", "p9999")), ("e2e", ("p50", "p99", "p999", "p9999")),
+              ("commit", ("p50", "p99", "p999")), ("send_delay", ("p50", "p99")))
+_SHOWN = {name for names in VIEWS.values() for name in names}  # latencies a table shows are averaged per cell
+
+
+
+def _accounting(key: str) -> Metric:
+    bad = key in ("failed", "duplicates", "lost", "unexpected")
+    return Metric(key, _metric(key), "sum" if key in ("duplicates", "lost", "unexpected") else None, "records",
+                  False if bad else None, {"duplicates": "dup"}.get(key, key))
+
+
+def _latency(kind: str, pct: str) -> Metric:
+    name = f"{kind}_{pct}_ms"
+    return Metric(name, _percentile(kind, pct), "mean" if name in _SHOWN else None, "ms", False, f"{kind} {pct} ms", 1)
+
+
+METRICS: tuple[Metric, ...] = (
+    *(_accounting(key) for key in _ACCOUNTING),
+    Metric("throughput_msgs", _metric("throughput_msgs"), "mean", "msg/s", True, "msg/s", 0, spread=True),
+    Metric("throughput_mb", _metric("throughput_mb"), "mean", "MB/s", True, "MB/s", 1),
+    Metric("transactions", _metric("transactions"), unit="transactions"),
+    Metric("aborts", _metric("aborts"), unit="transactions"),
+    *(_latency(kind, pct) for kind, pcts in _LATENCIES for pct in pcts),
+    Metric("lag_max_msgs", _lag_maximum("hw_lag"), unit="records", higher_is_better=False),
+    Metric("lso_lag_max_msgs", _lag_maximum("lso_lag"), unit="records", higher_is_better=False),
+    Metric("loop", _metric("loop")),
+    Metric("generator_bound", _metric("generator_bound"), "any"),
+    Metric("behind_schedule", lambda s: bool(s.metrics.get("behind_schedule")), "any"),  # open loop: Kafka did not take the rate
+    Metric("throttled_share", lambda s: s.metrics.get("throttled_share", 0.0), "max"),   # a broker quota held the producers back
+    Metric("generator_cpu_share", _metric("generator_cpu_share"), unit="share of a core"),
+    Metric("faults", lambda s: ";".join(f["kind"] for f in s.params.get("fault_windows") or [])),
+    Metric("client_errors", _client_errors, unit="lines"),
+)
+BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
+
+
+def view(name: str) -> list[Metric]:
+    """The metrics a table shows, in its order."""
+    return [BY_NAME[metric] for metric in VIEWS[name]]
+
+
+# ----------------------------------------------------------------------------- compared between runs
+
+@dataclass(frozen=True)
+class Compared:
+    """A figure `compare` tests cell by cell (its name is the key in compare's JSON)."""
+
+    name: str
+    column: str | None            # the summary column; None: derived (the EOS cost)
+    higher_is_better: bool
+    label: str                    # in a regression's line
+    title: str                    # of its table ({baseline} is filled in)
+    unit: str
+    show: Callable[[float], str]  # a value in its table
+    table_rank: int               # its table's place in compare's output
+
+
+COMPARED: tuple[Compared, ...] = (
+    Compared("throughput", "throughput_msgs", True, "throughput", "Throughput", "msg/s", lambda v: f"{v:,.0f}", 0),
+    Compared("e2e_p99", "e2e_p99_ms", False, "e2e p99", "End-to-end p99 latency", "ms", lambda v: f"{v:,.1f}", 2),
+    # a mode's throughput over its baseline's in the same repetition, shown as the overhead 100 x (1 - ratio)
+    Compared("cost", None, True, "throughput relative to {baseline}",
+             "EOS cost: throughput relative to {baseline} in the same repetition", "overhead", lambda v: percent(100 * (1 - v)), 1),
+)
+
+
+# ----------------------------------------------------------------------------- flags
+
+CV_LIMIT = 0.10
+THROTTLE_LIMIT = 0.01  # share of the window a quota held the producers back before a cell says so
+
+
+@dataclass(frozen=True)
+class Flag:
+    kind: str   # unstable | generator-bound | behind schedule | throttled | note
+    text: str
+
+
+class Flags(tuple):
+    """A cell's flags: structured for code (`has`), one line of text for people (`str`)."""
+
+    def has(self, kind: str) -> bool:
+        return any(f.kind == kind for f in self)
+
+    def __str__(self) -> str:
+        return "; ".join(f.text for f in self)
+
+    def prefixed(self, prefix: str) -> "Flags":
+        return Flags(Flag(f.kind, f"{prefix}{f.text}") for f in self)
+
+
+def flags(cv: float, generator_bound: bool, behind_schedule: bool = False, throttled_share: float = 0.0) -> Flags:
+    found = []
+    if cv is not None and not math.isnan(cv) and cv > CV_LIMIT:
+        found.append(Flag("unstable", f"unstable (cv {cv:.0%})"))
+    if generator_bound:
+        found.append(Flag("generator-bound", "generator-bound"))
+    if behind_schedule and not generator_bound:
+        found.append(Flag("behind schedule", "behind schedule (Kafka did not take the rate)"))
+    if throttled_share and throttled_share > THROTTLE_LIMIT:
+        found.append(Flag("throttled", f"throttled by a broker quota (throttle time, summed over requests, {throttled_share:.0%} of the window)"))
+    return Flags(found)
