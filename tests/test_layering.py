@@ -37,3 +37,25 @@ def test_the_blocked_client_really_is_blocked():
     """Negative control: what does talk to Kafka fails to import under the same block."""
     result = without_kafka_client("validate", str(REPO / "profiles" / "quick.yaml"))
     assert result.returncode != 0 and "confluent_kafka" in result.stderr
+
+
+READING_SIDE = ["bench.results", "bench.parameters", "bench.modes", "bench.cell.spec", "bench.roles.protocol",
+                *sorted(f"bench.analysis.{p.stem}" for p in (REPO / "bench" / "analysis").glob("[!_]*.py")),
+                *sorted(f"bench.report.{p.stem}" for p in (REPO / "bench" / "report").glob("[!_]*.py"))]
+IMPORT_ALL = """
+import importlib, sys
+sys.modules["confluent_kafka"] = None
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+"""
+
+
+def test_every_module_of_results_analysis_and_report_imports_without_a_kafka_client():
+    result = subprocess.run([sys.executable, "-c", IMPORT_ALL, *READING_SIDE], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_module_that_runs_a_cell_does_need_the_client():
+    """Negative control for the test above: the same import loop fails on the executing side."""
+    result = subprocess.run([sys.executable, "-c", IMPORT_ALL, "bench.cell.phases"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode != 0 and "confluent_kafka" in result.stderr
