@@ -134,14 +134,17 @@ class Compared:
     unit: str
     show: Callable[[float], str]  # a value in its table
     table_rank: int               # its table's place in compare's output
+    chart: tuple[str, str] | None = None  # (heading, y axis) of its bar chart in compare's HTML page; None: no chart
 
 
 COMPARED: tuple[Compared, ...] = (
-    Compared("throughput", "throughput_msgs", True, "throughput", "Throughput", "msg/s", lambda v: f"{v:,.0f}", 0),
+    Compared("throughput", "throughput_msgs", True, "throughput", "Throughput", "msg/s", lambda v: f"{v:,.0f}", 0,
+             ("Throughput change per cell", "throughput change, new vs base (%)")),
     Compared("e2e_p99", "e2e_p99_ms", False, "e2e p99", "End-to-end p99 latency", "ms", lambda v: f"{v:,.1f}", 2),
     # a mode's throughput over its baseline's in the same repetition, shown as the overhead 100 x (1 - ratio)
     Compared("cost", None, True, "throughput relative to {baseline}",
-             "EOS cost: throughput relative to {baseline} in the same repetition", "overhead", lambda v: percent(100 * (1 - v)), 1),
+             "EOS cost: throughput relative to {baseline} in the same repetition", "overhead", lambda v: percent(100 * (1 - v)), 1,
+             ("EOS cost change per cell", "change of throughput relative to {baseline} (%)")),
 )
 
 

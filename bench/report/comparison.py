@@ -8,6 +8,7 @@ import math
 import plotly.graph_objects as go
 import plotly.offline
 
+from bench.analysis.columns import COMPARED
 from bench.analysis.compare import Comparison, method
 from bench.report.page import STYLE, table_html
 
@@ -18,10 +19,6 @@ _COLOURS = {"regression": "#c0392b", "improvement": "#27ae60", "~": "#95a5a6", "
 def build_html(result: Comparison, tables: list[tuple[str, list[str], list[list[str]]]]) -> str:
     versions = "".join(f"<li>{html.escape(k)}: {html.escape(str(a))} &rarr; {html.escape(str(b))}</li>" for k, (a, b) in result.versions.items())
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
-    figures = {  # metric -> (heading, y axis)
-        "throughput": ("Throughput change per cell", "throughput change, new vs base (%)"),
-        "cost": ("EOS cost change per cell", f"change of throughput relative to {result.baseline} (%)"),
-    }
     out = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>eosbench compare {html.escape(result.base_label)} vs {html.escape(result.new_label)}</title>",
@@ -33,10 +30,11 @@ def build_html(result: Comparison, tables: list[tuple[str, list[str], list[list[
         f"<ul>{versions or '<li>same broker, client and eosbench versions</li>'}</ul>",
         f"<ul class='warn'>{warnings}</ul>" if warnings else "",
     ]
-    for name, (title, axis) in figures.items():
-        if fig := _bars(result, name, axis):
-            out += [f"<h2>{title}</h2>",
-                    fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-compare-{name}", config={"displaylogo": False})]
+    for metric in sorted((c for c in COMPARED if c.chart), key=lambda c: c.table_rank):
+        heading, axis = metric.chart
+        if fig := _bars(result, metric.name, axis.format(baseline=result.baseline)):
+            out += [f"<h2>{heading}</h2>",
+                    fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-compare-{metric.name}", config={"displaylogo": False})]
     out.append("<p class='caption'>Red: a regression (significant and beyond the dotted minimum effect); green: an improvement; "
                f"grey: not significant or within the minimum. Whiskers are 95% simultaneous intervals. "
                f"{html.escape(method(result.design))}.</p>")
