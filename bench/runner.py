@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,7 +62,8 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     store = _open_store(request, cells)
     todo = [c for c in cells if not store.has_cell(c)]
     progress.begin(len(cells), len(cells) - len(todo), todo)
-    previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _INTERRUPTED.clear()
     status = "failed"
     brokers: dict[str, dict] = {}
     rows = [summary.row(store, cell) for cell in store.cells()]  # read once; each new cell adds its row
@@ -77,7 +79,8 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         status = "interrupted"
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous_sigterm)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         store.update_manifest(status=status, ended=time.time())
     frame = summary.table(rows)
     failed = sorted(set(frame.loc[frame["status"] != "ok", "cell_id"])) if not frame.empty else []
@@ -103,8 +106,20 @@ def _broker_record(brokers: dict[str, dict]) -> dict:
     return {"version": ",".join(brokers), "brokers": first.get("brokers"), "external": False, "versions": brokers}
 
 
+_INTERRUPTED = threading.Event()
+
+
 def _interrupt(signum, frame) -> None:
+    """Ctrl-C or SIGTERM: stop now, and remember it. The exception can be raised inside Python code
+    that a Kafka client calls back (a log line) and be swallowed there; the flag is checked again
+    between cells, so the run then stops after the current cell at the latest."""
+    _INTERRUPTED.set()
     raise KeyboardInterrupt
+
+
+def _stop_if_interrupted() -> None:
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 def _open_store(request: RunRequest, cells: list[PlannedCell]) -> RunStore:
@@ -141,9 +156,11 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
     for planned in todo:
         first_of_mode.setdefault((planned.spec.mode, planned.spec.topology), planned)
     for i, planned in enumerate(first_of_mode.values()):
+        _stop_if_interrupted()
         progress.note(f"warming up: {RUN_WARMUP_S:.0f}s of {planned.cell_id}, discarded")
         run_cell(replace(planned.spec, warmup_s=0, duration_s=RUN_WARMUP_S, faults=()), target, 0, f"{store.directory.name}.warmup{i}")
     for planned in todo:
+        _stop_if_interrupted()
         progress.cell_started(planned)
         outcome = run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)
         rows.append(summary.row(store, store.cell(store.write_cell(planned, outcome))))
@@ -151,6 +168,7 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
         store.write_table("summary", frame)
         store.write_table("overhead", overhead.overhead(frame, baseline))
         progress.cell_done(planned, outcome)
+    _stop_if_interrupted()
 
 
 class Progress:
