@@ -97,6 +97,7 @@ class RoleProcess(ABC):
             if kind is Kind.RESULT and self.result is not None:
                 return self.result
             if self.closed:
+                self._reap(5)  # its end of the channel closes a moment before it exits: wait for the exit code
                 raise CellFailed(f"{self.name} exited (code {self.exitcode()}) before '{kind.value}'")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -118,6 +119,7 @@ class RoleProcess(ABC):
             self._send(kind, payload)
         except (BrokenPipeError, ConnectionResetError):
             self.pump()  # raises the role's own error if it sent one
+            self._reap(5)
             raise CellFailed(f"{self.name} exited (code {self.exitcode()}) before '{kind.value}'") from None
 
     def finish(self, timeout_s: float) -> Any:
