@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from bench import modes
+from bench.metrics import PREFIX_SIZE
 
 MAX_MESSAGE_SIZE = 1_048_588 - 1_024  # the broker's default message.max.bytes, less batch and header overhead
 
@@ -115,7 +116,8 @@ PARAMETERS: tuple[Parameter, ...] = (
               "records per transaction or commit (see transaction_bounds)", _commits),
     Parameter("transaction_ms", float, optional(between(0, 3_600_000, low_open=True)), None, "tms",
               "milliseconds a transaction or commit stays open at most (see transaction_bounds)", _commits),
-    Parameter("message_size", int, whole(1, MAX_MESSAGE_SIZE), 1024, "m", "value bytes per record"),
+    Parameter("message_size", int, whole(PREFIX_SIZE, MAX_MESSAGE_SIZE), 1024, "m",
+              "value bytes per record, its 24-byte id and send time included (bench.metrics.RECORD_PREFIX)"),
     Parameter("rate", int, _RATE, "max", "r", "records/s of the whole cell; max is closed loop"),
     Parameter("producers", int, whole(1, 64), 1, "n", "producer processes, the rate split between them"),
     Parameter("abort_ratio", float, (lambda v: number(v) and 0 <= v < 1, "a number in [0, 1)"), 0.0, "ab",

@@ -2,15 +2,18 @@
 
 import numpy as np
 
-from bench.metrics import ABORTED, ACKED, FAILED, Accounting, format_id, parse_ids, producer_of
+from bench.metrics import ABORTED, ACKED, FAILED, PREFIX_SIZE, Accounting, ids_by_producer, read_prefixes, record_value
 
 
-def test_ids_round_trip_and_batches_group_by_producer():
-    assert producer_of(b"7-2") == 2 and format_id(7, 2, 12345) == b"7-2:12345"
-    batch = [format_id(7, 0, 1), format_id(7, 1, 5), format_id(7, 0, 2)]
-    parsed = parse_ids(batch)
-    assert sorted(parsed) == [b"7-0", b"7-1"]
-    assert parsed[b"7-0"].tolist() == [1, 2] and parsed[b"7-1"].tolist() == [5]
+def test_ids_and_stamps_travel_in_the_values_prefix_and_batches_group_by_producer():
+    values = [record_value(7, 0, 1, 111, b"x" * 10), record_value(7, 1, 5, 222, b""), record_value(7, 0, 2**40, 333, b"y")]
+    assert len(values[1]) == PREFIX_SIZE == 24
+    prefixes = read_prefixes(values)
+    assert prefixes["cell"].tolist() == [7, 7, 7] and prefixes["intended_ns"].tolist() == [111, 222, 333]
+    by_producer = ids_by_producer(prefixes)
+    assert sorted(by_producer) == [0, 1]
+    assert by_producer[0].tolist() == [1, 2**40] and by_producer[1].tolist() == [5]
+    assert ids_by_producer(read_prefixes(values[:1]))[0].tolist() == [1]  # one producer: the fast path
 
 
 def test_every_id_is_accounted_for():

@@ -19,8 +19,6 @@ from typing import Any, Callable, Protocol
 from bench.client_properties import REDACTED, is_secret
 from bench.roles.protocol import ClientLogResult, Kind, RoleError, Timeline
 
-ID_HEADER = "eosbench-id"
-TS_HEADER = "eosbench-ts"  # intended send time, monotonic ns, 8 bytes big-endian
 
 
 class ClientLog(logging.Handler):

@@ -1,5 +1,5 @@
 """The verifying consumer: reads the cell's final topic, records end-to-end latency, and keeps
-every `eosbench-id` it sees so the cell runner can account for each record.
+every record id it sees (the value's prefix, bench.metrics) so the cell runner can account for each record.
 
 It is also the mode's consumer: it commits offsets before processing a batch in at_most_once and
 after it otherwise, so its group's lag is the lag an application of that mode would show.
@@ -13,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 from confluent_kafka import Consumer
 
-from bench.metrics import IntervalRecorder, parse_ids, producer_of
+from bench.metrics import IntervalRecorder, ids_by_producer, read_prefixes
 from bench.roles import Channel, ClientLog, cpu_seconds, wait_for_go
 from bench.roles.protocol import ConsumerResult, ConsumerSpec
 from bench.roles.reading import Drain, join, next_batch
@@ -25,7 +25,7 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
     pending = join(consumer, [spec.topic])
     timeline = wait_for_go(channel)
     e2e = IntervalRecorder(timeline.measure_start_ns)
-    seen: dict[bytes, list[np.ndarray]] = defaultdict(list)
+    seen: dict[int, list[np.ndarray]] = defaultdict(list)
     commit_first = spec.commit_offsets_before_processing
     drain = Drain()
     received = window_received = 0
@@ -38,10 +38,10 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
         if records:
             if commit_first:
                 consumer.commit(asynchronous=True)
-            headers = [m.headers() for m in records]
-            for head, seqs in parse_ids([h[0][1] for h in headers]).items():
-                seen[head].append(seqs)
-            intended = np.frombuffer(b"".join([h[1][1] for h in headers]), dtype=">i8")
+            prefixes = read_prefixes([m.value() for m in records])
+            for producer, seqs in ids_by_producer(prefixes).items():
+                seen[producer].append(seqs)
+            intended = prefixes["intended_ns"].astype(np.int64)
             e2e.record_many((now - intended[intended >= measure_start]) // 1000)
             if measure_start <= now < measure_end:
                 window_received += len(records)
@@ -56,7 +56,7 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
             break
     consumer.close()
     return ConsumerResult(
-        ids={producer_of(head): np.concatenate(chunks) for head, chunks in seen.items()},
+        ids={producer: np.concatenate(chunks) for producer, chunks in seen.items()},
         received=received, cut_off=drain.cut_off, window_received=window_received, cpu_total_s=cpu_seconds(),
         histograms={"e2e": e2e.encoded()}, client_log=log.result(),
     )

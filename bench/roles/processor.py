@@ -65,7 +65,7 @@ class _Processor:
             for message in records:
                 while True:
                     try:
-                        produce(out, message.value(), headers=message.headers(), on_delivery=self._delivered)
+                        produce(out, message.value(), on_delivery=self._delivered)  # the id travels in the value
                         break
                     except BufferError:
                         poll(0.001)

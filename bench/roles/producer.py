@@ -12,17 +12,22 @@ import json
 import os
 import random
 import time
+import struct
 from dataclasses import replace
-from functools import partial
 
-from confluent_kafka import KafkaException, Producer
+import numpy as np
+from confluent_kafka import KafkaError, KafkaException, Producer
 
-from bench.metrics import ABORTED, ACKED, FAILED, IntervalRecorder, format_id
-from bench.roles import ID_HEADER, TS_HEADER, Channel, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
+from bench.metrics import ABORTED, ACKED, FAILED, PREFIX_SIZE, RECORD_PREFIX, SEQ_OFFSET, IntervalRecorder
+from bench.roles import Channel, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
 from bench.roles.protocol import Kind, ProducerResult, ProducerSpec, Timeline
 
 _PAYLOADS = 64  # distinct random payloads, so batches do not compress to nothing
-_POLL_EVERY = 256
+# Records handed to librdkafka at once (produce_batch): 2.5x the records/s of one produce() call
+# per record with headers, at 100 B (benchmarks/generator_cost.py).
+_BATCH = 256
+_SEQ = struct.Struct(">q")
+_NOT_YET = 1 << 62
 
 
 def run(spec: ProducerSpec, channel: Channel) -> ProducerResult:
@@ -60,7 +65,7 @@ class _Generator:
         self.topic = spec.topic
         self.states = bytearray(1 << 16)
         self.seq = 0
-        self.first_window_seq: int | None = None
+        self.window_from = [_NOT_YET]  # the first sequence number of the measured window (a cell the callback reads)
         self.produce_latency = IntervalRecorder(timeline.measure_start_ns, scale=1e6)
         self.send_delay = IntervalRecorder(timeline.measure_start_ns)
         self.commit_latency = IntervalRecorder(timeline.measure_start_ns)
@@ -70,17 +75,16 @@ class _Generator:
         self.rng = random.Random(spec.producer_index)
         self.cpu_at_window_start: float | None = None
         self.backlog = 0  # open loop: scheduled records not yet sent when the window ended
+        self.delivered = self._delivery_report()
 
     def run(self) -> ProducerResult:
         spec, tl = self.spec, self.timeline
-        payloads = [os.urandom(spec.message_size) for _ in range(_PAYLOADS)]
+        payloads = [os.urandom(max(spec.message_size - PREFIX_SIZE, 0)) for _ in range(_PAYLOADS)]
         interval_ns = int(1e9 / spec.rate) if spec.rate else 0
         txn_size = spec.transaction_size or 0
         txn_ns = int((spec.transaction_ms or 0) * 1e6)
         ordinal, index = spec.cell_ordinal, spec.producer_index
-        produce, poll, monotonic = self.producer.produce, self.producer.poll, time.monotonic_ns
-        record_delay = self.send_delay.record
-        delivered_in_window, delivered_in_warmup = self._delivery_reports()
+        poll, monotonic, pack = self.producer.poll, time.monotonic_ns, RECORD_PREFIX.pack
         last_progress = 0
         budget = spec.max_records
         in_txn = False
@@ -90,8 +94,9 @@ class _Generator:
             now = monotonic()
         while True:
             now = monotonic()
+            seq = self.seq
             if interval_ns:
-                intended = tl.start_ns + self.seq * interval_ns
+                intended = tl.start_ns + seq * interval_ns
                 if intended >= tl.measure_end_ns or now >= tl.measure_end_ns:
                     # Behind schedule at the end of the window, the rest of the schedule is the
                     # backlog Kafka did not take; sending it afterwards would credit the window
@@ -101,48 +106,48 @@ class _Generator:
                 if now < intended:
                     # Wait without spinning: librdkafka's poll() rounds its timeout down to whole
                     # milliseconds, so a shorter wait there is a busy loop that burns the core the
-                    # broker needs (measured: 101% of a core at 2,000 msg/s). Delivery reports are
-                    # served by poll(0) every _POLL_EVERY sends and by the 1 ms polls.
+                    # broker needs (measured: 101% of a core at 2,000 msg/s).
                     wait_s = (intended - now) / 1e9
                     if wait_s >= 0.001:
                         poll(0.001)
                     else:
                         time.sleep(wait_s)
                     continue
+                # every record that is due, up to a batch and not past the window's end
+                n = min(_BATCH, (now - intended) // interval_ns + 1, -(-(tl.measure_end_ns - intended) // interval_ns))
             else:
                 intended = now
-                if now >= tl.measure_end_ns or (budget and self.seq >= budget):
+                if now >= tl.measure_end_ns or (budget and seq >= budget):
                     break
-            in_window = intended >= tl.measure_start_ns
-            if in_window and self.first_window_seq is None:
-                self.first_window_seq = self.seq
-                self.cpu_at_window_start = cpu_seconds()
-            if self.transactional and not in_txn:
-                self.producer.begin_transaction()
-                in_txn, self.txn_first_seq, self.txn_started_ns = True, self.seq, now
-            seq = self.seq
-            if seq >= len(self.states):
+                n = min(_BATCH, budget - seq) if budget else _BATCH
+            if seq < self.window_from[0]:
+                if intended >= tl.measure_start_ns:
+                    self.window_from[0] = seq
+                    self.cpu_at_window_start = cpu_seconds()
+                elif interval_ns:  # a batch never straddles the window's start
+                    n = min(n, -(-(tl.measure_start_ns - intended) // interval_ns))
+            if self.transactional:
+                if not in_txn:
+                    self.producer.begin_transaction()
+                    in_txn, self.txn_first_seq, self.txn_started_ns = True, seq, now
+                if txn_size:
+                    n = min(n, self.txn_first_seq + txn_size - seq)
+            while seq + n > len(self.states):
                 self.states.extend(bytearray(len(self.states)))
-            headers = [(ID_HEADER, format_id(ordinal, index, seq)), (TS_HEADER, intended.to_bytes(8, "big"))]
-            callback = partial(delivered_in_window if in_window else delivered_in_warmup, seq)
-            while True:
-                try:
-                    produce(self.topic, payloads[seq % _PAYLOADS], headers=headers, on_delivery=callback)
-                    break
-                except BufferError:
-                    poll(0.001)
-            self.seq += 1
-            if in_window and interval_ns:
-                record_delay(max(0, (now - intended) // 1000))
+            stamps = [intended + i * interval_ns for i in range(n)] if interval_ns else [intended] * n
+            self._send([{"value": pack(ordinal, index, seq + i, stamp) + payloads[(seq + i) % _PAYLOADS]}
+                        for i, stamp in enumerate(stamps)])
+            self.seq = seq + n
+            if interval_ns and seq >= self.window_from[0]:
+                self.send_delay.record_many(np.maximum(0, (now - np.asarray(stamps, dtype=np.int64)) // 1000))
             if in_txn and ((txn_size and self.seq - self.txn_first_seq >= txn_size) or (txn_ns and now - self.txn_started_ns >= txn_ns)):
-                self._end_transaction(in_window)
+                self._end_transaction(seq >= self.window_from[0])
                 in_txn = False
-            if seq % _POLL_EVERY == 0:
-                poll(0)
-                self._tick(now)
-                if now - last_progress > 1_000_000_000:
-                    self.channel.send(Kind.PROGRESS, self.seq)
-                    last_progress = now
+            poll(0)
+            self._tick(now)
+            if now - last_progress > 1_000_000_000:
+                self.channel.send(Kind.PROGRESS, self.seq)
+                last_progress = now
         cpu_window_s = cpu_seconds() - (self.cpu_at_window_start or cpu_seconds())
         if in_txn:
             self._end_transaction(True)
@@ -151,21 +156,40 @@ class _Generator:
         self._tick(self.finished_ns)
         return self._result(cpu_window_s)
 
-    def _delivery_reports(self):
-        """The delivery callbacks: the hottest code of the generator, so closures over locals."""
-        states, record = self.states, self.produce_latency.record
+    def _send(self, batch: list[dict]) -> None:
+        """Hand a batch to librdkafka, waiting while its queue is full (the bound on records
+        outstanding); a record it refuses for another reason is FAILED, as a delivery report would say."""
+        while batch:
+            try:
+                self.producer.produce_batch(self.topic, batch, on_delivery=self.delivered)
+            except BufferError:
+                self.producer.poll(0.001)
+                continue
+            refused = [m for m in batch if "_error" in m]
+            batch = []
+            for message in refused:
+                if message["_error"].code() == KafkaError._QUEUE_FULL:
+                    batch.append({"value": message["value"]})
+                else:
+                    self.states[RECORD_PREFIX.unpack_from(message["value"])[2]] = FAILED
+            if batch:
+                self.producer.poll(0.001)
 
-        def in_window(seq: int, err, msg) -> None:
+    def _delivery_report(self):
+        """The delivery callback, the hottest code of the generator: a closure over locals. The
+        record's sequence number is read back from its value."""
+        states, record, window_from, seq_of = self.states, self.produce_latency.record, self.window_from, _SEQ.unpack_from
+
+        def delivered(err, msg) -> None:
+            seq = seq_of(msg.value(), SEQ_OFFSET)[0]
             if err is None:
                 states[seq] = ACKED
-                record(msg.latency())  # float seconds, measured by librdkafka in C
+                if seq >= window_from[0]:
+                    record(msg.latency())  # float seconds, measured by librdkafka in C
             else:
                 states[seq] = FAILED
 
-        def in_warmup(seq: int, err, msg) -> None:
-            states[seq] = ACKED if err is None else FAILED
-
-        return in_window, in_warmup
+        return delivered
 
     def _tick(self, now: int) -> None:
         self.produce_latency.tick(now)
@@ -205,7 +229,7 @@ class _Generator:
         self.transactions += 1
 
     def _result(self, cpu_window_s: float) -> ProducerResult:
-        first = self.first_window_seq if self.first_window_seq is not None else self.seq
+        first = min(self.window_from[0], self.seq)
         states = bytes(self.states[: self.seq])
         return ProducerResult(
             producer_index=self.spec.producer_index, states=states, sent=self.seq,
