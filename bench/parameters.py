@@ -124,6 +124,12 @@ PARAMETERS: tuple[Parameter, ...] = (
               "share of the producer's transactions aborted on purpose", _aborts),
     Parameter("replication_factor", int, optional(whole(1, 16)), None, "rf", "of the cell's topics; null: the cluster's default"),
     Parameter("max_in_flight", int, whole(1, 1_000_000), 5, "mif", "max.in.flight.requests.per.connection of every producer"),
+    # Closed loop fills whatever queue the client has: librdkafka's default (1 GiB, 100,000 records)
+    # made closed-loop latency mostly time in that queue. 32 MiB is the Java producer's
+    # buffer.memory; at 1 KB it kept the generator's throughput within its noise of an unbounded
+    # queue (benchmarks/generator_cost.py, README "Load generator").
+    Parameter("max_outstanding_kb", int, whole(64, 2_097_151), 32_768, "okb",
+              "KiB a producer holds sent but not yet acknowledged (librdkafka's queue.buffering.max.kbytes)"),
     Parameter("warmup_s", float, between(0, 3_600), 5, "w", "seconds run before the measured window"),
     Parameter("duration_s", float, between(0, 86_400, low_open=True), 20, "d", "seconds of the measured window"),
 )

@@ -255,6 +255,7 @@ _OWNED = {
     "group.id": "eosbench gives each reader its own group",
     "group.instance.id": "eosbench sets it for the processor",
     "max.in.flight.requests.per.connection": "set workload.max_in_flight instead (a swept parameter)",
+    "queue.buffering.max.kbytes": "set workload.max_outstanding_kb instead (a swept parameter)",
 }
 
 

@@ -34,13 +34,13 @@ _PREFIX = struct.Struct(">qq")  # sequence number, intended send time (monotonic
 _BATCH = 256
 
 
-def _config(bootstrap: str, outstanding: int) -> dict:
+def _config(bootstrap: str, outstanding: int, outstanding_kb: int) -> dict:
     return {**modes.get("at_least_once").producer_config({"bootstrap.servers": bootstrap}), "linger.ms": "5",
-            "queue.buffering.max.messages": str(outstanding)}
+            "queue.buffering.max.messages": str(outstanding), "queue.buffering.max.kbytes": str(outstanding_kb)}
 
 
-def run(variant: str, bootstrap: str, topic: str, seconds: float, size: int, outstanding: int) -> tuple[float, float]:
-    producer = Producer(_config(bootstrap, outstanding))
+def run(variant: str, bootstrap: str, topic: str, seconds: float, size: int, outstanding: int, outstanding_kb: int) -> tuple[float, float]:
+    producer = Producer(_config(bootstrap, outstanding, outstanding_kb))
     states = bytearray(1 << 24)
     payload = os.urandom(max(size - _PREFIX.size, 0))
     produce, poll, monotonic = producer.produce, producer.poll, time.monotonic_ns
@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--outstanding", type=int, default=100_000, help="queue.buffering.max.messages (librdkafka's default)")
+    parser.add_argument("--outstanding-kb", type=int, default=1 << 20, help="queue.buffering.max.kbytes (librdkafka's default)")
     parser.add_argument("--variants", default="headers,prefix,prefix-shared,batch")
     args = parser.parse_args()
     variants = args.variants.split(",")
@@ -108,10 +109,10 @@ def main() -> None:
         for variant in variants if r % 2 == 0 else variants[::-1]:
             topic = f"generator-cost-{uuid.uuid4().hex[:8]}"
             admin.create_topics([NewTopic(topic, args.partitions, 1)])[topic].result(30)
-            results[variant].append(run(variant, args.bootstrap, topic, args.seconds, args.size, args.outstanding))
+            results[variant].append(run(variant, args.bootstrap, topic, args.seconds, args.size, args.outstanding, args.outstanding_kb))
             admin.delete_topics([topic])[topic].result(30)
     print(f"{args.size} B records, {args.partitions} partitions, {args.seconds:g} s x {args.rounds} rounds, "
-          f"queue.buffering.max.messages={args.outstanding}")
+          f"queue.buffering.max.messages={args.outstanding}, queue.buffering.max.kbytes={args.outstanding_kb}")
     for variant, runs in results.items():
         rates, cpus = zip(*runs)
         print(f"{variant:14s} {statistics.median(rates):>10,.0f} records/s  {statistics.median(cpus):6.2f} us CPU/record  "

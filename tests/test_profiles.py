@@ -49,7 +49,7 @@ BAD = {
     "baseline not run": ("'baseline' 'at_most_once' is not among", GOOD.replace("baseline: at_least_once", "baseline: at_most_once")),
     "mode without its topology": ("mode exactly_once_v2 cannot run in topology produce", GOOD.replace("transactional]", "exactly_once_v2]")),
     "three brokers wanted as two": ("'kafka.brokers' must be 1 or 3", GOOD + "kafka: {brokers: 2}\n"),
-    "message larger than Kafka accepts": ("'workload.message_size' must be a whole number from 1 to 1,047,564",
+    "message larger than Kafka accepts": ("'workload.message_size' must be a whole number from 24 to 1,047,564",
                                           GOOD.replace("partitions: 1,", "partitions: 1, message_size: 2000000,")),
     "unknown fault": ("'faults[0].kind' must be one of", GOOD + "faults: [{kind: nuke, at_s: 1}]\n"),
     # the reproductions: guarantees overridden past validation
@@ -64,7 +64,7 @@ BAD = {
     "a billion repetitions": ("'repeat' must be a whole number from 1 to 100", GOOD.replace("repeat: 2", "repeat: 1000000000")),
     "a sweep of 300 x 300 x 100": ("the sweep makes up to 54,000,000 cell repetitions (at most 10,000)", GOOD.replace(
         "transaction_size: [10, 100]\n  partitions: [1, 4]",
-        f"transaction_size: {list(range(1, 301))}\n  partitions: {list(range(1, 301))}\n  message_size: {list(range(1, 101))}")),
+        f"transaction_size: {list(range(1, 301))}\n  partitions: {list(range(1, 301))}\n  message_size: {list(range(24, 124))}")),
     "infinite duration": ("'workload.duration_s' must be a number > 0", GOOD.replace("duration_s: 1", "duration_s: .inf")),
     "empty file": ("is empty", ""),
     "a version that is a mapping": ("'kafka.version' must be a Kafka release", GOOD + "kafka: {version: {a: 1}}\n"),

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from bench.formatting import percent
+from bench.parameters import NAMES as PARAMETER_NAMES
 
 # The tables that show metrics, each listing its columns in order (a cell's id and flags aside).
 RUN_TABLE, CAPACITY = "run table", "capacity"
@@ -113,6 +114,13 @@ METRICS: tuple[Metric, ...] = (
     Metric("client_errors", _client_errors, unit="lines"),
 )
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
+
+
+def with_parameter_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with a column for every parameter: a run made before a parameter existed did not
+    record it (an empty value, which matches only another run that did not record it either)."""
+    missing = [name for name in PARAMETER_NAMES if name not in frame.columns]
+    return frame.assign(**{name: None for name in missing}) if missing else frame
 
 
 def view(name: str) -> list[Metric]:

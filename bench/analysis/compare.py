@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from bench.analysis.columns import COMPARED
+from bench.analysis.columns import COMPARED, with_parameter_columns
 from bench.analysis.overhead import baseline_pairs, paired_ratios
 from bench.analysis.stats import ALPHA, Estimate, holm, one_sample, pct, two_sample
 from bench.parameters import NAMES as PARAM_COLUMNS
@@ -147,7 +147,7 @@ def compare(base: list[pd.DataFrame] | pd.DataFrame, new: list[pd.DataFrame] | p
     `paired`: base and new are two versions measured side by side in one run, repetition by
     repetition; `run_drift_pct` replaces DRIFT_PCT for every metric (and so gates them all).
     """
-    base_runs, new_runs = _runs(base), _runs(new)
+    base_runs, new_runs = [with_parameter_columns(f) for f in _runs(base)], [with_parameter_columns(f) for f in _runs(new)]
     versioned = any(frame["kafka_version"].nunique() > 1 for frame in base_runs + new_runs if "kafka_version" in frame)
     base_cells, new_cells = _cells(base_runs, baseline, versioned), _cells(new_runs, baseline, versioned)
     drift = {name: run_drift_pct if run_drift_pct is not None else DRIFT_PCT.get(name) for name in METRICS}

@@ -18,7 +18,7 @@ import pandas as pd
 
 from bench import modes
 from bench.analysis.stats import ALPHA, MIN_UNITS, Estimate, holm, one_sample
-from bench.analysis.columns import Flag, Flags, flags
+from bench.analysis.columns import Flag, Flags, flags, with_parameter_columns
 from bench.parameters import NAMES as PARAM_COLUMNS, shapes
 
 COLUMNS = ["cell_id", "mode", "baseline_cell_id", "pairs", "throughput_msgs", "baseline_throughput_msgs",
@@ -29,6 +29,7 @@ METHOD = ("geometric mean of same-repetition throughput ratios; Student's t on t
 
 
 def overhead(summary: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
+    summary = with_parameter_columns(summary)
     pairs = [(cell_id, cell, base, paired_ratios(cell, base)) for cell_id, cell, base in baseline_pairs(summary, baseline)]
     tests = sum(_testable(ratios) for *_, ratios in pairs)
     rows = [_compare(cell_id, cell, base, ratios, tests) for cell_id, cell, base, ratios in pairs]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench import modes
-from bench.analysis.columns import METRICS, Source, flags
+from bench.analysis.columns import METRICS, Source, flags, with_parameter_columns
 from bench.parameters import NAMES as PARAM_COLUMNS
 from bench.results import RunStore
 
@@ -39,7 +39,7 @@ def row(store: RunStore, cell: dict) -> dict:
 def cells(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per cell: each metric combined over repetitions as it declares (mean, sd and
     coefficient of variation where it asks for its spread), and the cell's flags."""
-    ok = frame[frame["status"] == "ok"]
+    ok = with_parameter_columns(frame[frame["status"] == "ok"])
     if ok.empty:
         return pd.DataFrame()
     grouped = ok.groupby("cell_id", sort=False)

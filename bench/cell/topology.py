@@ -46,7 +46,8 @@ def client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: Name
     reading = for_client(base, "consumer")
     configs = {
         # statistics once a second: the load generator reads the brokers' quota throttle time from them
-        "producer": {"statistics.interval.ms": "1000", **mode.producer_config(producing)},
+        "producer": {"statistics.interval.ms": "1000", **mode.producer_config(producing),
+                     "queue.buffering.max.kbytes": str(spec.max_outstanding_kb)},
         "consumer": {**mode.consumer_config(reading), "group.id": names.groups[-1]},
     }
     if spec.topology == "process":
