@@ -2,7 +2,7 @@
 
 Create the cell's topics and wait for leaders (and for init_transactions in every transactional
 role), warm up, measure, drain until every acknowledged record has been read or the readers go
-quiet, account for every `eosbench-id`, delete the topics. The roles run in their own processes
+quiet, account for every record id, delete the topics. The roles run in their own processes
 (started by a launcher, bench.roles.launcher); this module only coordinates them and adds up what
 they report.
 """
