@@ -25,6 +25,7 @@ from bench.cell.spec import CellOutcome, Target
 from bench.client_properties import redact
 from bench.errors import BadInput
 from bench.paths import state_dir
+from bench.placement import Placement, pin_this_process
 from bench.profile import Profile
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
 from bench.sweep import PlannedCell, plan
@@ -41,6 +42,7 @@ class RunRequest:
     run_id: str | None = None
     resume: bool = False
     keep_topics: bool = False
+    placement: Placement | None = None  # --cpus: broker and clients on disjoint CPUs
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,18 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     progress.begin(len(cells), len(cells) - len(todo), todo)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     _INTERRUPTED.clear()
+    placement = request.placement
+    if placement:
+        store.update_manifest(placement=placement.record())
+        cpus_before = pin_this_process(placement.clients)
     status = "failed"
     brokers: dict[str, dict] = {}
     rows = [summary.row(store, cell) for cell in store.cells()]  # read once; each new cell adds its row
     try:
         for version, block in _blocks(todo):
             home = state_dir() / "runs" / store.directory.name
-            with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note) as (target, broker):
+            with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note,
+                         placement.broker if placement else ()) as (target, broker):
                 brokers.setdefault(version, broker)
                 store.update_manifest(broker=_broker_record(brokers), status="running")
                 _run_cells(store, block, target, request.keep_topics, progress, rows)
@@ -81,6 +88,8 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if placement:
+            pin_this_process(tuple(cpus_before))
         store.update_manifest(status=status, ended=time.time())
     frame = summary.table(rows)
     failed = sorted(set(frame.loc[frame["status"] != "ok", "cell_id"])) if not frame.empty else []

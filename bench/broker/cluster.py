@@ -89,6 +89,7 @@ class Cluster:
     heap_mb: int
     home: str  # where this cluster's state file lives
     started_at: float = field(default_factory=time.time)
+    cpus: list[int] | None = None  # the CPUs every node's JVM runs on (bench.placement); None: any
 
     @property
     def size(self) -> int:
@@ -278,6 +279,7 @@ def start_node(cluster: Cluster, node: Node) -> None:
             _java_command(cluster, node, "kafka.Kafka", str(node.config_file)),
             stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cluster.cpus)) if cluster.cpus else None,  # before the JVM starts a thread
         )
     node.pid = proc.pid
     _save_state(cluster)
@@ -285,7 +287,7 @@ def start_node(cluster: Cluster, node: Node) -> None:
 
 def start(
     distribution: Distribution, brokers: int = 1, timeout_s: float = READY_TIMEOUT_S,
-    java: Java | None = None, home: Path | None = None,
+    java: Java | None = None, home: Path | None = None, cpus: tuple[int, ...] = (),
 ) -> Cluster:
     """Format and start a fresh cluster; return once it accepts a transactional producer."""
     if brokers not in SUPPORTED_SIZES:
@@ -297,7 +299,7 @@ def start(
     cluster = Cluster(
         version=distribution.version, libs=str(distribution.libs), source=distribution.source,
         cluster_id=cluster_id, directory=str(directory), nodes=nodes, java=java.executable,
-        heap_mb=_heap_mb(brokers), home=str(home or state_dir()),
+        heap_mb=_heap_mb(brokers), home=str(home or state_dir()), cpus=list(cpus) or None,
     )
     for node in nodes:
         _write_node_files(cluster, node)

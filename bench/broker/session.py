@@ -26,7 +26,8 @@ EXTERNAL_NOTE = "a cluster eosbench did not start: the Kafka protocol reports no
 
 @contextmanager
 def session(client: dict, home: Path, bootstrap_servers: str | None = None, version: str = distribution.DEFAULT_KAFKA_VERSION,
-            brokers: int = 1, note: Callable[[str], None] = lambda _: None) -> Iterator[tuple[Target, dict]]:
+            brokers: int = 1, note: Callable[[str], None] = lambda _: None, broker_cpus: tuple[int, ...] = ()
+            ) -> Iterator[tuple[Target, dict]]:
     """The target every cell of the session uses, and the manifest's record of its broker."""
     cluster = None
     if bootstrap_servers:
@@ -34,7 +35,7 @@ def session(client: dict, home: Path, bootstrap_servers: str | None = None, vers
         record = {"external": True, "bootstrap_servers": bootstrap_servers, "version": None, "version_note": EXTERNAL_NOTE}
     else:
         note(f"starting embedded Kafka {version} ({brokers} broker(s))")
-        cluster = clusters.start(distribution.resolve(version), brokers, java=distribution.find_java(), home=home)
+        cluster = clusters.start(distribution.resolve(version), brokers, java=distribution.find_java(), home=home, cpus=broker_cpus)
         target = Target(cluster.bootstrap_servers, client, cluster.replication_factor, cluster.min_insync_replicas, cluster=cluster)
         record = {"external": False, **cluster.describe()}
     try:
