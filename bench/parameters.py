@@ -61,7 +61,7 @@ def one_of(*values: str) -> Check:
 
 
 _RATE_NUMBER = between(1, 10_000_000)
-_RATE: Check = (lambda v: v == "max" or _RATE_NUMBER[0](v), f"'max' or {_RATE_NUMBER[1]} records/s")
+_RATE: Check = (lambda v: v in ("max", "find") or _RATE_NUMBER[0](v), f"'max', 'find' or {_RATE_NUMBER[1]} records/s")
 
 
 # ----------------------------------------------------------------------------- which modes a parameter shapes
@@ -118,7 +118,8 @@ PARAMETERS: tuple[Parameter, ...] = (
               "milliseconds a transaction or commit stays open at most (see transaction_bounds)", _commits),
     Parameter("message_size", int, whole(PREFIX_SIZE, MAX_MESSAGE_SIZE), 1024, "m",
               "value bytes per record, its 24-byte id and send time included (bench.metrics.RECORD_PREFIX)"),
-    Parameter("rate", int, _RATE, "max", "r", "records/s of the whole cell; max is closed loop"),
+    Parameter("rate", int, _RATE, "max", "r",
+              "records/s of the whole cell; max is closed loop; find searches the highest rate sustained within slo_p99_ms (bench.capacity)"),
     Parameter("producers", int, whole(1, 64), 1, "n", "producer processes, the rate split between them"),
     Parameter("abort_ratio", float, (lambda v: number(v) and 0 <= v < 1, "a number in [0, 1)"), 0.0, "ab",
               "share of the producer's transactions aborted on purpose", _aborts),
@@ -130,6 +131,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     # queue (benchmarks/generator_cost.py, README "Load generator").
     Parameter("max_outstanding_kb", int, whole(64, 2_097_151), 32_768, "okb",
               "KiB a producer holds sent but not yet acknowledged (librdkafka's queue.buffering.max.kbytes)"),
+    Parameter("slo_p99_ms", float, between(0.1, 3_600_000), 100.0, "slo",
+              "with rate: find, the end-to-end p99 a sustained rate must stay within"),
     Parameter("warmup_s", float, between(0, 3_600), 5, "w", "seconds run before the measured window"),
     Parameter("duration_s", float, between(0, 86_400, low_open=True), 20, "d", "seconds of the measured window"),
 )

@@ -245,6 +245,8 @@ def _validate(raw: dict, source: str) -> Profile:
         if fault["at_s"] >= shortest:
             raise fail(f"faults[{i}].at_s {fault['at_s']:g} lies after the measured window ({shortest:g} s): the fault would never happen")
 
+    if faults and "find" in sweep.get("rate", [workload["rate"]]):
+        raise fail("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults (give the faults a fixed rate)")
     return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults)
 
 

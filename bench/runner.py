@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import environment
+from bench import capacity, environment
 from bench.analysis import overhead, summary
 from bench.broker.session import session
 from bench.cell.phases import run_cell
@@ -167,11 +167,16 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
     for i, planned in enumerate(first_of_mode.values()):
         _stop_if_interrupted()
         progress.note(f"warming up: {RUN_WARMUP_S:.0f}s of {planned.cell_id}, discarded")
-        run_cell(replace(planned.spec, warmup_s=0, duration_s=RUN_WARMUP_S, faults=()), target, 0, f"{store.directory.name}.warmup{i}")
+        closed_loop = None if planned.spec.rate == capacity.FIND else planned.spec.rate
+        run_cell(replace(planned.spec, rate=closed_loop, warmup_s=0, duration_s=RUN_WARMUP_S, faults=()), target, 0,
+                 f"{store.directory.name}.warmup{i}")
     for planned in todo:
         _stop_if_interrupted()
         progress.cell_started(planned)
-        outcome = run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)
+        if planned.spec.rate == capacity.FIND:
+            outcome = capacity.search(planned.spec, target, planned.ordinal, store.directory.name, progress.step)
+        else:
+            outcome = run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)
         rows.append(summary.row(store, store.cell(store.write_cell(planned, outcome))))
         frame = summary.table(rows)
         store.write_table("summary", frame)
@@ -215,6 +220,12 @@ class Progress:
             self._last = (elapsed_s, sent)
             if self.tty:
                 self._line(final=False)
+
+    def step(self, step: "capacity.Step") -> None:
+        """One step of a capacity search."""
+        verdict = "sustained" if step.sustained else "not sustained"
+        p99 = "-" if step.e2e_p99_ms is None else f"{step.e2e_p99_ms:,.1f} ms"
+        self.note(f"  search: {step.rate:,.0f} msg/s asked, {step.throughput_msgs:,.0f} delivered, e2e p99 {p99}: {verdict}")
 
     def cell_done(self, planned: PlannedCell, outcome: CellOutcome) -> None:
         self.done += 1

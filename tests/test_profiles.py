@@ -44,7 +44,7 @@ BAD = {
     "duplicate key": ("duplicate key 'repeat'", GOOD + "repeat: 3\n"),
     "not YAML": ("is not valid YAML", "workload: {topology: [produce\n"),
     "not a mapping": ("a profile is a mapping", "- just\n- a list\n"),
-    "negative rate": ("'workload.rate' must be 'max' or a number", GOOD.replace("partitions: 1,", "partitions: 1, rate: -5,")),
+    "negative rate": ("'workload.rate' must be 'max', 'find' or a number", GOOD.replace("partitions: 1,", "partitions: 1, rate: -5,")),
     "transaction_size zero": ("'sweep.transaction_size' must be a whole number from 1", GOOD.replace("[10, 100]", "[0, 100]")),
     "baseline not run": ("'baseline' 'at_most_once' is not among", GOOD.replace("baseline: at_least_once", "baseline: at_most_once")),
     "mode without its topology": ("mode exactly_once_v2 cannot run in topology produce", GOOD.replace("transactional]", "exactly_once_v2]")),
@@ -52,6 +52,9 @@ BAD = {
     "message larger than Kafka accepts": ("'workload.message_size' must be a whole number from 24 to 1,047,564",
                                           GOOD.replace("partitions: 1,", "partitions: 1, message_size: 2000000,")),
     "unknown fault": ("'faults[0].kind' must be one of", GOOD + "faults: [{kind: nuke, at_s: 1}]\n"),
+    "a capacity search under faults": ("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults",
+                                       GOOD.replace("partitions: 1,", "partitions: 1, rate: find,") + "faults: [{kind: consumer_pause, at_s: 0.5, duration_s: 0.2}]\n"),
+    "an objective of zero": ("'workload.slo_p99_ms' must be a number >= 0.1", GOOD.replace("partitions: 1,", "partitions: 1, slo_p99_ms: 0,")),
     # the reproductions: guarantees overridden past validation
     "idempotence switched off under transactional": ("client property 'enable.idempotence' would change what mode transactional means",
                                                      TXN + "client: {enable.idempotence: 'false'}\n"),

@@ -103,6 +103,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("transactions", _metric("transactions"), unit="transactions"),
     Metric("aborts", _metric("aborts"), unit="transactions"),
     *(_latency(kind, pct) for kind, pcts in _LATENCIES for pct in pcts),
+    # rate: find (bench.capacity): the highest rate sustained within slo_p99_ms
+    Metric("sustainable_msgs", lambda s: (s.metrics.get("capacity") or {}).get("sustainable_msgs"), "mean", "msg/s", True,
+           "sustainable msg/s"),
     Metric("lag_max_msgs", _lag_maximum("hw_lag"), unit="records", higher_is_better=False),
     Metric("lso_lag_max_msgs", _lag_maximum("lso_lag"), unit="records", higher_is_better=False),
     Metric("loop", _metric("loop")),
