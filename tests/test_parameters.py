@@ -58,7 +58,7 @@ def test_cell_ids_use_each_parameters_declared_abbreviation(tmp_path):
 @pytest.mark.parametrize("field, value, message", [
     ("partitions", 0, "partitions must be a whole number from 1 to 4,096, not 0"),
     ("abort_ratio", 1.0, "abort_ratio must be a number in [0, 1), not 1.0"),
-    ("rate", -5, "rate must be 'max' or a number >= 1"),
+    ("rate", -5, "rate must be 'max', 'find' or a number >= 1"),
     ("topology", "pipeline", "topology must be produce or process, not 'pipeline'"),
 ])
 def test_a_cell_spec_out_of_its_declared_range_is_refused(field, value, message):

@@ -73,7 +73,7 @@ BAD = {
     "a version that is a mapping": ("'kafka.version' must be a Kafka release", GOOD + "kafka: {version: {a: 1}}\n"),
     "100,000 partitions": ("'workload.partitions' must be a whole number from 1 to 4,096", GOOD.replace("partitions: 1,", "partitions: 100000,")),
     "a transaction of 10**12 records": ("'sweep.transaction_size' must be a whole number from 1 to 1,000,000", GOOD.replace("[10, 100]", "[10, 1000000000000]")),
-    "a rate of 1e-300": ("'workload.rate' must be 'max' or a number >= 1", GOOD.replace("partitions: 1,", "partitions: 1, rate: 1.0e-300,")),
+    "a rate of 1e-300": ("'workload.rate' must be 'max', 'find' or a number >= 1", GOOD.replace("partitions: 1,", "partitions: 1, rate: 1.0e-300,")),
     "a fault after the window": ("faults[0].at_s 30 lies after the measured window (1 s)", GOOD + "faults: [{kind: consumer_pause, at_s: 30, duration_s: 1}]\n"),
     "a complex key": ("a key must be a plain name", GOOD + "? [a, b]\n: 1\n"),
     # more of our own
@@ -190,7 +190,7 @@ def test_set_overrides_workload_sweep_and_top_level_keys(tmp_path):
     sasl = ["client.security.protocol=SASL_SSL", "client.sasl.mechanism=PLAIN", "client.sasl.username=u", "client.sasl.password=p"]
     assert profiles.load(write(tmp_path, GOOD), sasl).client == {
         "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.username": "u", "sasl.password": "p"}
-    with pytest.raises(BadInput, match="must be 'max' or a number"):
+    with pytest.raises(BadInput, match="must be 'max', 'find' or a number"):
         profiles.load(write(tmp_path, GOOD), ["rate=fast"])
 
 

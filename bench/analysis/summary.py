@@ -46,7 +46,7 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     out = grouped[PARAM_COLUMNS].first()
     out["repetitions"] = grouped.size()
     for metric in METRICS:
-        if metric.per_cell is None:
+        if metric.per_cell is None or metric.name not in ok.columns:  # a frame from before the metric existed
             continue
         out[metric.name] = getattr(grouped[metric.name], metric.per_cell)()
         if metric.spread:
