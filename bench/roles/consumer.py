@@ -16,7 +16,7 @@ from confluent_kafka import Consumer
 from bench.metrics import IntervalRecorder, ids_by_producer, read_prefixes
 from bench.roles import Channel, ClientLog, cpu_seconds, wait_for_go
 from bench.roles.protocol import ConsumerResult, ConsumerSpec
-from bench.roles.reading import Drain, join, next_batch
+from bench.roles.reading import DistinctIds, Drain, join, next_batch
 
 
 def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
@@ -28,6 +28,7 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
     seen: dict[int, list[np.ndarray]] = defaultdict(list)
     commit_first = spec.commit_offsets_before_processing
     drain = Drain()
+    distinct = DistinctIds()
     received = window_received = 0
     measure_start, measure_end = timeline.measure_start_ns, timeline.measure_end_ns
     while True:
@@ -39,8 +40,10 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
             if commit_first:
                 consumer.commit(asynchronous=True)
             prefixes = read_prefixes([m.value() for m in records])
-            for producer, seqs in ids_by_producer(prefixes).items():
+            ids = ids_by_producer(prefixes)
+            for producer, seqs in ids.items():
                 seen[producer].append(seqs)
+            distinct.add(ids)
             intended = prefixes["intended_ns"].astype(np.int64)
             e2e.record_many((now - intended[intended >= measure_start]) // 1000)
             if measure_start <= now < measure_end:
@@ -52,7 +55,7 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
         pause_s = drain.listen(channel)
         if pause_s:  # a `consumer_pause` fault: stop reading and committing, stay in the group
             time.sleep(pause_s)
-        if drain.done(now, received, bool(records), consumer):
+        if drain.done(now, distinct.count, bool(records), consumer):
             break
     consumer.close()
     return ConsumerResult(

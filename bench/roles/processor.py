@@ -15,10 +15,10 @@ from typing import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 
-from bench.metrics import IntervalRecorder
+from bench.metrics import IntervalRecorder, ids_by_producer, read_prefixes
 from bench.roles import Channel, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
 from bench.roles.protocol import ClientLogResult, ProcessorResult, ProcessorSpec, Timeline
-from bench.roles.reading import Drain, join, next_batch
+from bench.roles.reading import DistinctIds, Drain, join, next_batch
 
 
 def run(spec: ProcessorSpec, channel: Channel) -> ProcessorResult:
@@ -53,6 +53,7 @@ class _Processor:
         every_ns = int((self.spec.transaction_ms or 0) * 1e6)
         produce, poll = self.producer.produce, self.producer.poll
         drain = Drain()
+        distinct = DistinctIds()  # rewinds and duplicated input make `processed` overcount
         in_txn = False
         last_commit = time.monotonic_ns()
         while True:
@@ -70,6 +71,8 @@ class _Processor:
                     except BufferError:
                         poll(0.001)
             poll(0)
+            if records:
+                distinct.add(ids_by_producer(read_prefixes([m.value() for m in records])))
             self.uncommitted += len(records)
             self.processed += len(records)
             now = time.monotonic_ns()
@@ -79,7 +82,7 @@ class _Processor:
                 last_commit = time.monotonic_ns()
             self.commit_latency.tick(now)
             drain.listen(self.channel)
-            if drain.done(now, self.processed, bool(records), self.consumer):
+            if drain.done(now, distinct.count, bool(records), self.consumer):
                 break
         if self.uncommitted:
             self._commit(time.monotonic_ns())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from confluent_kafka import Consumer, KafkaException, Message
 
 from bench.roles import Channel, RoleFailed
@@ -49,6 +50,34 @@ def join(consumer: Consumer, topics: list[str], timeout_s: float = 60.0) -> list
     return early
 
 
+class DistinctIds:
+    """How many different record ids a reader has seen, kept as one bit per sequence number.
+
+    Sequence numbers are dense from 0 per producer, so a growing boolean array costs a byte per
+    record sent and a few microseconds per batch. Ids beyond `MAX_SEQ` cannot have been acknowledged
+    by any run this tool makes; they are left to the accounting (as `unexpected`), not counted here.
+    """
+
+    MAX_SEQ = 1 << 32
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._seen: dict[int, np.ndarray] = {}
+
+    def add(self, ids: dict[int, np.ndarray]) -> None:
+        for producer, seqs in ids.items():
+            seqs = seqs[(seqs >= 0) & (seqs < self.MAX_SEQ)]
+            if not len(seqs):
+                continue
+            seen = self._seen.get(producer, np.zeros(0, dtype=bool))
+            top = int(seqs.max()) + 1
+            if top > len(seen):
+                seen = self._seen[producer] = np.concatenate([seen, np.zeros(max(top, 2 * len(seen)) - len(seen), dtype=bool)])
+            new = np.unique(seqs[~seen[seqs]])
+            seen[new] = True
+            self.count += len(new)
+
+
 class Drain:
     """Decides when a reader may stop, once the cell runner has said `drain`."""
 
@@ -72,15 +101,16 @@ class Drain:
                 pause_s += payload
         return pause_s
 
-    def done(self, now_ns: int, received: int, got_messages: bool, consumer: Consumer | None = None) -> bool:
-        """Whether to stop; `consumer`, when given, must have read to the end of its partitions
-        before a quiet period counts as the end of an incomplete drain."""
+    def done(self, now_ns: int, distinct: int, got_messages: bool, consumer: Consumer | None = None) -> bool:
+        """Whether to stop, having seen `distinct` different record ids; `consumer`, when given, must
+        have read to the end of its partitions before a quiet period counts as the end of an
+        incomplete drain."""
         if got_messages:
             self.last_message_ns = now_ns
         if self.deadline_ns is None:
             return False
         quiet = now_ns - self.last_message_ns
-        complete = self.expected is not None and received >= self.expected
+        complete = self.expected is not None and distinct >= self.expected
         if complete and quiet >= SETTLE_NS:
             return True
         if quiet >= self.quiet_ns and (consumer is None or at_end(consumer)):
