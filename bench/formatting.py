@@ -1,4 +1,5 @@
-"""How a percentage and its interval read: the same in the terminal, in Markdown and in HTML."""
+"""How a percentage and its interval read: the same in the terminal, in Markdown and in HTML; and
+figures made fit for JSON."""
 
 from __future__ import annotations
 
@@ -33,3 +34,14 @@ def overhead_text(row) -> str:
     if math.isnan(row.ci_low_pct):
         text += " [no interval]"
     return text + ("" if row.significant else " ~")
+
+
+def finite(value):
+    """Plain data for JSON: every NaN or infinity becomes None (JSON has neither), at any depth."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value

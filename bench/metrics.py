@@ -25,6 +25,11 @@ LATENCY_KINDS = ("produce", "e2e", "commit", "send_delay")
 # The lag sampler's columns (lag.csv): one row per second, group and partition.
 LAG_COLUMNS = ("t_s", "phase", "group", "topic", "partition", "committed", "high_watermark", "last_stable",
                "hw_lag", "lso_lag", "readable_lag", "time_lag_s")
+# The broker request types whose counts per 1,000 records a cell reports (JMX RequestMetrics names):
+# what a produce, a consume, a transaction and an offset commit cost in round trips. The window's
+# other request types are kept in metrics.json (`resources.requests`) without a column.
+REQUEST_TYPES = ("Produce", "Fetch", "InitProducerId", "AddPartitionsToTxn", "AddOffsetsToTxn", "TxnOffsetCommit",
+                 "EndTxn", "WriteTxnMarkers", "OffsetCommit")
 
 
 def new_histogram() -> HdrHistogram:

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +43,7 @@ class RunRequest:
     resume: bool = False
     keep_topics: bool = False
     placement: Placement | None = None  # --cpus: broker and clients on disjoint CPUs
+    jmx: dict[str, str] = field(default_factory=dict)  # --jmx: broker -> host:port of a cluster eosbench did not start
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         for version, block in _blocks(todo):
             home = state_dir() / "runs" / store.directory.name
             with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note,
-                         placement.broker if placement else ()) as (target, broker):
+                         placement.broker if placement else (), request.jmx) as (target, broker):
                 brokers.setdefault(version, broker)
                 store.update_manifest(broker=_broker_record(brokers), status="running")
                 _run_cells(store, block, target, request.keep_topics, progress, rows)

@@ -19,7 +19,7 @@ LOG = ClientLogResult(["12:00:00.000 ERROR FAIL"], {"ERROR/FAIL": 1}, 0)
 
 
 @pytest.mark.parametrize("kind, payload, result_type", [
-    (Kind.RESULT, ProducerResult(0, bytes([1, 1, 2, 3]), 4, 1.5, 2, 0, 1, 1, 0, 0.5, 0.7, 0.0,
+    (Kind.RESULT, ProducerResult(0, bytes([1, 1, 2, 3]), 4, 1.5, 2, 2, 0, 1, 1, 0, 0.5, 0.7, 0.0,
                                  {"produce": {"intervals": {0: "HISTFAA"}, "out_of_range": 0}}, LOG), ProducerResult),
     (Kind.GO, Timeline(1, 2, 3, 4.5), None),
     (Kind.DRAIN, DrainOrder(10, 5.0, 900.0), None),

@@ -11,19 +11,24 @@ as text only at the end.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import pandas as pd
 
 from bench.formatting import percent
+from bench.metrics import REQUEST_TYPES
 from bench.parameters import NAMES as PARAMETER_NAMES
 
 # The tables that show metrics, each listing its columns in order (a cell's id and flags aside).
-RUN_TABLE, CAPACITY = "run table", "capacity"
+RUN_TABLE, CAPACITY, RESOURCES = "run table", "capacity", "resources"
 VIEWS = {
-    RUN_TABLE: ("throughput_msgs", "throughput_mb", "e2e_p50_ms", "e2e_p99_ms", "commit_p99_ms", "duplicates", "lost"),
+    RUN_TABLE: ("throughput_msgs", "throughput_mb", "e2e_p50_ms", "e2e_p99_ms", "commit_p99_ms", "duplicates", "lost",
+                "broker_cpu_us_per_record"),
     CAPACITY: ("throughput_msgs", "throughput_mb", "e2e_p50_ms", "e2e_p99_ms", "produce_p99_ms"),
+    RESOURCES: ("broker_cpu_us_per_record", "broker_cpu_ms_per_mb", "log_bytes_per_record", "log_overhead_bytes_per_record",
+                "internal_log_bytes_per_record", "requests_per_1k", "client_cpu_us_per_record"),
 }
 
 
@@ -45,7 +50,11 @@ class Metric:
     higher_is_better: bool | None = None
     label: str = ""                    # a table header
     digits: int = 0
-    spread: bool = False               # the per-cell table also gives its sd over repetitions and the cv
+    spread: tuple[str, str] | None = None  # (sd, cv) columns: the per-cell table also gives its spread over repetitions
+
+    @property
+    def cv_column(self) -> str | None:
+        return self.spread[1] if self.spread else None
 
     def text(self, value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -78,6 +87,36 @@ def _client_errors(s: Source) -> int:
                for kind, n in counts.items() if kind.split("/")[0] in ("ERROR", "CRITICAL"))
 
 
+def _requests_per_1k(kind: str | None) -> Callable[[Source], Any]:
+    """Broker requests of one type per 1,000 records, or of every type in REQUEST_TYPES (None)."""
+    def per_1k(s: Source) -> float | None:
+        counts = s.metrics.get("requests_per_1k")
+        if counts is None:
+            return None
+        return counts.get(kind) if kind else sum(counts.values())
+    return per_1k
+
+
+def _client_cpu(kind: str | None) -> Callable[[Source], Any]:
+    """Client CPU per record of one kind of role (the mean over its processes, producer-0,
+    producer-1..., each per record it handled), or of every kind summed (None): what the
+    pipeline's clients spend on one record."""
+    def per_record(s: Source) -> float | None:
+        by_kind: dict[str, list[float]] = {}
+        for name, value in (s.metrics.get("client_cpu_us_per_record") or {}).items():
+            by_kind.setdefault(name.split("-")[0], []).append(value)
+        means = {k: sum(v) / len(v) for k, v in by_kind.items()}
+        if kind is None:
+            return sum(means.values()) if means else None
+        return means.get(kind)
+    return per_record
+
+
+def request_column(kind: str) -> str:
+    """The summary column of one request type per 1,000 records: EndTxn -> requests_per_1k_end_txn."""
+    return "requests_per_1k_" + re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower()
+
+
 _ACCOUNTING = ("sent", "acked", "failed", "aborted", "consumed", "duplicates", "lost", "unexpected")
 _LATENCIES = (("produce", ("p50", "p99", "p999", "p9999")), ("e2e", ("p50", "p99", "p999", "p9999")),
               ("commit", ("p50", "p99", "p999")), ("send_delay", ("p50", "p99")))
@@ -98,7 +137,7 @@ def _latency(kind: str, pct: str) -> Metric:
 
 METRICS: tuple[Metric, ...] = (
     *(_accounting(key) for key in _ACCOUNTING),
-    Metric("throughput_msgs", _metric("throughput_msgs"), "mean", "msg/s", True, "msg/s", 0, spread=True),
+    Metric("throughput_msgs", _metric("throughput_msgs"), "mean", "msg/s", True, "msg/s", 0, spread=("throughput_sd", "cv")),
     Metric("throughput_mb", _metric("throughput_mb"), "mean", "MB/s", True, "MB/s", 1),
     Metric("transactions", _metric("transactions"), unit="transactions"),
     Metric("aborts", _metric("aborts"), unit="transactions"),
@@ -115,6 +154,24 @@ METRICS: tuple[Metric, ...] = (
     Metric("generator_cpu_share", _metric("generator_cpu_share"), unit="share of a core"),
     Metric("faults", lambda s: ";".join(f["kind"] for f in s.params.get("fault_windows") or [])),
     Metric("client_errors", _client_errors, unit="lines"),
+    # What the measured window cost, per record (bench.cell.derive.resource_costs): read from the
+    # brokers, empty where not measured. CPU per record holds still where throughput does not.
+    Metric("broker_cpu_us_per_record", _metric("broker_cpu_us_per_record"), "mean", "us/record", False, "broker CPU us/rec", 1,
+           spread=("broker_cpu_sd", "broker_cpu_cv")),
+    Metric("broker_cpu_ms_per_mb", _metric("broker_cpu_ms_per_mb"), "mean", "ms/MB", False, "broker CPU ms/MB", 1),
+    Metric("log_bytes_per_record", _metric("log_bytes_per_record"), "mean", "bytes/record", False, "log B/rec", 1),
+    Metric("log_replicated_bytes_per_record", _metric("log_replicated_bytes_per_record"), "mean", "bytes/record", False,
+           "log B/rec, all replicas", 1),
+    Metric("log_overhead_bytes_per_record", _metric("log_overhead_bytes_per_record"), "mean", "bytes/record", False,
+           "log overhead B/rec", 1),
+    Metric("internal_log_bytes_per_record", _metric("internal_log_bytes_per_record"), "mean", "bytes/record", False,
+           "txn+offsets log B/rec", 2),
+    Metric("requests_per_1k", _requests_per_1k(None), "mean", "requests per 1,000 records", False, "requests/1k rec", 1),
+    *(Metric(request_column(kind), _requests_per_1k(kind), "mean", "requests per 1,000 records", False,
+             f"{kind}/1k rec", 1) for kind in REQUEST_TYPES),
+    Metric("client_cpu_us_per_record", _client_cpu(None), "mean", "us/record", False, "client CPU us/rec", 1),
+    *(Metric(f"{role}_cpu_us_per_record", _client_cpu(role), "mean", "us/record", False, f"{role} CPU us/rec", 1)
+      for role in ("producer", "processor", "consumer")),
 )
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 
@@ -156,6 +213,31 @@ COMPARED: tuple[Compared, ...] = (
     Compared("cost", None, True, "throughput relative to {baseline}",
              "EOS cost: throughput relative to {baseline} in the same repetition", "overhead", lambda v: percent(100 * (1 - v)), 1,
              ("EOS cost change per cell", "change of throughput relative to {baseline} (%)")),
+    # a rise in what the brokers spend per record is a regression even at equal throughput (runs
+    # from before broker costs were measured have no such figure, and no such table)
+    Compared("broker_cpu", "broker_cpu_us_per_record", False, "broker CPU per record", "Broker CPU per record", "us",
+             lambda v: f"{v:,.1f}", 3),
+)
+
+
+# ----------------------------------------------------------------------------- costs against the baseline
+
+@dataclass(frozen=True)
+class Cost:
+    """A per-record cost whose overhead against the baseline the overhead table gives (columns
+    `<name>_overhead_pct`, `<name>_ci_low_pct`, `<name>_ci_high_pct`), paired per repetition like
+    throughput; positive means the mode costs more per record."""
+
+    name: str
+    column: str   # the summary column
+    label: str
+
+
+COSTS: tuple[Cost, ...] = (
+    Cost("broker_cpu", "broker_cpu_us_per_record", "broker CPU per record"),
+    Cost("log_bytes", "log_bytes_per_record", "log bytes per record"),
+    Cost("requests", "requests_per_1k", "broker requests per record"),
+    Cost("client_cpu", "client_cpu_us_per_record", "client CPU per record"),
 )
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 from bench.analysis.columns import COMPARED, with_parameter_columns
 from bench.analysis.overhead import baseline_pairs, paired_ratios
 from bench.analysis.stats import ALPHA, Estimate, holm, one_sample, pct, two_sample
+from bench.formatting import finite
 from bench.parameters import NAMES as PARAM_COLUMNS
 
 # name -> whether a larger value is better (bench.analysis.columns.COMPARED declares them)
@@ -123,7 +124,7 @@ class Comparison:
 
     def as_dict(self) -> dict:
         """Plain data for JSON: every NaN or infinity becomes null (JSON has neither)."""
-        return _finite({
+        return finite({
             "base": self.base_label, "new": self.new_label, "max_regression_pct": self.max_regression_pct,
             "method": method(self.design), "design": self.design, "baseline": self.baseline, "tests": self.tests,
             "versions": {k: list(v) for k, v in self.versions.items()}, "warnings": self.warnings, "failures": self.failures,
@@ -151,9 +152,10 @@ def compare(base: list[pd.DataFrame] | pd.DataFrame, new: list[pd.DataFrame] | p
     versioned = any(frame["kafka_version"].nunique() > 1 for frame in base_runs + new_runs if "kafka_version" in frame)
     base_cells, new_cells = _cells(base_runs, baseline, versioned), _cells(new_runs, baseline, versioned)
     drift = {name: run_drift_pct if run_drift_pct is not None else DRIFT_PCT.get(name) for name in METRICS}
-    design = _design(len(base_runs), len(new_runs), paired, drift)
     matched = [key for key in new_cells if key in base_cells]
     units = {(key, name): _units(base_cells[key], new_cells[key], name, paired) for key in matched for name in METRICS}
+    present = [name for name in METRICS if any(units[(key, name)][0] is not None for key in matched)] or list(METRICS)
+    design = _design(len(base_runs), len(new_runs), paired, {name: drift[name] for name in present})
     single_run = min(len(base_runs), len(new_runs)) < 2
 
     def changes(key: tuple, tests: int) -> dict[str, Change | None]:
@@ -179,13 +181,14 @@ def _runs(frames: list[pd.DataFrame] | pd.DataFrame) -> list[pd.DataFrame]:
     return [frames] if isinstance(frames, pd.DataFrame) else list(frames)
 
 
-def _design(base_runs: int, new_runs: int, paired: bool, drift: dict[str, float]) -> str:
+def _design(base_runs: int, new_runs: int, paired: bool, drift: dict[str, float | None]) -> str:
+    """How the comparison was made; `drift`: the allowance of each metric some cell has a figure of."""
     if paired:
         return "versions measured side by side in one run, paired by repetition"
     if min(base_runs, new_runs) >= 2:
         return f"runs as units ({base_runs} vs {new_runs} runs): the spread between runs measures their drift"
-    allowances = ", ".join(f"{name} {drift[name]:g}%" for name in METRICS if drift[name] is not None)
-    ungated = [name for name in METRICS if drift[name] is None]
+    allowances = ", ".join(f"{name} {drift[name]:g}%" for name in drift if drift[name] is not None)
+    ungated = [name for name in drift if drift[name] is None]
     return (f"one run per side: repetitions as units with a run-to-run drift allowance ({allowances}) added to the variance"
             + (f"; {' and '.join(ungated)} not gated" if ungated else ""))
 
@@ -223,6 +226,8 @@ def _units(base: _Cell, new: _Cell, name: str, paired: bool) -> tuple:
     """The units a metric is tested on, per side (None: no such figure), and a note on what was left out."""
     b_runs, n_runs = base.values[name], new.values[name]
     if not b_runs or not n_runs or len(b_runs) != len(base.values["throughput"]) or len(n_runs) != len(new.values["throughput"]):
+        return None, None, ""
+    if all(s.isna().all() for s in b_runs) or all(s.isna().all() for s in n_runs):  # not measured on a side
         return None, None, ""
     left_out = sum(int((~(s > 0)).sum()) for s in b_runs + n_runs)  # zero, negative or missing: no logarithm
     note = f"{left_out} repetition(s) without a positive value left out" if left_out else ""
@@ -379,14 +384,3 @@ def _dig(data: dict, path: tuple):
             return None
         data = data.get(key)
     return data
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-

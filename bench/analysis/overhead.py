@@ -18,12 +18,13 @@ import pandas as pd
 
 from bench import modes
 from bench.analysis.stats import ALPHA, MIN_UNITS, Estimate, holm, one_sample
-from bench.analysis.columns import Flag, Flags, flags, with_parameter_columns
+from bench.analysis.columns import COSTS, Flag, Flags, flags, with_parameter_columns
 from bench.parameters import NAMES as PARAM_COLUMNS, shapes
 
 COLUMNS = ["cell_id", "mode", "baseline_cell_id", "pairs", "throughput_msgs", "baseline_throughput_msgs",
            "overhead_pct", "ci_low_pct", "ci_high_pct", "p_holm", "significant", "interval_note",
-           "e2e_p50_delta_ms", "e2e_p99_delta_ms", "e2e_p999_delta_ms", "flags"]
+           "e2e_p50_delta_ms", "e2e_p99_delta_ms", "e2e_p999_delta_ms", "flags",
+           *(f"{c.name}_{part}" for c in COSTS for part in ("overhead_pct", "ci_low_pct", "ci_high_pct"))]
 METHOD = ("geometric mean of same-repetition throughput ratios; Student's t on their logs, 95% simultaneous over "
           "the run's cells (Bonferroni); significance Holm-adjusted")
 
@@ -59,14 +60,16 @@ def baseline_pairs(summary: pd.DataFrame, baseline: str | None) -> Iterator[tupl
             yield cell_id, cell, candidates
 
 
-def paired_ratios(cell: pd.DataFrame, base: pd.DataFrame) -> pd.Series:
-    """Throughput / baseline throughput per repetition: the two ran side by side, so the machine's
-    drift, which moves both, cancels out of the ratio. Repetitions whose baseline delivered
-    nothing have no ratio (NaN)."""
+def paired_ratios(cell: pd.DataFrame, base: pd.DataFrame, column: str = "throughput_msgs") -> pd.Series:
+    """A figure / the baseline's per repetition (throughput unless told): the two ran side by
+    side, so the machine's drift, which moves both, cancels out of the ratio. Repetitions whose
+    baseline has nothing (delivered nothing, or the figure was not measured) have no ratio (NaN)."""
     mine, theirs = cell.set_index("repetition"), base.set_index("repetition")
+    if column not in mine or column not in theirs:
+        return pd.Series(dtype=float)
     common = mine.index.intersection(theirs.index)
-    denominator = theirs.loc[common, "throughput_msgs"].astype(float)
-    return (mine.loc[common, "throughput_msgs"].astype(float) / denominator.where(denominator > 0)).astype(float)
+    denominator = pd.to_numeric(theirs.loc[common, column], errors="coerce").astype(float)
+    return (pd.to_numeric(mine.loc[common, column], errors="coerce").astype(float) / denominator.where(denominator > 0)).astype(float)
 
 
 def _same(column: pd.Series, value) -> pd.Series:
@@ -89,6 +92,8 @@ def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame, ratios: pd.Se
     row = {"cell_id": cell_id, "mode": first["mode"], "baseline_cell_id": base.iloc[0]["cell_id"],
            "pairs": len(valid), "throughput_msgs": t_mine, "baseline_throughput_msgs": t_base}
     row.update(_estimate(valid, tests))
+    for cost in COSTS:
+        row.update(_cost_estimate(cost.name, paired_ratios(cell, base, cost.column).dropna(), tests))
     for pct in ("p50", "p99", "p999"):
         row[f"e2e_{pct}_delta_ms"] = cell[f"e2e_{pct}_ms"].mean() - base[f"e2e_{pct}_ms"].mean()
     notes = []
@@ -118,6 +123,18 @@ def _estimate(ratios: pd.Series, tests: int) -> dict:
     return {"overhead_pct": _overhead_pct(estimate.mean), "ci_low_pct": _overhead_pct(estimate.high),
             "ci_high_pct": _overhead_pct(estimate.low), "p_holm": estimate.p,  # adjusted once every cell is estimated
             "significant": False, "interval_note": estimate.note}
+
+
+def _cost_estimate(name: str, ratios: pd.Series, tests: int) -> dict:
+    """A per-record cost's overhead, 100 x (geometric-mean ratio - 1), with its interval; empty
+    (NaN) where it was not measured in at least MIN_UNITS repetitions of both cells."""
+    keys = [f"{name}_overhead_pct", f"{name}_ci_low_pct", f"{name}_ci_high_pct"]
+    ratios = ratios[ratios > 0]
+    if len(ratios) == 0:
+        return dict.fromkeys(keys, math.nan)
+    estimate = one_sample(np.log(ratios.to_numpy()), tests)
+    return dict(zip(keys, (100.0 * math.expm1(v) if not math.isnan(v) else math.nan
+                           for v in (estimate.mean, estimate.low, estimate.high))))
 
 
 def _overhead_pct(log_ratio: float) -> float:

@@ -50,8 +50,9 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         out[metric.name] = getattr(grouped[metric.name], metric.per_cell)()
         if metric.spread:
-            out[f"{metric.name.rpartition('_')[0]}_sd"] = grouped[metric.name].std(ddof=1)
-            out["cv"] = out[f"{metric.name.rpartition('_')[0]}_sd"] / out[metric.name]
+            sd, cv = metric.spread
+            out[sd] = grouped[metric.name].std(ddof=1)
+            out[cv] = out[sd] / out[metric.name]
     out["flags"] = [flags(row.cv, row.generator_bound, row.behind_schedule, row.throttled_share) for row in out.itertuples()]
     return out.reset_index()
 

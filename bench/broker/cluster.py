@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import re
 import subprocess
 import time
 import uuid
@@ -50,6 +51,11 @@ class Node:
     controller_port: int
     directory: str
     pid: int | None = None
+    jmx_port: int | None = None  # loopback only; None in state files from before JMX was on
+
+    @property
+    def jmx_address(self) -> str | None:
+        return f"127.0.0.1:{self.jmx_port}" if self.jmx_port else None
 
     @property
     def config_file(self) -> Path:
@@ -235,11 +241,25 @@ def new_cluster_id() -> str:
 # ---------------------------------------------------------------------------------------- lifecycle
 
 
+def _jmx_options(node: Node) -> list[str]:
+    """Remote JMX on loopback only, without authentication: what eosbench reads a broker's request
+    counts and CPU time from (bench.cell.resources). The RMI registry and the RMI server share one
+    port, and both bind 127.0.0.1 only."""
+    if not node.jmx_port:
+        return []
+    return [
+        "-Dcom.sun.management.jmxremote", f"-Dcom.sun.management.jmxremote.port={node.jmx_port}",
+        f"-Dcom.sun.management.jmxremote.rmi.port={node.jmx_port}", "-Dcom.sun.management.jmxremote.host=127.0.0.1",
+        "-Djava.rmi.server.hostname=127.0.0.1", "-Dcom.sun.management.jmxremote.local.only=true",
+        "-Dcom.sun.management.jmxremote.authenticate=false", "-Dcom.sun.management.jmxremote.ssl=false",
+    ]
+
+
 def _java_command(cluster: Cluster, node: Node, main_class: str, *args: str) -> list[str]:
     return [
         cluster.java, f"-Xms{cluster.heap_mb}m", f"-Xmx{cluster.heap_mb}m",
         "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError",
-        "-Djava.awt.headless=true",
+        "-Djava.awt.headless=true", *(_jmx_options(node) if main_class == "kafka.Kafka" else []),
         f"-Dlog4j2.configurationFile={Path(node.directory) / 'log4j2.xml'}",
         f"-Dkafka.logs.dir={node.directory}",
         "-cp", str(Path(cluster.libs) / "*"),
@@ -295,7 +315,7 @@ def start(
     java = java or find_java()
     cluster_id = new_cluster_id()
     directory = state_dir() / "clusters" / cluster_id
-    nodes = [Node(i, _free_port(), _free_port(), str(directory / f"node-{i}")) for i in range(1, brokers + 1)]
+    nodes = [Node(i, _free_port(), _free_port(), str(directory / f"node-{i}"), jmx_port=_free_port()) for i in range(1, brokers + 1)]
     cluster = Cluster(
         version=distribution.version, libs=str(distribution.libs), source=distribution.source,
         cluster_id=cluster_id, directory=str(directory), nodes=nodes, java=java.executable,
@@ -393,3 +413,33 @@ def stop(cluster: Cluster, keep_data: bool = False) -> None:
     current = load_state(Path(cluster.home))
     if current and current.cluster_id == cluster.cluster_id:
         (Path(cluster.home) / "broker.json").unlink()
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """One record batch of a partition's log, as Kafka's DumpLogSegments lists it."""
+
+    base_offset: int
+    records: int
+    size: int
+    control: bool   # a transaction marker (COMMIT or ABORT)
+
+
+def dump_log(cluster: Cluster, topic: str, partition: int, node: Node | None = None) -> list[LogBatch]:
+    """Every batch of one partition's log on one node (the first by default), read by Kafka's own
+    `kafka.tools.DumpLogSegments` from the same jars: an independent count of what eosbench
+    infers from sizes and requests."""
+    node = node or cluster.nodes[0]
+    segments = sorted((Path(node.directory) / "data" / f"{topic}-{partition}").glob("*.log"))
+    if not segments:
+        raise EnvironmentProblem(f"no log segment of {topic}-{partition} on broker {node.node_id}")
+    proc = subprocess.run([cluster.java, "-Xmx256m", "-cp", str(Path(cluster.libs) / "*"), "kafka.tools.DumpLogSegments",
+                           "--files", ",".join(map(str, segments))], capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise EnvironmentProblem(f"DumpLogSegments failed on {topic}-{partition}: {proc.stderr.strip()[-300:]}")
+    out = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("baseOffset:"):
+            fields = dict(re.findall(r"(\w+): (\S+)", line))
+            out.append(LogBatch(int(fields["baseOffset"]), int(fields["count"]), int(fields["size"]), fields["isControl"] == "true"))
+    return out

@@ -7,6 +7,7 @@ with what the manifest records about it; an embedded cluster is always stopped a
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -16,6 +17,7 @@ from confluent_kafka.admin import AdminClient
 from bench import environment
 from bench.broker import cluster as clusters
 from bench.broker import distribution
+from bench.cell.resources import ResourceProbe
 from bench.cell.spec import Target
 from bench.client_properties import for_client
 from bench.errors import EnvironmentProblem
@@ -26,25 +28,67 @@ EXTERNAL_NOTE = "a cluster eosbench did not start: the Kafka protocol reports no
 
 @contextmanager
 def session(client: dict, home: Path, bootstrap_servers: str | None = None, version: str = distribution.DEFAULT_KAFKA_VERSION,
-            brokers: int = 1, note: Callable[[str], None] = lambda _: None, broker_cpus: tuple[int, ...] = ()
-            ) -> Iterator[tuple[Target, dict]]:
-    """The target every cell of the session uses, and the manifest's record of its broker."""
-    cluster = None
-    if bootstrap_servers:
-        target = _external(bootstrap_servers, client)
-        record = {"external": True, "bootstrap_servers": bootstrap_servers, "version": None, "version_note": EXTERNAL_NOTE}
-    else:
-        note(f"starting embedded Kafka {version} ({brokers} broker(s))")
-        cluster = clusters.start(distribution.resolve(version), brokers, java=distribution.find_java(), home=home, cpus=broker_cpus)
-        target = Target(cluster.bootstrap_servers, client, cluster.replication_factor, cluster.min_insync_replicas, cluster=cluster)
-        record = {"external": False, **cluster.describe()}
+            brokers: int = 1, note: Callable[[str], None] = lambda _: None, broker_cpus: tuple[int, ...] = (),
+            jmx: dict[str, str] | None = None, measure_resources: bool = True) -> Iterator[tuple[Target, dict]]:
+    """The target every cell of the session uses, and the manifest's record of its broker.
+
+    `jmx`: broker name -> host:port of a cluster eosbench did not start (the embedded brokers'
+    are known); `measure_resources`: start the resource probe (bench.cell.resources)."""
+    cluster = probe = None
     try:
+        if bootstrap_servers:
+            target = _external(bootstrap_servers, client)
+            record = {"external": True, "bootstrap_servers": bootstrap_servers, "version": None, "version_note": EXTERNAL_NOTE}
+            if measure_resources:
+                probe = _external_probe(target, version, jmx or {}, home, note)
+        else:
+            note(f"starting embedded Kafka {version} ({brokers} broker(s))")
+            dist = distribution.resolve(version)
+            cluster = clusters.start(dist, brokers, java=distribution.find_java(), home=home, cpus=broker_cpus)
+            target = Target(cluster.bootstrap_servers, client, cluster.replication_factor, cluster.min_insync_replicas, cluster=cluster)
+            record = {"external": False, **cluster.describe()}
+            if measure_resources:
+                probe = ResourceProbe(dist, target.admin_config, {str(n.node_id): n.jmx_address for n in cluster.nodes},
+                                      {str(n.node_id): (lambda n=n: n.pid if n.is_running() else None) for n in cluster.nodes},
+                                      home / "resource-probe.log").start()
+        target = replace(target, resources=probe)
+        record["resources"] = _resources_record(probe, bool(jmx) or cluster is not None)
         record["reported_config"] = environment.broker_config(target.bootstrap_servers, client)
         record["api_versions"] = environment.broker_api_versions(target.bootstrap_servers, client)
         yield target, record
     finally:
+        if probe:
+            probe.close()
         if cluster:
             clusters.stop(cluster)
+
+
+def _external_probe(target: Target, version: str, jmx: dict[str, str], home: Path, note: Callable[[str], None]
+                    ) -> ResourceProbe | None:
+    """The probe for a cluster eosbench did not start; without Java or Maven, its log bytes and
+    request counts are not measured (said once), unless JMX was asked for: then that is an error.
+    A JMX address that does not answer is an error (exit 3), not a silent "not measured"."""
+    try:
+        probe = ResourceProbe(distribution.resolve(version), target.admin_config, jmx, {}, home / "resource-probe.log").start()
+    except EnvironmentProblem as exc:
+        if jmx:
+            raise
+        note(f"broker costs not measured: {exc}")
+        return None
+    for name, answer in probe.sample([]).jmx.items():
+        if "error" in answer:
+            probe.close()
+            raise EnvironmentProblem(f"JMX at {jmx[name]} (--jmx) does not answer: {answer['error'][:200]}")
+    return probe
+
+
+def _resources_record(probe: ResourceProbe | None, has_jmx: bool) -> dict:
+    """What the manifest says about where broker costs come from."""
+    if probe is None:
+        return {"measured": False}
+    return {"measured": True, "cpu": "proc" if probe.pids else ("jmx" if has_jmx else "not measured"),
+            "requests": "jmx" if has_jmx else "not measured", "log_bytes": "DescribeLogDirs",
+            "jmx": sorted(probe.jmx.values())}
 
 
 def _external(bootstrap: str, client: dict) -> Target:

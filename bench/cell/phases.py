@@ -17,7 +17,9 @@ from confluent_kafka.admin import AdminClient
 from bench import modes
 from bench.cell import derive, topics, topology
 from bench.cell.faults import READY_TIMEOUT_S, FaultSchedule
+from bench.cell.resources import ResourceProbe, Sample, Window
 from bench.cell.spec import CellOutcome, CellSpec, Target
+from bench.errors import EnvironmentProblem
 from bench.client_properties import redact
 from bench.metrics import ACKED, LAG_COLUMNS, LATENCY_KINDS, LatencySeries
 from bench.roles import ClientLog
@@ -47,6 +49,7 @@ def run_cell(
     lag_error = None
     faults_done: list[dict] = []
     timeline = None
+    edges: WindowEdges | None = None
     status = "ok"
     results: dict[str, object] = {}
     tracebacks: dict[str, str] = {}
@@ -70,8 +73,9 @@ def run_cell(
         for role in running:
             role.send(Kind.GO, timeline)
         schedule = FaultSchedule(spec, target, admin, names.topics[0], timeline, running, restart if specs.processor else None)
+        edges = WindowEdges(target.resources, names.topics, timeline)
         try:
-            _measure(timeline, running, producers, schedule, on_progress)
+            _measure(timeline, running, producers, schedule, on_progress, edges)
         finally:
             schedule.finish()
             faults_done = schedule.done
@@ -107,7 +111,7 @@ def run_cell(
     for result in results.values():
         for kind, encoded in getattr(result, "histograms", {}).items():
             latencies[kind].merge(encoded)
-    metrics = _metrics(spec, specs, results, latencies, timeline) if status == "ok" else {}
+    metrics = _metrics(spec, specs, results, latencies, timeline, edges) if status == "ok" else {}
     if metrics and metrics["window_records"] == 0:
         # Seen when the machine stalled (out of memory) for the whole window: a cell that delivered
         # nothing measured nothing, and must not pass as a throughput of 0.
@@ -127,18 +131,59 @@ def run_cell(
     )
 
 
-def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: dict[str, LatencySeries], timeline: Timeline) -> dict:
-    return derive.metrics(
-        spec, [results[p.role] for p in specs.producers], results.get("processor"), results["consumer"],
-        {name: r.cpu_total_s for name, r in results.items()}, latencies, timeline,
-    )
+def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: dict[str, LatencySeries], timeline: Timeline,
+             edges: WindowEdges | None) -> dict:
+    cpu_s = {name: r.cpu_total_s for name, r in results.items()}
+    out = derive.metrics(spec, [results[p.role] for p in specs.producers], results.get("processor"), results["consumer"],
+                         cpu_s, latencies, timeline)
+    handled = {p.role: results[p.role].sent for p in specs.producers}
+    handled[specs.consumer.role] = results[specs.consumer.role].received
+    if specs.processor:
+        handled[specs.processor.role] = results[specs.processor.role].processed
+    out["client_cpu_us_per_record"] = derive.client_cpu_per_record(cpu_s, handled)
+    if edges and edges.probe:
+        appended = (results["processor"].window_committed if specs.processor
+                    else sum(results[p.role].acked_during_window for p in specs.producers))
+        out.update(derive.resource_costs(spec, appended, edges.window.record() if edges.window else None,
+                                         edges.error or "not measured: the window's edges were not both read"))
+    return out
+
+
+class WindowEdges:
+    """The brokers' counters read as the measured window opens and as it closes (bench.cell.resources)."""
+
+    def __init__(self, probe: ResourceProbe | None, topics: list[str], timeline: Timeline):
+        self.probe, self.topics, self.timeline = probe, topics, timeline
+        self.start: Sample | None = None
+        self.window: Window | None = None
+        self.error = ""
+
+    def next_ns(self) -> int:
+        """When the next edge is due."""
+        return self.timeline.measure_start_ns if self.start is None else self.timeline.measure_end_ns
+
+    def step(self, now_ns: int) -> None:
+        if self.probe is None or self.window is not None or self.error:
+            return
+        try:
+            if self.start is None and now_ns >= self.timeline.measure_start_ns:
+                self.start = self.probe.sample(self.topics)
+            elif self.start is not None and now_ns >= self.timeline.measure_end_ns:
+                self.window = Window.between(self.start, self.probe.sample(self.topics), self.topics)
+        except EnvironmentProblem as exc:  # the probe, not the cell, failed: its figures are not measured
+            self.error = f"not measured: {exc}"
 
 
 def _measure(timeline: Timeline, roles: list[RoleProcess], producers: list[RoleProcess], schedule: FaultSchedule,
-             on_progress: Callable[[float, int], None] | None) -> None:
-    """The warm-up and measured window: pass progress on, apply timed faults."""
-    while time.monotonic_ns() < timeline.measure_end_ns:
-        time.sleep(0.2)
+             on_progress: Callable[[float, int], None] | None, edges: WindowEdges) -> None:
+    """The warm-up and measured window: pass progress on, apply timed faults, read the brokers'
+    counters at the window's edges."""
+    while True:
+        now = time.monotonic_ns()
+        edges.step(now)
+        if now >= timeline.measure_end_ns:
+            break
+        time.sleep(max(0.0, min(0.2, (edges.next_ns() - now) / 1e9)))
         for role in roles:
             role.pump()
         elapsed = (time.monotonic_ns() - timeline.start_ns) / 1e9

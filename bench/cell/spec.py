@@ -61,6 +61,7 @@ class Target:
     replication_factor: int = 1
     min_insync_replicas: int = 1
     cluster: Any = None  # the embedded Cluster, for broker faults; None for a cluster we did not start
+    resources: Any = None  # the run's bench.cell.resources.ResourceProbe; None: broker costs not measured
 
     @property
     def admin_config(self) -> dict:

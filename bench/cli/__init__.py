@@ -19,6 +19,7 @@ VERBS = {
     "validate": ("bench.cli.validate", "Validate PROFILE and list its cells, running nothing."),
     "report": ("bench.cli.report", "Build the offline HTML report of a run."),
     "compare": ("bench.cli.compare", "Compare runs cell by cell; exit 1 when the gate fails."),
+    "capacity": ("bench.cli.capacity", "What a target load would cost the cluster per mode, from a run's costs."),
     "lag": ("bench.cli.lag", "Recommend consumer-lag alert thresholds from a run."),
     "calibrate": ("bench.cli.calibrate", "Measure eosbench's producer against Kafka's ProducerPerformance."),
 }

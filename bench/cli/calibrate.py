@@ -60,7 +60,8 @@ def calibrate(bootstrap_servers, kafka_version, mode, sizes, records, repeat, re
     status = "failed"
     results = []
     try:
-        with session({}, state_dir() / "runs" / run_id, bootstrap_servers, kafka_version, note=lambda text: click.echo(text, err=True)) as (target, broker):
+        with session({}, state_dir() / "runs" / run_id, bootstrap_servers, kafka_version, note=lambda text: click.echo(text, err=True),
+                     measure_resources=False) as (target, broker):
             store.update_manifest(broker=broker)
             for size in sizes:
                 results.append(calibration.run(target.bootstrap_servers, dist, java, mode, size, records, repeat,

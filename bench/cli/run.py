@@ -10,6 +10,7 @@ import click
 from bench import profile as profiles
 from bench.analysis import overhead, summary
 from bench.cli.tables import print_run_table
+from bench.cell.resources import parse_jmx
 from bench.placement import parse as parse_placement
 from bench.results import DEFAULT_RESULTS_DIR
 from bench.runner import Progress, RunRequest, execute
@@ -28,14 +29,18 @@ from bench.runner import Progress, RunRequest, execute
 @click.option("--quiet", is_flag=True, help="No progress, only the final table.")
 @click.option("--cpus", default=None, metavar="BROKER:CLIENTS",
               help="Run the embedded broker and the client roles on disjoint CPUs, e.g. 0:1 or 0-1:2-3 (recorded in the manifest).")
-def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, results_dir, run_id, resume, keep_topics, quiet, cpus) -> None:
+@click.option("--jmx", default=None, metavar="HOST:PORT[,HOST:PORT...]",
+              help="JMX of each broker of --bootstrap-servers: broker CPU and request counts are read from it (the embedded broker's are known).")
+def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, results_dir, run_id, resume, keep_topics, quiet, cpus,
+        jmx) -> None:
     """Run PROFILE's cells and print what each mode costs.
 
     Exit 1 when a mode let through duplicates or losses it promises to prevent.
     """
     placement = parse_placement(cpus, embedded=not bootstrap_servers) if cpus else None
+    endpoints = parse_jmx(jmx, embedded=not bootstrap_servers) if jmx else {}
     profile = profiles.load(profile_path, list(overrides), repeat, kafka_version)
-    request = RunRequest(profile, bootstrap_servers, results_dir, run_id, resume, keep_topics, placement)
+    request = RunRequest(profile, bootstrap_servers, results_dir, run_id, resume, keep_topics, placement, endpoints)
     try:
         end = execute(request, Progress(quiet))
     except KeyboardInterrupt:

@@ -41,7 +41,7 @@ def print_run_table(cells: pd.DataFrame, overhead: pd.DataFrame, baseline: str |
         for m in shown:
             figures.append(m.text(getattr(r, m.name)))
             if m.spread:
-                figures.append(number(100 * r.cv, 1, "%") if r.repetitions > 1 else "-")
+                figures.append(number(100 * getattr(r, m.cv_column), 1, "%") if r.repetitions > 1 else "-")
         rows.append([
             r.cell_id, str(r.repetitions), *figures,
             overhead_text(o) if o is not None else ("baseline" if r.mode == baseline else "-"),

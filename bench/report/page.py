@@ -10,8 +10,10 @@ import math
 import pandas as pd
 import plotly.offline
 
-from bench.analysis.columns import CAPACITY, view
-from bench.formatting import overhead_text
+from bench.analysis import planning
+from bench.analysis.columns import CAPACITY, COSTS, RESOURCES, view
+from bench.errors import BadInput
+from bench.formatting import change_text, overhead_text
 from bench.report.data import RunData
 from bench.report.figures import all_figures, capacity_table
 
@@ -56,6 +58,7 @@ def build_html(data: RunData) -> str:
                                            config={"displaylogo": False, "responsive": True}))
         parts.append(f"<p class='caption'>{html.escape(figure.caption)}</p>")
     parts += _capacity(data)
+    parts += _resources(data)
     parts += _lag_thresholds(data)
     parts += _guarantees(data)
     parts += _environment(data)
@@ -123,6 +126,41 @@ def _capacity(data: RunData) -> list[str]:
             "<p class='caption'>The highest throughput each mode sustained in this run and the latency it came with "
             "(open-loop cells count only if they delivered at least 95% of the asked rate).</p>",
             table_html(rows, ["mode", "cell", *(m.label for m in shown), "flags"])]
+
+
+PLANNING_RATE = 100_000  # records/s: the load the report's capacity table prices
+
+
+def _resources(data: RunData) -> list[str]:
+    """What each mode cost the cluster per record, its overhead in those units against the
+    baseline, and what 100,000 records/s would take; left out for runs without broker costs."""
+    cells = data.cells
+    if cells.empty or planning.REQUIRED not in cells or cells[planning.REQUIRED].isna().all():
+        return []
+    shown = view(RESOURCES)
+    rows = [[r.cell_id, r.mode, *(m.text(getattr(r, m.name)) for m in shown),
+             f"{100 * r.broker_cpu_cv:.1f}%" if r.repetitions > 1 and not _nan(r.broker_cpu_cv) else "-"]
+            for r in cells.itertuples()]
+    out = ["<h2 id='resources'>What exactly-once costs the cluster</h2>",
+           "<p class='caption'>Per record of the measured window, read from the brokers (CPU from their processes or JMX, "
+           "requests from JMX, log bytes from DescribeLogDirs); '-' where not measured. CPU per record barely depends on "
+           "who won the race for the CPU, so its cv is usually far below that of throughput.</p>",
+           table_html(rows, ["cell", "mode", *(m.label for m in shown), "broker CPU cv"])]
+    if not data.overhead.empty:
+        costs = [[r.cell_id, r.mode, *(change_text(getattr(r, f"{c.name}_overhead_pct"), getattr(r, f"{c.name}_ci_low_pct"),
+                                                   getattr(r, f"{c.name}_ci_high_pct"))
+                                       if not _nan(getattr(r, f"{c.name}_overhead_pct")) else "-" for c in COSTS)]
+                 for r in data.overhead.itertuples()]
+        out += [f"<p class='caption'>Overhead per record against {html.escape(str(data.baseline))} in the same repetition "
+                "(positive: the mode costs more), 95% intervals.</p>",
+                table_html(costs, ["cell", "mode", *(c.label for c in COSTS)])]
+    try:
+        headers, plan_rows = planning.table(planning.plan(data.summary, PLANNING_RATE, data.baseline), data.baseline)
+    except BadInput:
+        return out
+    out += [f"<p class='caption'>What {PLANNING_RATE:,} records/s would take, per cell ({html.escape(planning.METHOD)}; "
+            "<code>eosbench capacity RUN --rate R</code> for another load).</p>", table_html(plan_rows, headers)]
+    return out
 
 
 def _lag_thresholds(data: RunData) -> list[str]:

@@ -75,6 +75,7 @@ class _Generator:
         self.rng = random.Random(spec.producer_index)
         self.cpu_at_window_start: float | None = None
         self.backlog = 0  # open loop: scheduled records not yet sent when the window ended
+        self.acked_during_window = 0  # acknowledged while the window ran, whenever they were due (broker costs' denominator)
         self.delivered = self._delivery_report()
 
     def run(self) -> ProducerResult:
@@ -92,9 +93,12 @@ class _Generator:
         while now < tl.start_ns:
             time.sleep(min(0.01, (tl.start_ns - now) / 1e9))
             now = monotonic()
+        acked_at_start = None
         while True:
             now = monotonic()
             seq = self.seq
+            if acked_at_start is None and now >= tl.measure_start_ns:
+                acked_at_start = self.states.count(ACKED)
             if interval_ns:
                 intended = tl.start_ns + seq * interval_ns
                 if intended >= tl.measure_end_ns or now >= tl.measure_end_ns:
@@ -149,6 +153,7 @@ class _Generator:
                 self.channel.send(Kind.PROGRESS, self.seq)
                 last_progress = now
         cpu_window_s = cpu_seconds() - (self.cpu_at_window_start or cpu_seconds())
+        self.acked_during_window = self.states.count(ACKED) - (acked_at_start or 0)
         if in_txn:
             self._end_transaction(True)
         self.producer.flush(60)
@@ -234,7 +239,7 @@ class _Generator:
         return ProducerResult(
             producer_index=self.spec.producer_index, states=states, sent=self.seq,
             elapsed_s=(self.finished_ns - self.timeline.start_ns) / 1e9,
-            window_acked=states[first:].count(ACKED), backlog=self.backlog,
+            window_acked=states[first:].count(ACKED), acked_during_window=self.acked_during_window, backlog=self.backlog,
             transactions=self.transactions, aborts=self.aborts, aborts_on_purpose=self.aborts_on_purpose,
             cpu_window_s=cpu_window_s, cpu_total_s=cpu_seconds(), throttle_ms=0.0,
             histograms={"produce": self.produce_latency.encoded(), "send_delay": self.send_delay.encoded(),

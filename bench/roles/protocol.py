@@ -140,6 +140,7 @@ class ProducerResult:
     sent: int
     elapsed_s: float          # from the timeline's start to the last delivery report (calibration's rate)
     window_acked: int
+    acked_during_window: int  # acknowledged between the window's edges, by acknowledgement time: what the brokers appended then
     backlog: int              # open loop: scheduled in the window, never sent
     transactions: int
     aborts: int

@@ -1,0 +1,71 @@
+"""Broker costs read from a real broker: the counts agree with what the clients did and with
+Kafka's own log dump tool, and two independent readings of the broker's CPU agree."""
+
+import pytest
+
+from bench.broker import cluster as clusters
+from bench.broker.session import session
+from bench.cell.phases import run_cell
+from bench.cell.resources import Window
+from bench.cell.spec import CellSpec
+from tests.conftest import REPO, eosbench
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """An embedded broker with its resource probe, as `eosbench run` opens them."""
+    with session({}, tmp_path_factory.mktemp("costs")) as (target, record):
+        yield target, record
+
+
+def test_the_manifest_says_where_each_broker_cost_comes_from(measured):
+    _, record = measured
+    assert record["resources"]["measured"] and record["resources"]["cpu"] == "proc"
+    assert record["resources"]["requests"] == "jmx" and record["resources"]["log_bytes"] == "DescribeLogDirs"
+
+
+def test_end_txn_requests_and_transaction_markers_match_what_the_producer_did(measured):
+    """Every commit and abort is one EndTxn on the broker and, on a one-partition topic, one
+    control batch (a transaction marker) that Kafka's DumpLogSegments finds in the log; the log's
+    size as DescribeLogDirs reports it is the sum of the batches the dump lists."""
+    target, _ = measured
+    probe = target.resources
+    before = probe.sample([])
+    spec = CellSpec(mode="transactional", partitions=1, rate=2000, message_size=200, warmup_s=0, duration_s=3,
+                    transaction_size=10, abort_ratio=0.2)
+    outcome = run_cell(spec, target, 1, "costs-markers", keep_topics=True)
+    assert outcome.status == "ok", outcome.status
+    after = probe.sample(outcome.topics)
+    m = outcome.metrics
+    finished = m["transactions"] + m["aborts"]
+    assert m["aborts"] > 0 and Window.between(before, after, []).requests["EndTxn"] == finished
+
+    topic = outcome.topics[0]
+    batches = clusters.dump_log(target.cluster, topic, 0)
+    assert sum(b.control for b in batches) == finished
+    assert sum(b.size for b in batches) == after.log_bytes[topic]["0"]["1"]
+
+
+def test_two_independent_readings_of_the_brokers_cpu_agree_within_five_percent(measured):
+    """/proc/<pid>/stat (what eosbench uses for its own brokers) against the JVM's own
+    ProcessCpuTime over JMX (what it uses for other clusters), over one measured window."""
+    target, _ = measured
+    outcome = run_cell(CellSpec(mode="idempotent", partitions=3, rate=5000, message_size=512, warmup_s=1, duration_s=4),
+                       target, 2, "costs-cpu")
+    assert outcome.status == "ok", outcome.status
+    window = outcome.metrics["resources"]
+    assert window["cpu_source"] == "proc" and outcome.metrics["broker_cpu_us_per_record"] > 0
+    proc = sum(window["broker_cpu_s"].values())
+    jmx = window["jmx_cpu_s"]
+    assert proc > 0.5 and abs(proc - jmx) / jmx < 0.05, (proc, jmx)
+
+
+def test_a_jmx_address_that_does_not_answer_is_one_line_and_exit_3(bootstrap_servers, tmp_path):
+    result = eosbench("run", str(REPO / "profiles" / "quick.yaml"), "--bootstrap-servers", bootstrap_servers,
+                      "--jmx", "127.0.0.1:1", "--results-dir", str(tmp_path), timeout=300)
+    assert result.returncode == 3, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "JMX at 127.0.0.1:1 (--jmx) does not answer" in lines[-1] and "Traceback" not in result.stderr
+
