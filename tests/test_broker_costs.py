@@ -1,6 +1,8 @@
 """Broker costs read from a real broker: the counts agree with what the clients did and with
 Kafka's own log dump tool, and two independent readings of the broker's CPU agree."""
 
+import json
+
 import pytest
 
 from bench.broker import cluster as clusters
@@ -69,3 +71,29 @@ def test_a_jmx_address_that_does_not_answer_is_one_line_and_exit_3(bootstrap_ser
     lines = result.stderr.strip().splitlines()
     assert "JMX at 127.0.0.1:1 (--jmx) does not answer" in lines[-1] and "Traceback" not in result.stderr
 
+
+
+def test_a_cluster_eosbench_did_not_start_is_measured_through_the_jmx_the_user_gives(bootstrap_servers, tmp_path):
+    """The test session's broker, treated as the user's own: with its JMX address, broker CPU comes
+    from ProcessCpuTime and requests from RequestMetrics, as for the embedded brokers."""
+    cluster = clusters.load_state()
+    if cluster is None:
+        pytest.skip("EOSBENCH_BOOTSTRAP_SERVERS: the JMX address of that cluster is not known here")
+    profile = tmp_path / "p.yaml"
+    profile.write_text("workload: {topology: produce, partitions: 2, message_size: 200, rate: 2000, warmup_s: 1, duration_s: 2,"
+                       " transaction_size: 50}\nsweep: {mode: [transactional]}\nrepeat: 1\n")
+    result = eosbench("run", str(profile), "--bootstrap-servers", bootstrap_servers, "--jmx", cluster.nodes[0].jmx_address,
+                      "--results-dir", str(tmp_path), "--run-id", "jmx", "--quiet", timeout=300)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "jmx" / "cells" / "transactional" / "r1" / "metrics.json").read_text())
+    assert metrics["resources"]["cpu_source"] == "jmx" and metrics["broker_cpu_us_per_record"] > 0
+    assert metrics["requests_per_1k"]["EndTxn"] > 0 and metrics["log_bytes_per_record"] > 200
+
+
+def test_the_cluster_of_eosbench_broker_up_is_measured_like_the_embedded_one(bootstrap_servers, tmp_path):
+    """`eosbench broker up`, then `run --bootstrap-servers` on it: eosbench knows those processes."""
+    if clusters.load_state() is None:
+        pytest.skip("EOSBENCH_BOOTSTRAP_SERVERS: not a cluster eosbench manages")
+    with session({}, tmp_path, bootstrap_servers) as (target, record):
+        assert record["external"] and record["resources"]["cpu"] == "proc" and record["resources"]["requests"] == "jmx"
+        assert target.resources.sample([]).proc_cpu_s

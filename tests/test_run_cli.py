@@ -42,7 +42,9 @@ def tiny(tmp_path):
 @pytest.mark.broker
 def test_a_run_stores_what_spec_promises_and_no_secret(bootstrap_servers, tiny, tmp_path):
     results = tmp_path / "results"
-    out = eosbench("run", str(tiny), "--bootstrap-servers", bootstrap_servers, "--results-dir", str(results), "--run-id", "r1", "--quiet")
+    # another state directory: the test broker is then a cluster eosbench knows nothing of, as a user's own would be
+    out = eosbench("run", str(tiny), "--bootstrap-servers", bootstrap_servers, "--results-dir", str(results), "--run-id", "r1", "--quiet",
+                   env={"EOSBENCH_STATE_DIR": str(tmp_path / "elsewhere")})
     assert out.returncode == 0, out.stderr
     assert out.stderr == "", "a --quiet run prints nothing but its table: librdkafka's lines go to the cells' logs"
     assert "overhead vs at_least_once" in out.stdout and "transactional" in out.stdout
@@ -57,6 +59,9 @@ def test_a_run_stores_what_spec_promises_and_no_secret(bootstrap_servers, tiny, 
     assert len(summary) == 4 and (summary["status"] == "ok").all()
     assert (summary["lost"] == 0).all() and (summary["duplicates"] == 0).all()
     assert pd.read_parquet(run / "summary.parquet").shape == summary.shape
+    # a cluster eosbench did not start, no --jmx: log bytes from DescribeLogDirs, broker CPU not measured (never guessed)
+    assert (summary["log_bytes_per_record"] > 200).all() and summary["broker_cpu_us_per_record"].isna().all()
+    assert manifest["broker"]["resources"]["cpu"] == "not measured"
     overhead = pd.read_csv(run / "overhead.csv")
     assert set(OVERHEAD_COLUMNS) <= set(overhead.columns)
     assert list(overhead["baseline_cell_id"]) == ["at_least_once"]

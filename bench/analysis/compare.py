@@ -216,7 +216,8 @@ def _cells(runs: list[pd.DataFrame], baseline: str | None, versioned: bool) -> d
             cell = out.setdefault(key, _Cell(cell_id, {name: [] for name in METRICS}))
             by_rep = rows.set_index("repetition")
             for name, column in _COLUMN.items():
-                cell.values[name].append(by_rep[column].astype(float))
+                values = by_rep[column] if column in by_rep else pd.Series(float("nan"), index=by_rep.index)  # a figure not recorded
+                cell.values[name].append(pd.to_numeric(values, errors="coerce").astype(float))
             if cell_id in costs:
                 cell.values["cost"].append(costs[cell_id])
     return out

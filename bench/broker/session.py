@@ -39,7 +39,10 @@ def session(client: dict, home: Path, bootstrap_servers: str | None = None, vers
         if bootstrap_servers:
             target = _external(bootstrap_servers, client)
             record = {"external": True, "bootstrap_servers": bootstrap_servers, "version": None, "version_note": EXTERNAL_NOTE}
-            if measure_resources:
+            managed = clusters.load_state()  # `eosbench broker up`'s cluster: its JMX and processes are known
+            if managed and managed.bootstrap_servers == bootstrap_servers and managed.running_nodes() and not jmx:
+                probe = _embedded_probe(distribution.resolve(managed.version), target, managed, home) if measure_resources else None
+            elif measure_resources:
                 probe = _external_probe(target, version, jmx or {}, home, note)
         else:
             note(f"starting embedded Kafka {version} ({brokers} broker(s))")
@@ -47,12 +50,9 @@ def session(client: dict, home: Path, bootstrap_servers: str | None = None, vers
             cluster = clusters.start(dist, brokers, java=distribution.find_java(), home=home, cpus=broker_cpus)
             target = Target(cluster.bootstrap_servers, client, cluster.replication_factor, cluster.min_insync_replicas, cluster=cluster)
             record = {"external": False, **cluster.describe()}
-            if measure_resources:
-                probe = ResourceProbe(dist, target.admin_config, {str(n.node_id): n.jmx_address for n in cluster.nodes},
-                                      {str(n.node_id): (lambda n=n: n.pid if n.is_running() else None) for n in cluster.nodes},
-                                      home / "resource-probe.log").start()
+            probe = _embedded_probe(dist, target, cluster, home) if measure_resources else None
         target = replace(target, resources=probe)
-        record["resources"] = _resources_record(probe, bool(jmx) or cluster is not None)
+        record["resources"] = _resources_record(probe)
         record["reported_config"] = environment.broker_config(target.bootstrap_servers, client)
         record["api_versions"] = environment.broker_api_versions(target.bootstrap_servers, client)
         yield target, record
@@ -61,6 +61,13 @@ def session(client: dict, home: Path, bootstrap_servers: str | None = None, vers
             probe.close()
         if cluster:
             clusters.stop(cluster)
+
+
+def _embedded_probe(dist: distribution.Distribution, target: Target, cluster: clusters.Cluster, home: Path) -> ResourceProbe:
+    """The probe of a cluster eosbench runs: CPU from each node's process, requests from its JMX."""
+    return ResourceProbe(dist, target.admin_config, {str(n.node_id): n.jmx_address for n in cluster.nodes if n.jmx_port},
+                         {str(n.node_id): (lambda n=n: n.pid if n.is_running() else None) for n in cluster.nodes},
+                         home / "resource-probe.log").start()
 
 
 def _external_probe(target: Target, version: str, jmx: dict[str, str], home: Path, note: Callable[[str], None]
@@ -82,12 +89,12 @@ def _external_probe(target: Target, version: str, jmx: dict[str, str], home: Pat
     return probe
 
 
-def _resources_record(probe: ResourceProbe | None, has_jmx: bool) -> dict:
+def _resources_record(probe: ResourceProbe | None) -> dict:
     """What the manifest says about where broker costs come from."""
     if probe is None:
         return {"measured": False}
-    return {"measured": True, "cpu": "proc" if probe.pids else ("jmx" if has_jmx else "not measured"),
-            "requests": "jmx" if has_jmx else "not measured", "log_bytes": "DescribeLogDirs",
+    return {"measured": True, "cpu": "proc" if probe.pids else ("jmx" if probe.jmx else "not measured"),
+            "requests": "jmx" if probe.jmx else "not measured", "log_bytes": "DescribeLogDirs",
             "jmx": sorted(probe.jmx.values())}
 
 

@@ -39,9 +39,10 @@ def print_run_table(cells: pd.DataFrame, overhead: pd.DataFrame, baseline: str |
         o = by_cell.get(r.cell_id)
         figures = []
         for m in shown:
-            figures.append(m.text(getattr(r, m.name)))
+            figures.append(m.text(getattr(r, m.name, None)))  # None: a frame from before the metric existed
             if m.spread:
-                figures.append(number(100 * getattr(r, m.cv_column), 1, "%") if r.repetitions > 1 else "-")
+                cv = getattr(r, m.cv_column, None)
+                figures.append(number(100 * cv, 1, "%") if r.repetitions > 1 and cv is not None else "-")
         rows.append([
             r.cell_id, str(r.repetitions), *figures,
             overhead_text(o) if o is not None else ("baseline" if r.mode == baseline else "-"),
