@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from bench import client_properties, modes, parameters
+from bench import client_properties, modes, parameters, warmup
 from bench.broker.distribution import DEFAULT_KAFKA_VERSION
 from bench.errors import BadInput
 from bench.parameters import between, whole
@@ -37,7 +37,7 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+([-.][0-9A-Za-z.-]+)?$")
 
 _SECONDS_INTO_WINDOW = between(0, 86_400)
 
-TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "baseline", "faults")
+TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "baseline", "faults", "warmup_max_s")
 KAFKA_KEYS = ("version", "brokers")
 
 
@@ -56,6 +56,7 @@ class Profile:
     order: str
     baseline: str | None
     faults: list[dict] = field(default_factory=list)
+    warmup_max_s: float = warmup.MAX_S  # the run's warm-up (bench.warmup) per broker start at most; 0: one round
 
     def as_dict(self) -> dict:
         """The resolved profile, as recorded in the manifest (secrets are redacted by the caller)."""
@@ -65,6 +66,7 @@ class Profile:
                       "brokers": self.brokers},
             "client": dict(self.client), "workload": dict(self.workload), "sweep": dict(self.sweep),
             "repeat": self.repeat, "order": self.order, "baseline": self.baseline, "faults": list(self.faults),
+            "warmup_max_s": self.warmup_max_s,
         }
 
 
@@ -206,6 +208,10 @@ def _validate(raw: dict, source: str) -> Profile:
         if len(set(map(repr, values))) != len(values):
             raise fail(f"'sweep.{key}' lists a value twice")
 
+    warmup_max_s = raw.get("warmup_max_s", warmup.MAX_S)
+    if isinstance(warmup_max_s, bool) or not isinstance(warmup_max_s, (int, float)) or not 0 <= warmup_max_s <= 3600:
+        raise fail(f"'warmup_max_s' must be a number of seconds from 0 to 3600, not {warmup_max_s!r}")
+
     repeat = raw.get("repeat", 1)
     if not whole(1, MAX_REPEAT)[0](repeat):
         raise fail(f"'repeat' must be {whole(1, MAX_REPEAT)[1]}, not {repeat!r}")
@@ -247,7 +253,8 @@ def _validate(raw: dict, source: str) -> Profile:
 
     if faults and "find" in sweep.get("rate", [workload["rate"]]):
         raise fail("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults (give the faults a fixed rate)")
-    return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults)
+    return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults,
+                   float(warmup_max_s))
 
 
 # Properties eosbench sets itself, per cell and role: a profile that set them would break the cell.

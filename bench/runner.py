@@ -29,9 +29,9 @@ from bench.placement import Placement, pin_this_process
 from bench.profile import Profile
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
 from bench.sweep import PlannedCell, plan
+from bench import warmup
 
 CELL_OVERHEAD_S = 8.0  # topic setup, role start-up and drain, for the ETA
-RUN_WARMUP_S = 5.0  # per mode
 
 
 @dataclass(frozen=True)
@@ -159,18 +159,7 @@ def _jsonable(data: dict) -> dict:
 def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_topics: bool, progress: "Progress",
                rows: list[dict]) -> None:
     baseline = store.manifest()["profile"]["baseline"]
-    # A fresh broker runs its first cells slower (JIT, page cache, coordinator loading), and each
-    # mode exercises its own broker code (producer state, transaction coordinator): one discarded
-    # cell per mode keeps that out of the first repetition.
-    first_of_mode = {}
-    for planned in todo:
-        first_of_mode.setdefault((planned.spec.mode, planned.spec.topology), planned)
-    for i, planned in enumerate(first_of_mode.values()):
-        _stop_if_interrupted()
-        progress.note(f"warming up: {RUN_WARMUP_S:.0f}s of {planned.cell_id}, discarded")
-        closed_loop = None if planned.spec.rate == capacity.FIND else planned.spec.rate
-        run_cell(replace(planned.spec, rate=closed_loop, warmup_s=0, duration_s=RUN_WARMUP_S, faults=()), target, 0,
-                 f"{store.directory.name}.warmup{i}")
+    _warm_up(store, todo, target, progress, store.manifest()["profile"].get("warmup_max_s", warmup.MAX_S))
     for planned in todo:
         _stop_if_interrupted()
         progress.cell_started(planned)
@@ -184,6 +173,40 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
         store.write_table("overhead", overhead.overhead(frame, baseline))
         progress.cell_done(planned, outcome)
     _stop_if_interrupted()
+
+
+def _warm_up(store: RunStore, todo: list[PlannedCell], target: Target, progress: "Progress", max_s: float) -> None:
+    """Rounds of one discarded cell per mode (each mode exercises its own broker code: producer
+    state, transaction coordinator), interleaved, until the broker is warm (bench.warmup); the
+    rounds go into the manifest (`warmup`)."""
+    first_of_mode: dict[tuple, PlannedCell] = {}
+    for planned in todo:
+        first_of_mode.setdefault((planned.spec.mode, planned.spec.topology), planned)
+    history: dict[str, list[float | None]] = {p.cell_id: [] for p in first_of_mode.values()}
+    started = time.monotonic()
+    rounds = 0
+    while True:
+        rounds += 1
+        for i, planned in enumerate(first_of_mode.values()):
+            _stop_if_interrupted()
+            closed_loop = None if planned.spec.rate == capacity.FIND else planned.spec.rate
+            outcome = run_cell(replace(planned.spec, rate=closed_loop, warmup_s=0, duration_s=warmup.CELL_S, faults=()), target, 0,
+                               f"{store.directory.name}.warmup{rounds}.{i}")
+            history[planned.cell_id].append(outcome.metrics.get("broker_cpu_us_per_record"))
+        progress.note(f"warming up, round {rounds} (discarded): broker CPU per record "
+                      + ", ".join(f"{cell} {_us(h[-1])}" for cell, h in history.items()))
+        if all(warmup.converged(h) for h in history.values()) or time.monotonic() - started >= max_s:
+            break
+    warm = all(warmup.converged(h) for h in history.values())
+    if not warm:
+        progress.note(f"warning: the broker's CPU per record was still changing after {rounds} warm-up round(s) "
+                      f"(warmup_max_s {max_s:g}); the first repetitions may include warm-up (manifest 'warmup')")
+    record = {"rounds": rounds, "converged": warm, "seconds": round(time.monotonic() - started, 1), "broker_cpu_us_per_record": history}
+    store.update_manifest(warmup=[*store.manifest().get("warmup", []), record])  # one per broker start
+
+
+def _us(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:.1f} us"
 
 
 class Progress:

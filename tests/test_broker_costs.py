@@ -81,7 +81,7 @@ def test_a_cluster_eosbench_did_not_start_is_measured_through_the_jmx_the_user_g
         pytest.skip("EOSBENCH_BOOTSTRAP_SERVERS: the JMX address of that cluster is not known here")
     profile = tmp_path / "p.yaml"
     profile.write_text("workload: {topology: produce, partitions: 2, message_size: 200, rate: 2000, warmup_s: 1, duration_s: 2,"
-                       " transaction_size: 50}\nsweep: {mode: [transactional]}\nrepeat: 1\n")
+                       " transaction_size: 50}\nsweep: {mode: [transactional]}\nrepeat: 1\nwarmup_max_s: 0\n")
     result = eosbench("run", str(profile), "--bootstrap-servers", bootstrap_servers, "--jmx", cluster.nodes[0].jmx_address,
                       "--results-dir", str(tmp_path), "--run-id", "jmx", "--quiet", timeout=300)
     assert result.returncode == 0, result.stderr

@@ -62,7 +62,7 @@ def test_a_run_with_rate_find_stores_the_sustainable_rate_in_its_summary(bootstr
 
     path = tmp_path / "capacity.yaml"
     path.write_text("workload: {mode: at_least_once, rate: find, slo_p99_ms: 1000, message_size: 256, partitions: 2, "
-                    "warmup_s: 0.5, duration_s: 1.5}\n")
+                    "warmup_s: 0.5, duration_s: 1.5}\nwarmup_max_s: 0\n")
     end = execute(RunRequest(load(path), bootstrap_servers, tmp_path / "results", "cap"), Progress(quiet=True))
     row = end.summary.iloc[0]
     assert end.status == "complete" and row["status"] == "ok"

@@ -22,6 +22,7 @@ workload: {{topology: produce, partitions: 2, message_size: 200, rate: 3000, war
 sweep: {{mode: [at_least_once, transactional]}}
 repeat: 2
 baseline: at_least_once
+warmup_max_s: 0
 """
 SUMMARY_COLUMNS = (
     "cell_id repetition mode topology partitions transaction_size transaction_ms message_size rate duration_s "
