@@ -130,3 +130,14 @@ def test_capacity_refuses_what_it_cannot_price_in_one_line_each():
                              ([str(REPO / "results" / "no-such-run"), "--rate", "5"], 2, "no-such-run"):
         result = eosbench("capacity", *args)
         assert result.returncode == code and words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_without_a_probe_the_cell_script_sleeps_between_its_steps_instead_of_spinning():
+    """The measured window's loop sleeps until the next edge or 0.2 s; with nothing to read at the
+    window's start it must wait for the window's end, not for an edge already past (a busy loop
+    that would burn the core the broker needs)."""
+    from bench.cell.phases import WindowEdges
+    from bench.roles.protocol import Timeline
+
+    timeline = Timeline(0, 100, 200, 0.0)
+    assert WindowEdges(None, TOPICS, timeline).next_ns() == 200

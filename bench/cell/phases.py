@@ -159,8 +159,10 @@ class WindowEdges:
         self.error = ""
 
     def next_ns(self) -> int:
-        """When the next edge is due."""
-        return self.timeline.measure_start_ns if self.start is None else self.timeline.measure_end_ns
+        """When the next edge is due (the window's end when there is nothing to read at its start)."""
+        if self.probe is None or self.error or self.start is not None:
+            return self.timeline.measure_end_ns
+        return self.timeline.measure_start_ns
 
     def step(self, now_ns: int) -> None:
         if self.probe is None or self.window is not None or self.error:

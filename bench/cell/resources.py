@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bench import jvm
 from bench.broker.distribution import Distribution, find_java
@@ -179,7 +179,7 @@ class ResourceProbe:
     distribution: Distribution
     admin_config: dict[str, str]
     jmx: dict[str, str] = field(default_factory=dict)          # broker name -> host:port
-    pids: dict[str, Any] = field(default_factory=dict)          # embedded node name -> callable giving its pid
+    pids: dict[str, Callable[[], int | None]] = field(default_factory=dict)  # embedded node -> its pid now (None: down)
     log_file: Path | None = None
     _process: subprocess.Popen | None = None
     _work: tempfile.TemporaryDirectory | None = None

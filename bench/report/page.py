@@ -143,8 +143,9 @@ def _resources(data: RunData) -> list[str]:
             for r in cells.itertuples()]
     out = ["<h2 id='resources'>What exactly-once costs the cluster</h2>",
            "<p class='caption'>Per record of the measured window, read from the brokers (CPU from their processes or JMX, "
-           "requests from JMX, log bytes from DescribeLogDirs); '-' where not measured. CPU per record barely depends on "
-           "who won the race for the CPU, so its cv is usually far below that of throughput.</p>",
+           "requests from JMX, log bytes from DescribeLogDirs); '-' where not measured. Request counts and log bytes per "
+           "record repeat to within a few percent; broker CPU per record still varies across repetitions (a broker gets "
+           "cheaper for minutes after its start: the run's warm-up rounds are in its manifest), hence its cv.</p>",
            table_html(rows, ["cell", "mode", *(m.label for m in shown), "broker CPU cv"])]
     if not data.overhead.empty:
         costs = [[r.cell_id, r.mode, *(change_text(getattr(r, f"{c.name}_overhead_pct"), getattr(r, f"{c.name}_ci_low_pct"),

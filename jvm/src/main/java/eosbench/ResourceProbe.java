@@ -201,9 +201,15 @@ public final class ResourceProbe {
         }
     }
 
+    /** The deepest cause that says something: JMX wraps "Connection refused" three levels down. */
     private static String error(Exception e) {
-        Throwable cause = e.getCause() != null ? e.getCause() : e;
-        return "{\"error\": " + quote(cause.getClass().getSimpleName() + ": " + cause.getMessage()) + "}";
+        Throwable said = e;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null) {
+                said = t;
+            }
+        }
+        return "{\"error\": " + quote(said.getClass().getSimpleName() + ": " + said.getMessage()) + "}";
     }
 
     private static String quote(String text) {
