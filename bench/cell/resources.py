@@ -165,11 +165,15 @@ def java_admin_properties(config: dict[str, str]) -> dict[str, str]:
         if "sasl.username" in config:
             module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if mechanism == "PLAIN"
                       else "org.apache.kafka.common.security.scram.ScramLoginModule")
-            user, password = (config["sasl.username"], config.get("sasl.password", ""))
+            user, password = (_jaas_quoted(config["sasl.username"]), _jaas_quoted(config.get("sasl.password", "")))
             out["sasl.jaas.config"] = f'{module} required username="{user}" password="{password}";'
     if "ssl.ca.location" in config:
         out["ssl.truststore.type"], out["ssl.truststore.location"] = "PEM", config["ssl.ca.location"]
     return out
+
+
+def _jaas_quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 @dataclass
@@ -188,7 +192,8 @@ class ResourceProbe:
         self._work = tempfile.TemporaryDirectory(prefix="eosbench-probe-")
         properties = Path(self._work.name) / "admin.properties"  # credentials: a file only this user reads
         properties.touch(mode=0o600)
-        properties.write_text("".join(f"{k}={v}\n" for k, v in java_admin_properties(self.admin_config).items()))
+        properties.write_text("".join(f"{k}={v}".replace("\\", "\\\\") + "\n"  # java.util.Properties reads \\ as an escape
+                                      for k, v in java_admin_properties(self.admin_config).items()))
         command = [find_java().executable, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                    "-cp", jvm.classpath(self.distribution), "eosbench.ResourceProbe",
                    "--bootstrap-server", self.admin_config["bootstrap.servers"], "--command-config", str(properties)]
@@ -200,8 +205,12 @@ class ResourceProbe:
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                          text=True, start_new_session=True)
         log.close()
-        if "ready" not in self._answer(_READY_TIMEOUT_S):
-            raise EnvironmentProblem("eosbench's resource probe (jvm/) did not start")
+        try:
+            if "ready" not in self._answer(_READY_TIMEOUT_S):
+                raise EnvironmentProblem("eosbench's resource probe (jvm/) did not start")
+        except EnvironmentProblem:
+            self.close()  # nothing left running
+            raise
         return self
 
     def sample(self, topics: list[str]) -> Sample:
@@ -229,7 +238,7 @@ class ResourceProbe:
         if self._process:
             self._process.stdin.close()
             try:
-                self._process.wait(10)
+                self._process.wait(10 if self._process.poll() is None else 0)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
