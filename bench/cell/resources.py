@@ -192,7 +192,7 @@ class ResourceProbe:
         self._work = tempfile.TemporaryDirectory(prefix="eosbench-probe-")
         properties = Path(self._work.name) / "admin.properties"  # credentials: a file only this user reads
         properties.touch(mode=0o600)
-        properties.write_text("".join(f"{k}={v}".replace("\\", "\\\\") + "\n"  # java.util.Properties reads \\ as an escape
+        properties.write_text("".join(f"{k}={v}".replace("\\", "\\\\") + "\n"  # java.util.Properties reads a backslash as an escape
                                       for k, v in java_admin_properties(self.admin_config).items()))
         command = [find_java().executable, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                    "-cp", jvm.classpath(self.distribution), "eosbench.ResourceProbe",
