@@ -9,7 +9,7 @@ log against transactions x partitions written, the markers' bytes, and the log b
 as eosbench reports them (measured window) beside the dump's (whole topic), with the markers'
 share. Usage:
 
-    python benchmarks/transaction_markers.py [--sizes 1,10,100,1000] [--partitions 1] [--rate 5000] [--seconds 5]
+    python benchmarks/transaction_markers.py [--sizes 1,10,100,1000] [--partitions 1] [--rate 5000] [--seconds 5] [--brokers 1|3]
 
 With one partition every transaction writes exactly one partition, so markers must equal
 transactions; with more, a transaction writes one marker per partition it touched.
@@ -35,12 +35,13 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--message-size", type=int, default=1024)
+    parser.add_argument("--brokers", type=int, default=1, help="3: the coordinator sends markers to every leader a transaction wrote to")
     args = parser.parse_args()
     cells = [("at_least_once", None)] + [("transactional", int(s)) for s in args.sizes.split(",")]
     rates = {1: 50, 10: 500}  # a commit takes milliseconds: short transactions cannot keep up with 5,000/s here
     print(f"{'mode':<14} {'txn size':>8} {'records':>8} {'txns':>6} {'EndTxn':>6} {'WriteTxnMarkers':>15} {'markers':>7} "
           f"{'marker B':>8} {'log B/rec (eosbench)':>20} {'log B/rec (dump)':>16} {'markers B/rec':>13}")
-    with tempfile.TemporaryDirectory() as home, session({}, Path(home)) as (target, _):
+    with tempfile.TemporaryDirectory() as home, session({}, Path(home), brokers=args.brokers) as (target, _):
         for ordinal, (mode, size) in enumerate(cells, start=1):
             spec = CellSpec(mode=mode, partitions=args.partitions, rate=min(args.rate, rates.get(size, args.rate)), message_size=args.message_size,
                             warmup_s=1, duration_s=args.seconds, **({"transaction_size": size} if size else {}))
