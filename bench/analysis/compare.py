@@ -190,7 +190,12 @@ def _design(base_runs: int, new_runs: int, paired: bool, drift: dict[str, float 
     allowances = ", ".join(f"{name} {drift[name]:g}%" for name in drift if drift[name] is not None)
     ungated = [name for name in drift if drift[name] is None]
     return (f"one run per side: repetitions as units with a run-to-run drift allowance ({allowances}) added to the variance"
-            + (f"; {' and '.join(ungated)} not gated" if ungated else ""))
+            + (f"; {_listed(ungated)} not gated" if ungated else ""))
+
+
+def _listed(names: list[str]) -> str:
+    """a; a and b; a, b and c."""
+    return " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 @dataclass
