@@ -97,3 +97,28 @@ def is_secret(name: str) -> bool:
 def redact(config: Mapping[str, object]) -> dict[str, object]:
     """The configuration with every credential replaced, ready to be written or shown."""
     return {k: (REDACTED if is_secret(k) else v) for k, v in config.items()}
+
+
+def java_connection_properties(config: dict[str, str]) -> dict[str, str]:
+    """A librdkafka configuration's connection and security properties as Java's clients read
+    them (the resource probe, the Kafka Streams application), renamed where the two clients name
+    them differently."""
+    out = {"bootstrap.servers": config["bootstrap.servers"]}
+    for name in ("security.protocol", "ssl.endpoint.identification.algorithm"):
+        if name in config:
+            out[name] = config[name]
+    mechanism = config.get("sasl.mechanisms") or config.get("sasl.mechanism")
+    if mechanism:
+        out["sasl.mechanism"] = mechanism
+        if "sasl.username" in config:
+            module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if mechanism == "PLAIN"
+                      else "org.apache.kafka.common.security.scram.ScramLoginModule")
+            user, password = (_jaas_quoted(config["sasl.username"]), _jaas_quoted(config.get("sasl.password", "")))
+            out["sasl.jaas.config"] = f'{module} required username="{user}" password="{password}";'
+    if "ssl.ca.location" in config:
+        out["ssl.truststore.type"], out["ssl.truststore.location"] = "PEM", config["ssl.ca.location"]
+    return out
+
+
+def _jaas_quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')

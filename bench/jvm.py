@@ -1,31 +1,35 @@
 """eosbench's Java code (the Maven module in jvm/), built against one Kafka version and cached.
 
 The module's source is committed, never a binary: the first run that needs it compiles it with
-Maven against `org.apache.kafka:kafka-clients` of the wanted version from Maven Central, into
-`~/.cache/eosbench/jvm/<kafka version>/<source digest>/`, and runs it with that version's own jars
-(the resolved Kafka distribution) on the classpath. A change to the source gets a new digest and
-so a new build; two versions never share a jar.
+Maven against `org.apache.kafka:kafka-clients` and `kafka-streams` of the wanted version from Maven
+Central, into `~/.cache/eosbench/jvm/<kafka version>/<source digest>/` (the jar, and in `lib/` what
+the broker's distribution lacks: Kafka Streams and RocksDB), and runs it with that version's own
+jars (the resolved Kafka distribution) on the classpath. A change to the source gets a new digest
+and so a new build; two versions never share a jar. Once built, nothing is fetched again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from bench.broker.distribution import Distribution
-from bench.errors import EnvironmentProblem
+from bench.errors import BadInput, EnvironmentProblem
 from bench.paths import cache_dir
 
 MODULE = Path(__file__).resolve().parent.parent / "jvm"
 JAR = "eosbench-jvm.jar"
+LIB = "lib"
 
 
 def classpath(distribution: Distribution) -> str:
-    """The module's jar, then the distribution's jars: what `java -cp` needs to run its classes."""
-    return f"{jar(distribution.version)}:{distribution.classpath}"
+    """The module's jar, its own dependencies, then the distribution's jars: what `java -cp` needs."""
+    built = jar(distribution.version)
+    return f"{built}:{built.parent / LIB}/*:{distribution.classpath}"
 
 
 def jar(kafka_version: str) -> Path:
@@ -39,15 +43,25 @@ def jar(kafka_version: str) -> Path:
     built.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=built.parent) as work:
         proc = subprocess.run(
-            [mvn, "-B", "-q", "package", f"-Dkafka.version={kafka_version}", f"-Deosbench.build.dir={work}"],
+            [mvn, "-B", "-q", "package", "dependency:copy-dependencies", f"-Dkafka.version={kafka_version}",
+             f"-Deosbench.build.dir={work}", "-DincludeScope=runtime", f"-DoutputDirectory={Path(work, LIB)}"],
             cwd=MODULE, capture_output=True, text=True,
         )
         if proc.returncode != 0:
-            output = proc.stdout + proc.stderr
-            lines = [ln.strip() for ln in output.splitlines() if "ERROR" in ln] or output.strip().splitlines()[-1:] or ["no output"]
-            raise EnvironmentProblem(f"Maven could not build eosbench's Java module (jvm/) for Kafka {kafka_version}: {lines[0][:300]}")
-        Path(work, JAR).replace(built)  # atomic: a concurrent build's jar is as good as this one
+            _raise_build_failure(kafka_version, proc.stdout + proc.stderr)
+        lib = built.parent / LIB
+        if not lib.exists():
+            Path(work, LIB).rename(lib)
+        Path(work, JAR).replace(built)  # the jar last, atomically: its presence says the build is whole
     return built
+
+
+def _raise_build_failure(kafka_version: str, output: str) -> None:
+    missing = re.search(r"(?:Could not find artifact|Failure to find) (org\.apache\.kafka:kafka-[a-z]+):jar:" + re.escape(kafka_version), output)
+    if missing:
+        raise BadInput(f"{missing.group(1)}:{kafka_version} is not on Maven Central: eosbench's Java roles need a released Kafka version")
+    lines = [ln.strip() for ln in output.splitlines() if "ERROR" in ln] or output.strip().splitlines()[-1:] or ["no output"]
+    raise EnvironmentProblem(f"Maven could not build eosbench's Java module (jvm/) for Kafka {kafka_version}: {lines[0][:300]}")
 
 
 def _digest() -> str:

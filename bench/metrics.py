@@ -204,6 +204,33 @@ PREFIX_DTYPE = np.dtype([("cell", ">i4"), ("producer", ">i4"), ("seq", ">i8"), (
 SEQ_OFFSET = 8  # where the sequence number starts in the prefix
 
 
+# A stateful processor's records are keyed (they are unkeyed otherwise, so producers batch as they
+# would for an unkeyed topic): the key is the sequence number modulo a cell's key count, as 4 bytes
+# big-endian, so the expected count of every key follows from the producers' acknowledgements, and
+# the stateful processor's output value is its input value followed by the key's count (int64).
+STATEFUL_KEYS = 1_000
+KEY = struct.Struct(">i")
+COUNT = struct.Struct(">q")
+
+
+def record_keys(keys: int) -> list[bytes]:
+    """Key i of a cell with `keys` keys, for the sequence numbers congruent to i."""
+    return [KEY.pack(i) for i in range(keys)]
+
+
+def expected_aggregates(states: dict[int, np.ndarray], keys: int) -> np.ndarray:
+    """Per key, how many acknowledged records carry it: what a per-key count over the input is, exactly once."""
+    total = np.zeros(keys, dtype=np.int64)
+    for per_seq in states.values():
+        total += np.bincount(np.flatnonzero(per_seq == ACKED) % keys, minlength=keys)
+    return total
+
+
+def read_counts(values: list[bytes]) -> np.ndarray:
+    """The trailing count of each value of a stateful processor's output."""
+    return np.frombuffer(b"".join([v[-COUNT.size:] for v in values]), dtype=">i8").astype(np.int64)
+
+
 def record_value(cell_ordinal: int, producer: int, seq: int, intended_ns: int, payload: bytes) -> bytes:
     return RECORD_PREFIX.pack(cell_ordinal, producer, seq, intended_ns) + payload
 

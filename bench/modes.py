@@ -28,6 +28,7 @@ class Mode:
     commit_offsets_before_processing: bool = False
     transactional_producer: bool = False
     transactional_processor: bool = False
+    streams_guarantee: str | None = None  # the processor is the Kafka Streams application (jvm/) with this processing.guarantee
     description: str = ""
     promises_no_duplicates: bool = False
     promises_no_loss: bool = False
@@ -106,6 +107,20 @@ MODES: dict[str, Mode] = {
             "exactly_once_v2", ("process",),
             producer=_IDEMPOTENT, consumer=_READ_COMMITTED, transactional_processor=True,
             description="consume-transform-produce in transactions, offsets via send_offsets_to_transaction (KIP-447)",
+            promises_no_duplicates=True, promises_no_loss=True,
+        ),
+        # Kafka Streams as the processor. Producers and the verifying consumer are the same as for
+        # the Python processor's modes of the same guarantee, so the two processors face the same input.
+        Mode(
+            "streams_at_least_once", ("process",),
+            producer=_ACKS_ALL_NO_IDEMPOTENCE, consumer=_READ_UNCOMMITTED, streams_guarantee="at_least_once",
+            description="a Kafka Streams application, processing.guarantee=at_least_once",
+            promises_no_loss=True,
+        ),
+        Mode(
+            "streams_exactly_once_v2", ("process",),
+            producer=_IDEMPOTENT, consumer=_READ_COMMITTED, transactional_processor=True, streams_guarantee="exactly_once_v2",
+            description="a Kafka Streams application, processing.guarantee=exactly_once_v2",
             promises_no_duplicates=True, promises_no_loss=True,
         ),
     ]

@@ -48,8 +48,9 @@ def whole(low: int, high: int) -> Check:
 
 
 def between(low: float, high: float, low_open: bool = False) -> Check:
+    top = f"{high:,.0f}" if float(high).is_integer() else f"{high:g}"
     return ((lambda v: number(v) and (v > low if low_open else v >= low) and v <= high),
-            f"a number {'>' if low_open else '>='} {low:g} and <= {high:,g}")
+            f"a number {'>' if low_open else '>='} {low:g} and <= {top}")
 
 
 def optional(check: Check) -> Check:
@@ -76,8 +77,17 @@ def _commits(mode: modes.Mode, topology: str) -> bool:
     return mode.uses_transactions or topology == "process"
 
 
+def _commits_by_size(mode: modes.Mode, topology: str) -> bool:
+    """Kafka Streams commits on time only (commit.interval.ms = transaction_ms)."""
+    return _commits(mode, topology) and not mode.streams_guarantee
+
+
 def _aborts(mode: modes.Mode, topology: str) -> bool:
     return mode.transactional_producer
+
+
+def _streams(mode: modes.Mode, topology: str) -> bool:
+    return mode.streams_guarantee is not None
 
 
 # ----------------------------------------------------------------------------- the table
@@ -113,9 +123,14 @@ PARAMETERS: tuple[Parameter, ...] = (
               "produce: producers -> topic -> verifying consumer; process: a consume-transform-produce stage between"),
     Parameter("partitions", int, whole(1, 4_096), 1, "p", "partitions of each of the cell's topics"),
     Parameter("transaction_size", int, optional(whole(1, 1_000_000)), None, "ts",
-              "records per transaction or commit (see transaction_bounds)", _commits),
+              "records per transaction or commit (see transaction_bounds)", _commits_by_size),
     Parameter("transaction_ms", float, optional(between(0, 3_600_000, low_open=True)), None, "tms",
-              "milliseconds a transaction or commit stays open at most (see transaction_bounds)", _commits),
+              "milliseconds a transaction or commit stays open at most (see transaction_bounds); "
+              "for Kafka Streams its commit.interval.ms", _commits),
+    Parameter("state", str, one_of("stateless", "stateful"), "stateless", "",
+              "the Kafka Streams topology: records passed through, or a count per key in a state store with "
+              "a changelog, every update forwarded", _streams),
+    Parameter("stream_threads", int, whole(1, 64), 1, "st", "num.stream.threads of the Kafka Streams application", _streams),
     Parameter("message_size", int, whole(PREFIX_SIZE, MAX_MESSAGE_SIZE), 1024, "m",
               "value bytes per record, its 24-byte id and send time included (bench.metrics.RECORD_PREFIX)"),
     Parameter("rate", int, _RATE, "max", "r",

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import capacity, environment
+from bench import capacity, environment, jvm, modes
+from bench.broker import distribution
 from bench.analysis import overhead, summary
 from bench.broker.session import session
 from bench.cell.phases import run_cell
@@ -62,6 +63,10 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         raise BadInput("several kafka versions need the embedded broker: drop --bootstrap-servers or give one version")
     if request.bootstrap_servers and any(f["kind"] in ("pause", "kill") for f in profile.faults):
         raise BadInput("pause and kill faults need the embedded broker; against your own cluster use kind 'command'")
+    java_roles = any(modes.get(c.spec.mode).streams_guarantee for c in cells)
+    if java_roles:  # built (or found cached) before anything is written: a version Maven lacks is one line
+        for version in profile.kafka_versions:
+            jvm.classpath(distribution.resolve(version))
     store = _open_store(request, cells)
     todo = [c for c in cells if not store.has_cell(c)]
     progress.begin(len(cells), len(cells) - len(todo), todo)
@@ -78,7 +83,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         for version, block in _blocks(todo):
             home = state_dir() / "runs" / store.directory.name
             with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note,
-                         placement.broker if placement else (), request.jmx) as (target, broker):
+                         placement.broker if placement else (), request.jmx, java_roles=java_roles) as (target, broker):
                 brokers.setdefault(version, broker)
                 store.update_manifest(broker=_broker_record(brokers), status="running")
                 _run_cells(store, block, target, request.keep_topics, progress, rows)

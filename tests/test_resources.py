@@ -8,7 +8,8 @@ import pytest
 
 from bench.analysis import planning
 from bench.cell.derive import resource_costs
-from bench.cell.resources import Sample, Window, java_admin_properties, parse_jmx
+from bench.cell.resources import Sample, Window, parse_jmx
+from bench.client_properties import java_connection_properties
 from bench.cell.spec import CellSpec
 from bench.errors import BadInput
 from tests.conftest import REPO, eosbench
@@ -70,7 +71,7 @@ def test_an_unmeasured_window_gives_no_figure_never_a_guess():
 def test_secrets_reach_the_java_admin_only_in_its_own_form():
     config = {"bootstrap.servers": "b:9093", "security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512",
               "sasl.username": "u", "sasl.password": "p4ss", "ssl.ca.location": "/ca.pem", "linger.ms": "5"}
-    java = java_admin_properties(config)
+    java = java_connection_properties(config)
     assert java["sasl.mechanism"] == "SCRAM-SHA-512" and "ScramLoginModule" in java["sasl.jaas.config"]
     assert 'password="p4ss"' in java["sasl.jaas.config"] and "sasl.password" not in java
     assert java["ssl.truststore.type"] == "PEM" and "linger.ms" not in java

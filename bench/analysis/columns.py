@@ -137,6 +137,9 @@ def _latency(kind: str, pct: str) -> Metric:
 
 METRICS: tuple[Metric, ...] = (
     *(_accounting(key) for key in _ACCOUNTING),
+    # behind a stateful processor (bench.cell.derive.aggregates): keys whose final count is not their input's
+    Metric("aggregates_wrong", _metric("aggregates_wrong"), "sum", "keys", False, "aggregates wrong"),
+    Metric("aggregate_excess", _metric("aggregate_excess"), "sum", "records", False, "aggregate excess"),
     Metric("throughput_msgs", _metric("throughput_msgs"), "mean", "msg/s", True, "msg/s", 0, spread=("throughput_sd", "cv")),
     Metric("throughput_mb", _metric("throughput_mb"), "mean", "MB/s", True, "MB/s", 1),
     Metric("transactions", _metric("transactions"), unit="transactions"),

@@ -68,4 +68,8 @@ def broken_guarantees(frame: pd.DataFrame) -> list[str]:
             found.append(f"{r.cell_id} r{r.repetition}: {r.lost} acknowledged records lost")
         if mode.uses_transactions and (r.unexpected or 0) > 0:
             found.append(f"{r.cell_id} r{r.repetition}: {r.unexpected} uncommitted records read")
+        wrong = getattr(r, "aggregates_wrong", None)
+        if mode.promises_no_duplicates and wrong == wrong and (wrong or 0) > 0:  # NaN: not a stateful cell
+            found.append(f"{r.cell_id} r{r.repetition}: {int(wrong)} keys' aggregates differ from their input's "
+                         f"({int(r.aggregate_excess):+d} records)")
     return found

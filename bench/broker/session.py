@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from bench import environment
+from bench import environment, jvm
 from bench.broker import cluster as clusters
 from bench.broker import distribution
 from bench.cell.resources import ResourceProbe
@@ -29,11 +29,14 @@ EXTERNAL_NOTE = "a cluster eosbench did not start: the Kafka protocol reports no
 @contextmanager
 def session(client: dict, home: Path, bootstrap_servers: str | None = None, version: str = distribution.DEFAULT_KAFKA_VERSION,
             brokers: int = 1, note: Callable[[str], None] = lambda _: None, broker_cpus: tuple[int, ...] = (),
-            jmx: dict[str, str] | None = None, measure_resources: bool = True) -> Iterator[tuple[Target, dict]]:
+            jmx: dict[str, str] | None = None, measure_resources: bool = True, java_roles: bool = False
+            ) -> Iterator[tuple[Target, dict]]:
     """The target every cell of the session uses, and the manifest's record of its broker.
 
     `jmx`: broker name -> host:port of a cluster eosbench did not start (the embedded brokers'
-    are known); `measure_resources`: start the resource probe (bench.cell.resources)."""
+    are known); `measure_resources`: start the resource probe (bench.cell.resources); `java_roles`:
+    cells run roles of eosbench's Java module (the Kafka Streams application), built for `version`
+    (a cluster eosbench did not start gets that version's clients)."""
     cluster = probe = None
     try:
         if bootstrap_servers:
@@ -52,6 +55,9 @@ def session(client: dict, home: Path, bootstrap_servers: str | None = None, vers
             record = {"external": False, **cluster.describe()}
             probe = _embedded_probe(dist, target, cluster, home) if measure_resources else None
         target = replace(target, resources=probe)
+        if java_roles:
+            target = replace(target, java=(distribution.find_java().executable, "-Xmx1g", "-cp",
+                                           jvm.classpath(distribution.resolve(version))))
         record["resources"] = _resources_record(probe)
         record["reported_config"] = environment.broker_config(target.bootstrap_servers, client)
         record["api_versions"] = environment.broker_api_versions(target.bootstrap_servers, client)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from bench.cell.spec import CellSpec
-from bench.metrics import REQUEST_TYPES, Accounting, LatencySeries
+from bench.metrics import REQUEST_TYPES, Accounting, LatencySeries, expected_aggregates
 from bench.roles.protocol import ConsumerResult, ProcessorResult, ProducerResult, Timeline
 
 GENERATOR_CPU_LIMIT = 0.9  # share of one core above which the generator, not Kafka, sets the pace
@@ -20,7 +20,7 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
             cpu_s: dict[str, float], latencies: dict[str, LatencySeries], timeline: Timeline) -> dict[str, Any]:
     states = {r.producer_index: np.frombuffer(r.states, dtype=np.uint8) for r in producers}
     accounting = Accounting.reconcile(states, consumer.ids)
-    window_records = processor.window_committed if processor else sum(r.window_acked for r in producers)
+    window_records = measured_records(producers, processor, consumer)
     duration = timeline.duration_s
     throughput = window_records / duration
     transactions = [processor] if processor else producers
@@ -43,6 +43,7 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
         "throttled_share": round(sum(r.throttle_ms for r in producers) / (1000 * duration * len(producers)), 3),
         "loop": "closed" if spec.rate is None else "open",
         "out_of_range": {k: s.out_of_range for k, s in latencies.items()},
+        **aggregates(states, consumer),
     }
     for kind, series in latencies.items():
         out[kind] = series.percentiles_ms()
@@ -51,6 +52,27 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
     out["generator_bound"], out["generator_reason"] = generator_bound(cpu_share)
     out["behind_schedule"] = behind_schedule(cpu_share, send_delay)
     return out
+
+
+def measured_records(producers: list[ProducerResult], processor: ProcessorResult | None, consumer: ConsumerResult) -> int:
+    """The records that count for the window's throughput: acknowledged (committed, for a
+    transactional producer) in topology produce; committed by the processor in topology process,
+    or, when the processor cannot tell (Kafka Streams commits on its own schedule), delivered to
+    the verifying consumer in the window (after commit, for a read_committed consumer)."""
+    if processor is None:
+        return sum(r.window_acked for r in producers)
+    return consumer.window_received if processor.window_committed is None else processor.window_committed
+
+
+def aggregates(states: dict[int, np.ndarray], consumer: ConsumerResult) -> dict[str, Any]:
+    """Behind a stateful processor: how many keys' final counts differ from the count of their
+    acknowledged input records, and by how many records in all (above 0: input counted twice in
+    state; below: input missing from it). Nothing for a stateless cell."""
+    if consumer.aggregates is None:
+        return {}
+    expected = expected_aggregates(states, len(consumer.aggregates))
+    return {"aggregates_wrong": int((consumer.aggregates != expected).sum()),
+            "aggregate_excess": int(consumer.aggregates.sum() - expected.sum())}
 
 
 def client_cpu_per_record(cpu_s: dict[str, float], handled: dict[str, int]) -> dict[str, float]:

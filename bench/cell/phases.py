@@ -9,6 +9,7 @@ they report.
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import Callable
 
@@ -23,7 +24,7 @@ from bench.errors import EnvironmentProblem
 from bench.client_properties import redact
 from bench.metrics import ACKED, LAG_COLUMNS, LATENCY_KINDS, LatencySeries
 from bench.roles import ClientLog
-from bench.roles.launcher import CellFailed, Launcher, RoleProcess, SpawnLauncher
+from bench.roles.launcher import CellFailed, CommandLauncher, Launcher, RoleProcess, SpawnLauncher
 from bench.roles.protocol import ROLES, DrainOrder, Kind, Timeline
 
 DRAIN_QUIET_S = 5.0
@@ -53,13 +54,17 @@ def run_cell(
     status = "ok"
     results: dict[str, object] = {}
     tracebacks: dict[str, str] = {}
+    java = CommandLauncher(lambda role: [*target.java, role.java_class])
     try:
         topics.create(admin, spec, target, names.topics)
         reader = launcher.start("consumer", ROLES["consumer"], specs.consumer)
         running.append(reader)
 
         def restart() -> RoleProcess:  # the processor, again with the same identity (a processor_kill fault)
-            return launcher.start("processor", ROLES["processor"], specs.processor)
+            role = specs.processor_role
+            if role.java_class and not target.java:
+                raise CellFailed(f"mode {spec.mode} needs eosbench's Java module, which this run did not build")
+            return (java if role.java_class else launcher).start("processor", role, specs.processor)
 
         if specs.processor:
             running.append(restart())
@@ -73,7 +78,7 @@ def run_cell(
         for role in running:
             role.send(Kind.GO, timeline)
         schedule = FaultSchedule(spec, target, admin, names.topics[0], timeline, running, restart if specs.processor else None)
-        edges = WindowEdges(target.resources, names.topics, timeline)
+        edges = WindowEdges(target.resources, names.topics + specs.internal_topics, timeline)
         try:
             _measure(timeline, running, producers, schedule, on_progress, edges)
         finally:
@@ -104,7 +109,8 @@ def run_cell(
         for role in running:
             role.kill()
         if not keep_topics:
-            topics.delete(admin, names.topics)
+            topics.delete(admin, names.topics + specs.internal_topics)
+        shutil.rmtree(names.streams_state_dir, ignore_errors=True)
         admin.poll(0)  # serves the admin client's log lines
     client_logs = {name: r.client_log for name, r in results.items()}
     client_logs["admin"] = admin_log.result()
@@ -142,8 +148,9 @@ def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: di
         handled[specs.processor.role] = results[specs.processor.role].processed
     out["client_cpu_us_per_record"] = derive.client_cpu_per_record(cpu_s, handled)
     if edges and edges.probe:
-        appended = (results["processor"].window_committed if specs.processor
-                    else sum(results[p.role].acked_during_window for p in specs.producers))
+        producers = [results[p.role] for p in specs.producers]
+        appended = (derive.measured_records(producers, results["processor"], results["consumer"]) if specs.processor
+                    else sum(r.acked_during_window for r in producers))
         out.update(derive.resource_costs(spec, appended, edges.window.record() if edges.window else None,
                                          edges.error or "not measured: the window's edges were not both read"))
     return out

@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from bench import jvm
 from bench.broker.distribution import Distribution, find_java
+from bench.client_properties import java_connection_properties
 from bench.errors import BadInput, EnvironmentProblem
 
 INTERNAL_TOPICS = ("__transaction_state", "__consumer_offsets")
@@ -152,30 +153,6 @@ def _proc_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14 and 15 of stat)
 
 
-def java_admin_properties(config: dict[str, str]) -> dict[str, str]:
-    """The librdkafka admin configuration as Java's admin client reads it: the connection and
-    security properties, renamed where the two clients name them differently."""
-    out = {"bootstrap.servers": config["bootstrap.servers"]}
-    for name in ("security.protocol", "ssl.endpoint.identification.algorithm"):
-        if name in config:
-            out[name] = config[name]
-    mechanism = config.get("sasl.mechanisms") or config.get("sasl.mechanism")
-    if mechanism:
-        out["sasl.mechanism"] = mechanism
-        if "sasl.username" in config:
-            module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if mechanism == "PLAIN"
-                      else "org.apache.kafka.common.security.scram.ScramLoginModule")
-            user, password = (_jaas_quoted(config["sasl.username"]), _jaas_quoted(config.get("sasl.password", "")))
-            out["sasl.jaas.config"] = f'{module} required username="{user}" password="{password}";'
-    if "ssl.ca.location" in config:
-        out["ssl.truststore.type"], out["ssl.truststore.location"] = "PEM", config["ssl.ca.location"]
-    return out
-
-
-def _jaas_quoted(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
 @dataclass
 class ResourceProbe:
     """The run's probe process and what it reads; `sample()` at a window's edges, `close()` at the end."""
@@ -193,7 +170,7 @@ class ResourceProbe:
         properties = Path(self._work.name) / "admin.properties"  # credentials: a file only this user reads
         properties.touch(mode=0o600)
         properties.write_text("".join(f"{k}={v}".replace("\\", "\\\\") + "\n"  # java.util.Properties reads a backslash as an escape
-                                      for k, v in java_admin_properties(self.admin_config).items()))
+                                      for k, v in java_connection_properties(self.admin_config).items()))
         command = [find_java().executable, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                    "-cp", jvm.classpath(self.distribution), "eosbench.ResourceProbe",
                    "--bootstrap-server", self.admin_config["bootstrap.servers"], "--command-config", str(properties)]

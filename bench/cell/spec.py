@@ -62,6 +62,7 @@ class Target:
     min_insync_replicas: int = 1
     cluster: Any = None  # the embedded Cluster, for broker faults; None for a cluster we did not start
     resources: Any = None  # the run's bench.cell.resources.ResourceProbe; None: broker costs not measured
+    java: tuple[str, ...] = ()  # `java ... -cp CLASSPATH` for roles played by eosbench's Java module (jvm/); () when none may run
 
     @property
     def admin_config(self) -> dict:

@@ -2,17 +2,23 @@
 
 topology `produce`: producers -> `<prefix>.records` -> verifying consumer;
 topology `process`: producers -> `<prefix>.input` -> processor -> `<prefix>.output` -> verifying consumer;
-a lag sampler watches the verified group (and the processor's) in both.
+a lag sampler watches the verified group (and the processor's) in both. The processor is eosbench's
+Python consume-transform-produce loop, or for the `streams_*` modes a Kafka Streams application.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from bench import modes
+from bench import modes, parameters
 from bench.cell.spec import CellSpec, Target
-from bench.client_properties import for_client
-from bench.roles.protocol import ConsumerSpec, LagSpec, LagTarget, ProcessorSpec, ProducerSpec
+from bench.client_properties import for_client, java_connection_properties
+from bench.metrics import STATEFUL_KEYS
+from bench.paths import state_dir
+from bench.roles.protocol import ROLES, ConsumerSpec, LagSpec, LagTarget, ProcessorSpec, ProducerSpec, Role, StreamsSpec
+
+STREAMS_STORE = "counts"  # the stateful topology's store (jvm/ StreamsProcessor.STORE); its changelog is a topic of the cell
 
 
 @dataclass(frozen=True)
@@ -29,14 +35,31 @@ class Names:
         return cls(prefix, [f"{prefix}.records"], [f"{prefix}.verifier"])
 
 
+    @property
+    def streams_application(self) -> str:
+        """The Kafka Streams application.id (also its consumer group)."""
+        return f"{self.prefix}.streams"
+
+    @property
+    def streams_state_dir(self) -> Path:
+        """Where the Kafka Streams application keeps its stores; removed with the cell."""
+        return state_dir() / "streams" / self.prefix
+
+
 @dataclass(frozen=True)
 class Roles:
     """The specs of every role of one cell."""
 
     consumer: ConsumerSpec
-    processor: ProcessorSpec | None
+    processor: ProcessorSpec | StreamsSpec | None
     producers: list[ProducerSpec]
     lag: LagSpec
+    processor_role: Role | None
+    internal_topics: list[str]  # created by the processor itself (a Streams changelog): measured and deleted with the cell's
+
+
+def stateful(spec: CellSpec, mode: modes.Mode) -> bool:
+    return bool(mode.streams_guarantee) and spec.state == "stateful"
 
 
 def client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: Names) -> dict[str, dict]:
@@ -50,7 +73,9 @@ def client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: Name
                      "queue.buffering.max.kbytes": str(spec.max_outstanding_kb)},
         "consumer": {**mode.consumer_config(reading), "group.id": names.groups[-1]},
     }
-    if spec.topology == "process":
+    if mode.streams_guarantee:
+        configs["streams"] = streams_config(spec, mode, target, names)
+    elif spec.topology == "process":
         configs["processor_consumer"] = {
             **mode.consumer_config(reading), "group.id": names.groups[0],
             "group.instance.id": f"{names.prefix}.processor",  # a restarted processor takes over at once
@@ -66,10 +91,40 @@ def client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: Name
     return configs
 
 
+def streams_config(spec: CellSpec, mode: modes.Mode, target: Target, names: Names) -> dict[str, str]:
+    """The Kafka Streams application's Java properties: every one its guarantee depends on set
+    explicitly (Streams' own defaults included), so the cell records what ran."""
+    _, ms = spec.transaction_bounds()
+    return {
+        **java_connection_properties(target.admin_config),
+        "application.id": names.streams_application,
+        "client.id": f"eosbench-{mode.name}-processor",
+        "processing.guarantee": mode.streams_guarantee,
+        # transaction_ms is the commit interval; with only transaction_size given (which Streams cannot
+        # honour: it commits on time alone), the default commit interval applies
+        "commit.interval.ms": str(round(ms if ms is not None else parameters.DEFAULT_TRANSACTION_MS)),
+        "num.stream.threads": str(spec.stream_threads),
+        "replication.factor": str(spec.replication_factor or target.replication_factor),
+        "statestore.cache.max.bytes": "0",  # every update of the stateful topology goes downstream
+        "state.dir": str(names.streams_state_dir),
+        "auto.offset.reset": "earliest",
+        # static membership, as for the Python processor: a restarted instance takes over at once
+        "consumer.group.instance.id": f"{names.prefix}.processor",
+        "consumer.session.timeout.ms": "10000",
+        "producer.acks": "all",
+        "producer.max.in.flight.requests.per.connection": str(spec.max_in_flight),
+        # exactly_once_v2 forces idempotence (and refuses to be told); at_least_once keeps the producer's default, said here
+        **({"producer.enable.idempotence": "true"} if mode.streams_guarantee == "at_least_once" else {}),
+    }
+
+
 def roles(spec: CellSpec, mode: modes.Mode, target: Target, names: Names, configs: dict[str, dict], ordinal: int) -> Roles:
     size, ms = spec.transaction_bounds()
     processor = None
-    if spec.topology == "process":
+    keyed = stateful(spec, mode)
+    if mode.streams_guarantee:
+        processor = StreamsSpec("processor", configs["streams"], names.topics[0], names.topics[1], keyed)
+    elif spec.topology == "process":
         processor = ProcessorSpec("processor", configs["processor_consumer"], configs["processor_producer"],
                                   names.topics[0], names.topics[1], size, ms)
     producers = [
@@ -78,14 +133,18 @@ def roles(spec: CellSpec, mode: modes.Mode, target: Target, names: Names, config
             {**configs["producer"], "transactional.id": f"{names.prefix}.producer-{i}"} if mode.transactional_producer else configs["producer"],
             names.topics[0], i, ordinal, spec.message_size, spec.rate / spec.producers if spec.rate else None,
             size if mode.transactional_producer else None, ms if mode.transactional_producer else None, spec.abort_ratio,
+            keys=STATEFUL_KEYS if keyed else 0,
         )
         for i in range(spec.producers)
     ]
     watched = [LagTarget(names.groups[-1], names.topics[-1])]
     if spec.topology == "process":
-        watched.append(LagTarget(names.groups[0], names.topics[0]))
+        watched.append(LagTarget(names.streams_application if mode.streams_guarantee else names.groups[0], names.topics[0]))
     return Roles(
-        consumer=ConsumerSpec("consumer", configs["consumer"], names.topics[-1], mode.commit_offsets_before_processing),
+        consumer=ConsumerSpec("consumer", configs["consumer"], names.topics[-1], mode.commit_offsets_before_processing,
+                              aggregate_keys=STATEFUL_KEYS if keyed else 0),
         processor=processor, producers=producers,
         lag=LagSpec("lag-sampler", target.admin_config, spec.partitions, watched),
+        processor_role=ROLES["streams"] if mode.streams_guarantee else ROLES["processor"] if processor else None,
+        internal_topics=[f"{names.streams_application}-{STREAMS_STORE}-changelog"] if keyed else [],
     )

@@ -1,5 +1,6 @@
 """The verifying consumer: reads the cell's final topic, records end-to-end latency, and keeps
-every record id it sees (the value's prefix, bench.metrics) so the cell runner can account for each record.
+every record id it sees (the value's prefix, bench.metrics) so the cell runner can account for each record;
+behind a stateful processor, also the final count of every key (the highest count read of it).
 
 It is also the mode's consumer: it commits offsets before processing a batch in at_most_once and
 after it otherwise, so its group's lag is the lag an application of that mode would show.
@@ -13,7 +14,7 @@ from collections import defaultdict
 import numpy as np
 from confluent_kafka import Consumer
 
-from bench.metrics import IntervalRecorder, ids_by_producer, read_prefixes
+from bench.metrics import IntervalRecorder, ids_by_producer, read_counts, read_prefixes
 from bench.roles import Channel, ClientLog, cpu_seconds, wait_for_go
 from bench.roles.protocol import ConsumerResult, ConsumerSpec
 from bench.roles.reading import DistinctIds, Drain, join, next_batch
@@ -30,6 +31,7 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
     drain = Drain()
     distinct = DistinctIds()
     received = window_received = 0
+    aggregates = np.zeros(spec.aggregate_keys, dtype=np.int64) if spec.aggregate_keys else None
     measure_start, measure_end = timeline.measure_start_ns, timeline.measure_end_ns
     while True:
         batch = pending or next_batch(consumer, 1000, 0.1)
@@ -39,8 +41,11 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
         if records:
             if commit_first:
                 consumer.commit(asynchronous=True)
-            prefixes = read_prefixes([m.value() for m in records])
+            values = [m.value() for m in records]
+            prefixes = read_prefixes(values)
             ids = ids_by_producer(prefixes)
+            if aggregates is not None:  # a count only grows: its highest value read is the key's final aggregate
+                np.maximum.at(aggregates, prefixes["seq"].astype(np.int64) % spec.aggregate_keys, read_counts(values))
             for producer, seqs in ids.items():
                 seen[producer].append(seqs)
             distinct.add(ids)
@@ -61,5 +66,5 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
     return ConsumerResult(
         ids={producer: np.concatenate(chunks) for producer, chunks in seen.items()},
         received=received, cut_off=drain.cut_off, window_received=window_received, cpu_total_s=cpu_seconds(),
-        histograms={"e2e": e2e.encoded()}, client_log=log.result(),
+        histograms={"e2e": e2e.encoded()}, client_log=log.result(), aggregates=aggregates,
     )

@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from bench.metrics import ABORTED, ACKED, FAILED, PREFIX_SIZE, RECORD_PREFIX, SEQ_OFFSET, IntervalRecorder
+from bench.metrics import ABORTED, ACKED, FAILED, PREFIX_SIZE, RECORD_PREFIX, SEQ_OFFSET, IntervalRecorder, record_keys
 from bench.roles import Channel, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
 from bench.roles.protocol import Kind, ProducerResult, ProducerSpec, Timeline
 
@@ -85,6 +85,7 @@ class _Generator:
         txn_size = spec.transaction_size or 0
         txn_ns = int((spec.transaction_ms or 0) * 1e6)
         ordinal, index = spec.cell_ordinal, spec.producer_index
+        keys = record_keys(spec.keys) if spec.keys else []
         poll, monotonic, pack = self.producer.poll, time.monotonic_ns, RECORD_PREFIX.pack
         last_progress = 0
         budget = spec.max_records
@@ -139,8 +140,11 @@ class _Generator:
             while seq + n > len(self.states):
                 self.states.extend(bytearray(len(self.states)))
             stamps = [intended + i * interval_ns for i in range(n)] if interval_ns else [intended] * n
-            self._send([{"value": pack(ordinal, index, seq + i, stamp) + payloads[(seq + i) % _PAYLOADS]}
-                        for i, stamp in enumerate(stamps)])
+            batch = [{"value": pack(ordinal, index, seq + i, stamp) + payloads[(seq + i) % _PAYLOADS]} for i, stamp in enumerate(stamps)]
+            if keys:
+                for i, message in enumerate(batch):
+                    message["key"] = keys[(seq + i) % len(keys)]
+            self._send(batch)
             self.seq = seq + n
             if interval_ns and seq >= self.window_from[0]:
                 self.send_delay.record_many(np.maximum(0, (now - np.asarray(stamps, dtype=np.int64)) // 1000))
@@ -174,7 +178,7 @@ class _Generator:
             batch = []
             for message in refused:
                 if message["_error"].code() == KafkaError._QUEUE_FULL:
-                    batch.append({"value": message["value"]})
+                    batch.append({k: message[k] for k in ("value", "key") if k in message})
                 else:
                     self.states[RECORD_PREFIX.unpack_from(message["value"])[2]] = FAILED
             if batch:

@@ -89,6 +89,7 @@ class ProducerSpec:
     transaction_ms: float | None
     abort_ratio: float
     max_records: int = 0            # calibration: stop after this many records, like ProducerPerformance
+    keys: int = 0                   # > 0: each record keyed by its sequence number modulo keys (bench.metrics.record_key)
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,23 @@ class ProcessorSpec:
 
 
 @dataclass(frozen=True)
+class StreamsSpec:
+    """The Kafka Streams application (jvm/, `eosbench.StreamsProcessor`); its result is a ProcessorResult."""
+
+    role: str
+    config: dict                    # the application's Java properties, every one the guarantee depends on explicit
+    input_topic: str
+    output_topic: str
+    stateful: bool                  # a count per key in a state store, every update forwarded
+
+
+@dataclass(frozen=True)
 class ConsumerSpec:
     role: str
     config: dict
     topic: str
     commit_offsets_before_processing: bool
+    aggregate_keys: int = 0         # > 0: values end with the count of their key (a stateful processor's output)
 
 
 @dataclass(frozen=True)
@@ -156,7 +169,7 @@ class ProducerResult:
 class ProcessorResult:
     processed: int
     cut_off: bool
-    window_committed: int
+    window_committed: int | None    # None: the processor cannot tell (Kafka Streams commits on its own); the consumer's count is used
     transactions: int
     aborts: int
     rewinds: int
@@ -174,6 +187,7 @@ class ConsumerResult:
     cpu_total_s: float
     histograms: dict
     client_log: ClientLogResult
+    aggregates: np.ndarray | None = None  # with aggregate_keys: per key, the highest count read
 
 
 @dataclass(frozen=True)
@@ -184,17 +198,20 @@ class LagResult:
 
 @dataclass(frozen=True)
 class Role:
-    """A kind of role: the module whose `run(spec, channel) -> result` plays it, and its types."""
+    """A kind of role and its types: played by a Python module's `run(spec, channel) -> result`, or
+    by a Java class of eosbench's module (jvm/) speaking JSON lines."""
 
     name: str
-    module: str
+    module: str | None
     spec: type
     result: type
+    java_class: str | None = None
 
 
 ROLES: dict[str, Role] = {r.name: r for r in (
     Role("producer", "bench.roles.producer", ProducerSpec, ProducerResult),
     Role("processor", "bench.roles.processor", ProcessorSpec, ProcessorResult),
+    Role("streams", None, StreamsSpec, ProcessorResult, java_class="eosbench.StreamsProcessor"),
     Role("consumer", "bench.roles.consumer", ConsumerSpec, ConsumerResult),
     Role("lag", "bench.roles.lag", LagSpec, LagResult),
 )}

@@ -1,0 +1,436 @@
+package eosbench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.FileOutputStream;
+import java.io.FileDescriptor;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.LoggerContext;
+import org.apache.logging.log4j.core.appender.AbstractAppender;
+import org.apache.logging.log4j.core.config.Configuration;
+import org.apache.logging.log4j.core.config.LoggerConfig;
+import org.apache.logging.log4j.core.config.Property;
+
+/**
+ * The processor of topology {@code process} as a real Kafka Streams application: eosbench's roles
+ * {@code streams_at_least_once} and {@code streams_exactly_once_v2} (bench/modes.py).
+ *
+ * <p>It speaks eosbench's role protocol (bench/roles/protocol.py) as newline-delimited JSON: its
+ * spec is the first line on stdin, then {@code go} and {@code drain} arrive on stdin; it answers
+ * {@code ready} once the application is RUNNING, then {@code result} (a ProcessorResult) or
+ * {@code error}. stdout carries nothing else: Kafka's own logging goes to the result's client log.
+ *
+ * <p>Two topologies, both keeping the input value (its 24-byte eosbench prefix: cell, producer,
+ * sequence number, intended send time) so the verifying consumer accounts for every record:
+ * <ul>
+ *   <li>stateless: each record passed through to the output topic;</li>
+ *   <li>stateful: a running count per key in a persistent (RocksDB) store with a changelog topic,
+ *       every update forwarded (the store's cache is off): the output value is the input value
+ *       followed by the key's count as 8 big-endian bytes, so exactly-once also covers state.</li>
+ * </ul>
+ */
+public final class StreamsProcessor {
+    static final String STORE = "counts";
+    private static final int PREFIX = 24;
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_LOG_LINES = 5_000;
+
+    /** Distinct record ids processed, one bit per (producer, sequence number), for the drain. */
+    static final class Seen {
+        private final Map<Integer, BitSet> bits = new ConcurrentHashMap<>();
+        final AtomicLong distinct = new AtomicLong();
+        final AtomicLong processed = new AtomicLong();
+        volatile long lastNanos = System.nanoTime();
+
+        void record(byte[] value) {
+            processed.incrementAndGet();
+            lastNanos = System.nanoTime();
+            if (value == null || value.length < PREFIX) {
+                return;
+            }
+            ByteBuffer prefix = ByteBuffer.wrap(value);
+            int producer = prefix.getInt(4);
+            long seq = prefix.getLong(8);
+            if (seq < 0 || seq >= Integer.MAX_VALUE) {
+                return;  // left to the accounting, as bench.roles.reading.DistinctIds does
+            }
+            BitSet set = bits.computeIfAbsent(producer, p -> new BitSet());
+            synchronized (set) {
+                if (!set.get((int) seq)) {
+                    set.set((int) seq);
+                    distinct.incrementAndGet();
+                }
+            }
+        }
+    }
+
+    /** The stateful topology's processor: count per key, forward every update. */
+    static final class Counter implements Processor<byte[], byte[], byte[], byte[]> {
+        private final Seen seen;
+        private ProcessorContext<byte[], byte[]> context;
+        private KeyValueStore<Bytes, Long> store;
+
+        Counter(Seen seen) {
+            this.seen = seen;
+        }
+
+        @Override
+        public void init(ProcessorContext<byte[], byte[]> context) {
+            this.context = context;
+            this.store = context.getStateStore(STORE);
+        }
+
+        @Override
+        public void process(Record<byte[], byte[]> record) {
+            if (record.key() == null) {
+                throw new IllegalStateException("a record without a key reached the stateful topology (producers key its records)");
+            }
+            seen.record(record.value());
+            Bytes key = Bytes.wrap(record.key());
+            Long before = store.get(key);
+            long count = (before == null ? 0 : before) + 1;
+            store.put(key, count);
+            byte[] in = record.value();
+            byte[] out = Arrays.copyOf(in, in.length + Long.BYTES);
+            ByteBuffer.wrap(out).putLong(in.length, count);
+            context.forward(record.withValue(out));
+        }
+    }
+
+    /** WARN and above of Kafka's own logging, kept like eosbench's ClientLog: lines (up to a cap) and counts. */
+    static final class ClientLog extends AbstractAppender {
+        final List<String> lines = new ArrayList<>();
+        final Map<String, Integer> counts = new LinkedHashMap<>();
+        int dropped;
+
+        ClientLog() {
+            super("eosbench", null, null, false, Property.EMPTY_ARRAY);
+        }
+
+        @Override
+        public synchronized void append(LogEvent event) {
+            String logger = event.getLoggerName();
+            String facility = logger == null ? "-" : logger.substring(logger.lastIndexOf('.') + 1);
+            counts.merge(event.getLevel() + "/" + facility, 1, Integer::sum);
+            if (lines.size() < MAX_LOG_LINES) {
+                lines.add(java.time.LocalTime.now() + " " + event.getLevel() + " " + facility + ": "
+                          + event.getMessage().getFormattedMessage());
+            } else {
+                dropped++;
+            }
+        }
+
+        synchronized Map<String, Object> result() {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("lines", new ArrayList<>(lines));
+            out.put("counts", new LinkedHashMap<>(counts));
+            out.put("dropped", dropped);
+            return out;
+        }
+
+        static ClientLog install() {
+            LoggerContext context = (LoggerContext) LogManager.getContext(false);
+            Configuration config = context.getConfiguration();
+            ClientLog log = new ClientLog();
+            log.start();
+            config.addAppender(log);
+            LoggerConfig root = config.getRootLogger();
+            for (String name : new ArrayList<>(root.getAppenders().keySet())) {
+                root.removeAppender(name);
+            }
+            root.addAppender(log, Level.WARN, null);
+            root.setLevel(Level.WARN);
+            context.updateLoggers();
+            return log;
+        }
+    }
+
+    private final PrintStream out;
+    private final JsonNode spec;
+    private final Seen seen = new Seen();
+    private final ClientLog log;
+    private final BlockingQueue<JsonNode> inbox = new LinkedBlockingQueue<>();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final CountDownLatch running = new CountDownLatch(1);
+
+    private StreamsProcessor(PrintStream out, JsonNode spec, ClientLog log) {
+        this.out = out;
+        this.spec = spec;
+        this.log = log;
+    }
+
+    public static void main(String[] args) throws Exception {
+        // stdout is the protocol's alone: whatever else writes there (a library's print) goes to stderr
+        PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
+        System.setOut(System.err);
+        ClientLog log = ClientLog.install();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String first = in.readLine();
+        if (first == null) {
+            System.err.println("no spec on stdin");
+            System.exit(2);
+        }
+        StreamsProcessor processor = new StreamsProcessor(out, JSON.readTree(first), log);
+        Thread reader = new Thread(() -> processor.readMessages(in), "eosbench-stdin");
+        reader.setDaemon(true);
+        reader.start();
+        int code;
+        try {
+            code = processor.run();
+        } catch (Throwable t) {
+            processor.error(t);
+            code = 1;
+        }
+        System.exit(code);
+    }
+
+    private void readMessages(BufferedReader in) {
+        try {
+            for (String line = in.readLine(); line != null; line = in.readLine()) {
+                inbox.put(JSON.readTree(line));
+            }
+        } catch (Exception e) {
+            // the runner is gone: treated as end of input below
+        }
+        inbox.add(JSON.createObjectNode().put("kind", "eof"));
+    }
+
+    private int run() throws Exception {
+        Properties config = new Properties();
+        spec.get("config").fields().forEachRemaining(e -> config.put(e.getKey(), e.getValue().asText()));
+        KafkaStreams streams = new KafkaStreams(topology(), config);
+        streams.setUncaughtExceptionHandler(e -> {
+            failure.compareAndSet(null, e);
+            return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+        streams.setStateListener((now, before) -> {
+            if (now == KafkaStreams.State.RUNNING) {
+                running.countDown();
+            }
+        });
+        try (Admin admin = Admin.create(adminConfig(config))) {
+            streams.start();
+            if (!running.await(90, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("Kafka Streams did not reach RUNNING within 90s (state " + streams.state() + ")");
+            }
+            send("ready", null);
+            boolean cutOff = drain(admin, config.getProperty(StreamsConfig.APPLICATION_ID_CONFIG));
+            if (failure.get() != null) {
+                throw new IllegalStateException("Kafka Streams failed", failure.get());
+            }
+            long transactions = StreamsConfig.AT_LEAST_ONCE.equals(config.getProperty(StreamsConfig.PROCESSING_GUARANTEE_CONFIG))
+                ? 0 : (long) sum(streams, "commit-total");
+            if (!streams.close(Duration.ofSeconds(60))) {  // a clean close commits what was processed
+                throw new IllegalStateException("Kafka Streams did not close within 60s");
+            }
+            if (failure.get() != null) {
+                throw new IllegalStateException("Kafka Streams failed", failure.get());
+            }
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("processed", seen.processed.get());
+            result.put("cut_off", cutOff);
+            result.put("window_committed", null);  // Streams commits on its own schedule: the verifying consumer counts the window
+            result.put("transactions", transactions);
+            result.put("aborts", 0);
+            result.put("rewinds", 0);
+            result.put("cpu_total_s", cpuSeconds());
+            result.put("histograms", Map.of());
+            result.put("client_log", log.result());
+            send("result", result);
+            return 0;
+        } finally {
+            streams.close(Duration.ofSeconds(10));
+        }
+    }
+
+    private org.apache.kafka.streams.Topology topology() {
+        StreamsBuilder builder = new StreamsBuilder();
+        KStream<byte[], byte[]> input = builder.stream(spec.get("input_topic").asText(),
+                                                       Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()));
+        KStream<byte[], byte[]> output;
+        if (spec.get("stateful").asBoolean()) {
+            builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), Serdes.Bytes(), Serdes.Long())
+                                        .withCachingDisabled());
+            output = input.process(() -> new Counter(seen), STORE);
+        } else {
+            output = input.mapValues(value -> {
+                seen.record(value);
+                return value;
+            });
+        }
+        output.to(spec.get("output_topic").asText(), Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+        return builder.build();
+    }
+
+    /**
+     * Waits for {@code drain}, then until every expected record id was processed (and a moment
+     * of quiet), or until quiet for {@code quiet_s} with the group's committed offsets at the end
+     * of every input partition (a mode that lost records costs a quiet period, never a hang), or
+     * the hard cap ({@code timeout_s}): then it says it was cut off.
+     */
+    private boolean drain(Admin admin, String group) throws Exception {
+        long expected = -1;
+        long quietNanos = 0;
+        long deadline = Long.MAX_VALUE;
+        while (true) {
+            JsonNode message = inbox.poll(100, TimeUnit.MILLISECONDS);
+            if (message != null) {
+                switch (message.get("kind").asText()) {
+                    case "drain" -> {
+                        JsonNode order = message.get("payload");
+                        expected = order.get("expected").asLong();
+                        quietNanos = (long) (order.get("quiet_s").asDouble() * 1e9);
+                        deadline = System.nanoTime() + (long) (order.get("timeout_s").asDouble() * 1e9);
+                    }
+                    case "eof" -> throw new IllegalStateException("the cell runner went away (stdin closed)");
+                    default -> { }  // go: Streams runs on its own clock
+                }
+            }
+            if (failure.get() != null) {
+                return false;
+            }
+            if (expected < 0) {
+                continue;
+            }
+            long now = System.nanoTime();
+            long quiet = now - seen.lastNanos;
+            if (seen.distinct.get() >= expected && quiet >= 500_000_000L) {
+                return false;
+            }
+            if (quiet >= quietNanos && atEnd(admin, group)) {
+                return false;
+            }
+            if (now >= deadline) {
+                return true;
+            }
+        }
+    }
+
+    /** Whether the application's committed offsets reached the end of every input partition. */
+    private boolean atEnd(Admin admin, String group) {
+        try {
+            Map<TopicPartition, OffsetAndMetadata> committed =
+                admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
+            String topic = spec.get("input_topic").asText();
+            Set<TopicPartition> partitions = admin.describeTopics(List.of(topic)).allTopicNames().get(10, TimeUnit.SECONDS)
+                .get(topic).partitions().stream().map(p -> new TopicPartition(topic, p.partition())).collect(Collectors.toSet());
+            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            partitions.forEach(tp -> latest.put(tp, OffsetSpec.latest()));
+            var ends = admin.listOffsets(latest).all().get(10, TimeUnit.SECONDS);
+            for (TopicPartition tp : partitions) {
+                OffsetAndMetadata offset = committed.get(tp);
+                if (ends.get(tp).offset() > 0 && (offset == null || offset.offset() < ends.get(tp).offset())) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (Exception e) {
+            return false;  // a broker that cannot be asked counts as not yet
+        }
+    }
+
+    /** What an admin client takes of the application's properties: where the cluster is and how to reach it. */
+    private static Properties adminConfig(Properties streams) {
+        Properties admin = new Properties();
+        for (String name : streams.stringPropertyNames()) {
+            if (name.equals("bootstrap.servers") || name.startsWith("security.") || name.startsWith("sasl.") || name.startsWith("ssl.")) {
+                admin.put(name, streams.getProperty(name));
+            }
+        }
+        admin.put("client.id", streams.getProperty("client.id", "eosbench-streams") + "-drain");
+        return admin;
+    }
+
+    private static double sum(KafkaStreams streams, String name) {
+        double total = 0;
+        for (Map.Entry<MetricName, ? extends Metric> e : streams.metrics().entrySet()) {
+            if (e.getKey().name().equals(name) && e.getKey().group().equals("stream-thread-metrics")) {
+                Object value = e.getValue().metricValue();
+                if (value instanceof Number n) {
+                    total += n.doubleValue();
+                }
+            }
+        }
+        return total;
+    }
+
+    private static double cpuSeconds() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime() / 1e9;
+    }
+
+    private void error(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        StringWriter trace = new StringWriter();
+        t.printStackTrace(new PrintWriter(trace));
+        String message = t.getMessage() + (root != t ? ": " + root.getClass().getSimpleName() + ": " + root.getMessage() : "");
+        Map<String, Object> payload = new LinkedHashMap<>();
+        payload.put("message", message);
+        payload.put("traceback", trace.toString());
+        try {
+            send("error", payload);
+        } catch (Exception ignored) {
+            // the runner is gone; the exit code says the rest
+        }
+    }
+
+    private synchronized void send(String kind, Object payload) throws Exception {
+        Map<String, Object> message = new LinkedHashMap<>();
+        message.put("kind", kind);
+        if (payload != null) {
+            message.put("payload", payload);
+        }
+        out.println(JSON.writeValueAsString(message));
+        out.flush();
+    }
+}
