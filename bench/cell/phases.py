@@ -149,7 +149,7 @@ def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: di
     out["client_cpu_us_per_record"] = derive.client_cpu_per_record(cpu_s, handled)
     if edges and edges.probe:
         producers = [results[p.role] for p in specs.producers]
-        appended = (derive.measured_records(producers, results["processor"], results["consumer"]) if specs.processor
+        appended = (derive.measured_records(producers, results["processor"]) if specs.processor
                     else sum(r.acked_during_window for r in producers))
         out.update(derive.resource_costs(spec, appended, edges.window.record() if edges.window else None,
                                          edges.error or "not measured: the window's edges were not both read"))

@@ -11,8 +11,10 @@ import pandas as pd
 import plotly.offline
 
 from bench.analysis import planning
-from bench.analysis.columns import CAPACITY, COSTS, RESOURCES, view
+from bench import modes
+from bench.analysis.columns import BY_NAME, CAPACITY, COSTS, RESOURCES, view
 from bench.errors import BadInput
+from bench.parameters import DEFAULT_TRANSACTION_MS
 from bench.formatting import change_text, overhead_text
 from bench.report.data import RunData
 from bench.report.figures import all_figures, capacity_table
@@ -58,6 +60,7 @@ def build_html(data: RunData) -> str:
                                            config={"displaylogo": False, "responsive": True}))
         parts.append(f"<p class='caption'>{html.escape(figure.caption)}</p>")
     parts += _capacity(data)
+    parts += _streams(data)
     parts += _resources(data)
     parts += _lag_thresholds(data)
     parts += _guarantees(data)
@@ -128,6 +131,40 @@ def _capacity(data: RunData) -> list[str]:
             table_html(rows, ["mode", "cell", *(m.label for m in shown), "flags"])]
 
 
+def _streams(data: RunData) -> list[str]:
+    """What exactly_once_v2 costs a Kafka Streams application: every processor cell of the run
+    (Streams and eosbench's own Python processor), its throughput, latency and processor CPU per
+    record, the overhead against the baseline, and whether per-key state came out exact."""
+    cells = data.cells
+    if cells.empty or not cells["mode"].map(lambda m: modes.MODES[m].streams_guarantee is not None).any():
+        return []
+    cells = cells[cells["topology"] == "process"]
+    overheads = {r.cell_id: r for r in data.overhead.itertuples()} if not data.overhead.empty else {}
+    rows = []
+    for r in cells.itertuples():
+        o = overheads.get(r.cell_id)
+        streams = modes.MODES[r.mode].streams_guarantee is not None
+        rows.append([r.cell_id, r.mode, (r.state if streams else "python processor"),
+                     f"{r.transaction_ms:g}" if not _nan(r.transaction_ms) else f"{DEFAULT_TRANSACTION_MS:g} (default)",
+                     f"{r.throughput_msgs:,.0f}", overhead_text(o) if o else "baseline" if r.mode == data.baseline else "-",
+                     *(view_metric.text(getattr(r, view_metric.name)) for view_metric in _STREAMS_SHOWN),
+                     f"{r.aggregates_wrong:,.0f}" if streams and r.state == "stateful" else "-"])
+    eos = data.overhead[data.overhead["mode"] == "streams_exactly_once_v2"] if not data.overhead.empty else data.overhead
+    return ["<h2 id='streams'>What exactly_once_v2 costs a Kafka Streams application</h2>",
+            *([f"<p class='answer'>streams_exactly_once_v2 against {html.escape(str(data.baseline))}: "
+               f"{html.escape(answer(eos))}</p>"] if not eos.empty else []),
+            "<p class='caption'>A real Kafka Streams application (eosbench's jvm/ module, the run's Kafka version) between "
+            "the producers and the verifying consumer; the commit interval is the cell's transaction_ms "
+            "(commit.interval.ms). Its throughput is what it processed in the window; stateful cells count per key "
+            "in a RocksDB store with a changelog, every update forwarded, and 'aggregates wrong' is how many keys' final "
+            "counts (read as the verifying consumer reads) differ from their acknowledged input. Intervals 95%, "
+            "simultaneous over the run's cells.</p>",
+            table_html(rows, ["cell", "mode", "topology", "commit interval ms", "msg/s", f"overhead vs {data.baseline} [95% CI]",
+                              *(m.label for m in _STREAMS_SHOWN), "aggregates wrong"])]
+
+
+_STREAMS_SHOWN = tuple(BY_NAME[name] for name in ("e2e_p50_ms", "e2e_p99_ms", "processor_cpu_us_per_record"))
+
 PLANNING_RATE = 100_000  # records/s: the load the report's capacity table prices
 
 
@@ -184,12 +221,16 @@ def _guarantees(data: RunData) -> list[str]:
     s = data.summary
     if s.empty:
         return []
-    g = s.groupby("mode", sort=False)[["sent", "acked", "consumed", "duplicates", "lost"]].sum().reset_index()
-    rows = [[r.mode, f"{r.sent:,.0f}", f"{r.acked:,.0f}", f"{r.consumed:,.0f}", f"{r.duplicates:,.0f}", f"{r.lost:,.0f}"] for r in g.itertuples()]
-    return ["<h2 id='guarantees'>Guarantees</h2>",
-            "<p class='caption'>Every record carries an eosbench-id and is accounted for after each cell: duplicates are "
-            "receptions beyond the first, lost are acknowledged records never consumed (all repetitions added).</p>",
-            table_html(rows, ["mode", "sent", "acked", "consumed", "duplicates", "lost"])]
+    counted = ["sent", "acked", "consumed", "duplicates", "lost"]
+    caption = ("Every record carries an eosbench-id and is accounted for after each cell: duplicates are receptions beyond "
+               "the first, lost are acknowledged records never consumed (all repetitions added)")
+    if "aggregates_wrong" in s and s["aggregates_wrong"].notna().any():  # a column only where per-key state was checked
+        counted.append("aggregates_wrong")
+        caption += "; aggregates wrong: keys whose final per-key count differs from their acknowledged input"
+    g = s.groupby("mode", sort=False)[counted].sum(min_count=1).reset_index()
+    rows = [[r.mode, *("-" if _nan(getattr(r, c)) else f"{getattr(r, c):,.0f}" for c in counted)] for r in g.itertuples()]
+    return ["<h2 id='guarantees'>Guarantees</h2>", f"<p class='caption'>{caption}.</p>",
+            table_html(rows, ["mode", *(c.replace("_", " ") for c in counted)])]
 
 
 def _environment(data: RunData) -> list[str]:

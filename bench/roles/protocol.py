@@ -169,13 +169,14 @@ class ProducerResult:
 class ProcessorResult:
     processed: int
     cut_off: bool
-    window_committed: int | None    # None: the processor cannot tell (Kafka Streams commits on its own); the consumer's count is used
+    window_committed: int | None    # None: the processor cannot tell (Kafka Streams commits on its own schedule)
     transactions: int
     aborts: int
     rewinds: int
     cpu_total_s: float
     histograms: dict
     client_log: ClientLogResult
+    window_processed: int | None = None  # Kafka Streams: records processed in the window (committed ones are unseen)
 
 
 @dataclass(frozen=True)

@@ -88,11 +88,19 @@ public final class StreamsProcessor {
         private final Map<Integer, BitSet> bits = new ConcurrentHashMap<>();
         final AtomicLong distinct = new AtomicLong();
         final AtomicLong processed = new AtomicLong();
+        final AtomicLong inWindow = new AtomicLong();
         volatile long lastNanos = System.nanoTime();
+        // the measured window on the runner's clock (System.nanoTime is CLOCK_MONOTONIC, as Python's monotonic_ns)
+        volatile long windowStart = Long.MAX_VALUE;
+        volatile long windowEnd = Long.MAX_VALUE;
 
         void record(byte[] value) {
             processed.incrementAndGet();
-            lastNanos = System.nanoTime();
+            long now = System.nanoTime();
+            lastNanos = now;
+            if (now >= windowStart && now < windowEnd) {
+                inWindow.incrementAndGet();
+            }
             if (value == null || value.length < PREFIX) {
                 return;
             }
@@ -277,7 +285,8 @@ public final class StreamsProcessor {
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("processed", seen.processed.get());
             result.put("cut_off", cutOff);
-            result.put("window_committed", null);  // Streams commits on its own schedule: the verifying consumer counts the window
+            result.put("window_committed", null);  // Streams commits on its own schedule, unseen by the application
+            result.put("window_processed", seen.inWindow.get());
             result.put("transactions", transactions);
             result.put("aborts", 0);
             result.put("rewinds", 0);
@@ -330,8 +339,13 @@ public final class StreamsProcessor {
                         quietNanos = (long) (order.get("quiet_s").asDouble() * 1e9);
                         deadline = System.nanoTime() + (long) (order.get("timeout_s").asDouble() * 1e9);
                     }
+                    case "go" -> {
+                        JsonNode timeline = message.get("payload");
+                        seen.windowEnd = timeline.get("measure_end_ns").asLong();
+                        seen.windowStart = timeline.get("measure_start_ns").asLong();
+                    }
                     case "eof" -> throw new IllegalStateException("the cell runner went away (stdin closed)");
-                    default -> { }  // go: Streams runs on its own clock
+                    default -> { }
                 }
             }
             if (failure.get() != null) {
