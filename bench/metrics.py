@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +192,42 @@ class Accounting:
             unexpected += int(np.count_nonzero((states != ACKED) & (counts > 0)) + np.count_nonzero(beyond))
         return cls(sent, acked, failed, aborted, consumed, duplicates, lost, unexpected)
 
+    @classmethod
+    def of_topics(cls, producer_states: dict[int, np.ndarray], consumed_ids: dict[int, np.ndarray], topics: int) -> "Accounting":
+        """Every record of every topic: with fan-out each event is one record per topic, so each
+        topic's receptions are reconciled against the producers' events and the counts added up."""
+        parts = [cls.reconcile(producer_states, {stream_producer(k): v for k, v in consumed_ids.items() if stream_topic(k) == t})
+                 for t in range(topics)]
+        return cls(*(sum(getattr(part, f.name) for part in parts) for f in fields(cls)))
+
+
+def atomicity(producer_states: dict[int, np.ndarray], committed: dict[int, np.ndarray], consumed_ids: dict[int, np.ndarray],
+              topics: int) -> dict[str, int]:
+    """What a transaction-level checker finds (Jepsen's anomalies, beside the record-level ones):
+
+    - torn_transactions: committed transactions of which some records, but not all, were read
+      (in any of the topics they wrote to);
+    - partial_events: events read in some of their topics but not in all.
+    Aborted reads are the accounting's `unexpected`, lost writes its `lost`.
+    """
+    torn = partial = 0
+    for producer, states in producer_states.items():
+        n = len(states)
+        read_in = np.zeros(n, dtype=np.int64)  # per event: in how many topics it was read
+        for t in range(topics):
+            seqs = consumed_ids.get(stream(t, producer), np.zeros(0, dtype=np.int64))
+            seen = np.zeros(n, dtype=bool)
+            seen[seqs[(seqs >= 0) & (seqs < n)]] = True
+            read_in += seen
+        partial += int(np.count_nonzero((read_in > 0) & (read_in < topics)))
+        ranges = committed.get(producer)
+        if ranges is not None and len(ranges):
+            total = np.concatenate([[0], np.cumsum(read_in)])
+            first, end = ranges[0::2], ranges[1::2]
+            got = total[end] - total[first]
+            torn += int(np.count_nonzero((got > 0) & (got < (end - first) * topics)))
+    return {"torn_transactions": torn, "partial_events": partial}
+
 
 # The record format: every value begins with a fixed 24-byte prefix, big-endian: the cell's
 # ordinal (int32), the producer's index (int32), the record's sequence number (int64), and its
@@ -238,6 +274,31 @@ def record_value(cell_ordinal: int, producer: int, seq: int, intended_ns: int, p
 def read_prefixes(values: list[bytes]) -> np.ndarray:
     """The prefixes of a batch of record values, parsed at once (numpy): fields cell, producer, seq, intended_ns."""
     return np.frombuffer(b"".join([v[:PREFIX_SIZE] for v in values]), dtype=PREFIX_DTYPE)
+
+
+# With fan-out an event is one record per topic, all with the same id; readers keep ids per stream,
+# a (topic index, producer index) pair: topic 0's streams are the producers' own indices.
+_STREAMS_PER_TOPIC = 1 << 16
+
+
+def stream(topic_index: int, producer: int) -> int:
+    return topic_index * _STREAMS_PER_TOPIC + producer
+
+
+def stream_topic(key: int) -> int:
+    return key // _STREAMS_PER_TOPIC
+
+
+def stream_producer(key: int) -> int:
+    return key % _STREAMS_PER_TOPIC
+
+
+def ids_by_stream(prefixes: np.ndarray, topic_indices: np.ndarray | None) -> dict[int, np.ndarray]:
+    """Sequence numbers grouped by stream; `topic_indices` None: every record from topic 0."""
+    if topic_indices is None or not topic_indices.any():
+        return ids_by_producer(prefixes)
+    keys = topic_indices.astype(np.int64) * _STREAMS_PER_TOPIC + prefixes["producer"].astype(np.int64)
+    return {int(k): prefixes["seq"][keys == k].astype(np.int64) for k in np.unique(keys)}
 
 
 def ids_by_producer(prefixes: np.ndarray) -> dict[int, np.ndarray]:

@@ -86,6 +86,10 @@ def _aborts(mode: modes.Mode, topology: str) -> bool:
     return mode.transactional_producer
 
 
+def _produce(mode: modes.Mode, topology: str) -> bool:
+    return topology == "produce"
+
+
 def _streams(mode: modes.Mode, topology: str) -> bool:
     return mode.streams_guarantee is not None
 
@@ -122,8 +126,12 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("topology", str, one_of("produce", "process"), "produce", "",
               "produce: producers -> topic -> verifying consumer; process: a consume-transform-produce stage between"),
     Parameter("partitions", int, whole(1, 4_096), 1, "p", "partitions of each of the cell's topics"),
+    Parameter("fan_out", int, whole(1, 100), 1, "fan",
+              "topics each event writes one record to (an order, its inventory update and its audit entry), "
+              "in one transaction for a transactional producer", _produce),
     Parameter("transaction_size", int, optional(whole(1, 1_000_000)), None, "ts",
-              "records per transaction or commit (see transaction_bounds)", _commits_by_size),
+              "events per transaction or commit, an event being one record in each of the cell's topics "
+              "(see transaction_bounds)", _commits_by_size),
     Parameter("transaction_ms", float, optional(between(0, 3_600_000, low_open=True)), None, "tms",
               "milliseconds a transaction or commit stays open at most (see transaction_bounds); "
               "for Kafka Streams its commit.interval.ms", _commits),

@@ -22,7 +22,7 @@ from bench.errors import BadInput
 from bench.parameters import between, whole
 
 ORDERS = ("interleaved", "sequential")
-FAULT_KINDS = ("processor_kill", "consumer_pause", "pause", "kill", "command")
+FAULT_KINDS = ("processor_kill", "consumer_pause", "producer_kill", "zombie", "pause", "kill", "command")
 
 # Limits: a value past one is legal YAML but not a benchmark anyone means to run (or a typo of
 # one); refusing it up front is cheaper than finding out hours into a run. Documented in the README.
@@ -248,6 +248,8 @@ def _validate(raw: dict, source: str) -> Profile:
             raise fail(f"faults[{i}].target: broker {target} does not exist in a {brokers}-broker cluster")
         if fault["kind"] == "processor_kill" and "process" not in topologies:
             raise fail(f"faults[{i}]: processor_kill needs topology process")
+        if fault["kind"] in ("producer_kill", "zombie") and "produce" not in topologies:
+            raise fail(f"faults[{i}]: {fault['kind']} needs topology produce")
         if fault["at_s"] >= shortest:
             raise fail(f"faults[{i}].at_s {fault['at_s']:g} lies after the measured window ({shortest:g} s): the fault would never happen")
 
@@ -322,6 +324,7 @@ def _check_fault(fault: Any, label: str, fail) -> None:
     if kind not in FAULT_KINDS:
         raise fail(f"'{label}.kind' must be one of {', '.join(FAULT_KINDS)}, not {kind!r}")
     allowed = {"processor_kill": ("at_s", "duration_s"), "consumer_pause": ("at_s", "duration_s"),
+               "producer_kill": ("at_s", "duration_s"), "zombie": ("at_s", "duration_s"),
                "pause": ("at_s", "duration_s", "target"), "kill": ("at_s", "duration_s", "target"),
                "command": ("at_s", "duration_s", "command", "end_command")}[kind]
     _known(fault, ("kind", *allowed), f"{label}.", fail)
@@ -329,7 +332,7 @@ def _check_fault(fault: Any, label: str, fail) -> None:
         raise fail(f"'{label}.at_s' must be a number of seconds into the measured window ({_SECONDS_INTO_WINDOW[1]})")
     if not between(0, 3_600)[0](fault.get("duration_s", 0)):
         raise fail(f"'{label}.duration_s' must be {between(0, 3_600)[1]} seconds")
-    if kind in ("consumer_pause", "pause") and not fault.get("duration_s"):
+    if kind in ("consumer_pause", "pause", "zombie") and not fault.get("duration_s"):
         raise fail(f"'{label}.duration_s' must say how long the {kind} lasts (seconds > 0)")
     target = fault.get("target", "leader")
     if kind in ("pause", "kill") and target != "leader" and not whole(1, 3)[0](target):

@@ -30,10 +30,10 @@ def run(target, name, **params):
     return outcome
 
 
-@pytest.mark.parametrize("state", ["stateless", "stateful"])
+# stateful cells of both guarantees run in the command-line test below, and under a kill
 @pytest.mark.parametrize("mode", ["streams_at_least_once", "streams_exactly_once_v2"])
-def test_every_record_passes_the_streams_application_once(target, mode, state):
-    outcome = run(target, f"{mode}-{state}", mode=mode, state=state)
+def test_every_record_passes_the_stateless_streams_application_once(target, mode):
+    outcome = run(target, mode, mode=mode, state="stateless")
     m = outcome.metrics
     assert m["sent"] > 0.9 * 2000 * 7
     assert (m["acked"], m["consumed"], m["duplicates"], m["lost"], m["unexpected"]) == (m["sent"], m["sent"], 0, 0, 0)
@@ -41,10 +41,7 @@ def test_every_record_passes_the_streams_application_once(target, mode, state):
     config = outcome.client_configs["streams"]
     assert config["processing.guarantee"] == mode.removeprefix("streams_")
     assert config["commit.interval.ms"] == "100" and config["num.stream.threads"] == "1"
-    if state == "stateful":
-        assert (m["aggregates_wrong"], m["aggregate_excess"]) == (0, 0)
-    else:
-        assert "aggregates_wrong" not in m
+    assert "aggregates_wrong" not in m  # no state, nothing to check
     if mode == "streams_exactly_once_v2":
         assert m["transactions"] > 0 and outcome.client_configs["consumer"]["isolation.level"] == "read_committed"
 

@@ -140,6 +140,9 @@ METRICS: tuple[Metric, ...] = (
     # behind a stateful processor (bench.cell.derive.aggregates): keys whose final count is not their input's
     Metric("aggregates_wrong", _metric("aggregates_wrong"), "sum", "keys", False, "aggregates wrong"),
     Metric("aggregate_excess", _metric("aggregate_excess"), "sum", "records", False, "aggregate excess"),
+    # transaction-level checks (bench.metrics.atomicity): aborted reads are `unexpected`, lost writes `lost`
+    Metric("torn_transactions", _metric("torn_transactions"), "sum", "transactions", False, "torn transactions"),
+    Metric("partial_events", _metric("partial_events"), "sum", "events", False, "partial events"),
     Metric("throughput_msgs", _metric("throughput_msgs"), "mean", "msg/s", True, "msg/s", 0, spread=("throughput_sd", "cv")),
     Metric("throughput_mb", _metric("throughput_mb"), "mean", "MB/s", True, "MB/s", 1),
     Metric("transactions", _metric("transactions"), unit="transactions"),

@@ -68,6 +68,11 @@ def broken_guarantees(frame: pd.DataFrame) -> list[str]:
             found.append(f"{r.cell_id} r{r.repetition}: {r.lost} acknowledged records lost")
         if mode.uses_transactions and (r.unexpected or 0) > 0:
             found.append(f"{r.cell_id} r{r.repetition}: {r.unexpected} uncommitted records read")
+        torn, partial = getattr(r, "torn_transactions", None), getattr(r, "partial_events", None)
+        if mode.uses_transactions and torn == torn and (torn or 0) > 0:  # NaN: not checked
+            found.append(f"{r.cell_id} r{r.repetition}: {int(torn)} torn transactions (some records read, not all)")
+        if mode.transactional_producer and partial == partial and (partial or 0) > 0:
+            found.append(f"{r.cell_id} r{r.repetition}: {int(partial)} events read in some of their topics only")
         wrong = getattr(r, "aggregates_wrong", None)
         if mode.promises_no_duplicates and wrong == wrong and (wrong or 0) > 0:  # NaN: not a stateful cell
             found.append(f"{r.cell_id} r{r.repetition}: {int(wrong)} keys' aggregates differ from their input's "

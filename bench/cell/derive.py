@@ -4,14 +4,14 @@ quota, not Kafka's capacity, set the pace. Written to the cell's metrics.json.""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 
 from bench.cell.spec import CellSpec
-from bench.metrics import REQUEST_TYPES, Accounting, LatencySeries, expected_aggregates
-from bench.roles.protocol import ConsumerResult, ProcessorResult, ProducerResult, Timeline
+from bench.metrics import ABORTED, ACKED, PENDING, REQUEST_TYPES, Accounting, LatencySeries, atomicity, expected_aggregates, stream
+from bench.roles.protocol import ClientLogResult, ConsumerResult, ProcessorResult, ProducerResult, ProducerSpec, Timeline
 
 GENERATOR_CPU_LIMIT = 0.9  # share of one core above which the generator, not Kafka, sets the pace
 
@@ -19,7 +19,7 @@ GENERATOR_CPU_LIMIT = 0.9  # share of one core above which the generator, not Ka
 def metrics(spec: CellSpec, producers: list[ProducerResult], processor: ProcessorResult | None, consumer: ConsumerResult,
             cpu_s: dict[str, float], latencies: dict[str, LatencySeries], timeline: Timeline) -> dict[str, Any]:
     states = {r.producer_index: np.frombuffer(r.states, dtype=np.uint8) for r in producers}
-    accounting = Accounting.reconcile(states, consumer.ids)
+    accounting = Accounting.of_topics(states, consumer.ids, spec.fan_out)
     window_records = measured_records(producers, processor)
     duration = timeline.duration_s
     throughput = window_records / duration
@@ -34,6 +34,7 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
         "aborts": sum(r.aborts for r in transactions),
         "aborts_on_purpose": sum(r.aborts_on_purpose for r in producers),
         "rewinds": processor.rewinds if processor else 0,
+        "fenced_producers": sum(r.fenced for r in producers),  # zombies refused by the brokers
         "consumer_window_msgs": consumer.window_received / duration,
         "cpu_s": {name: round(s, 3) for name, s in cpu_s.items()},
         "generator_cpu_share": round(cpu_share, 3),
@@ -44,6 +45,7 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
         "loop": "closed" if spec.rate is None else "open",
         "out_of_range": {k: s.out_of_range for k, s in latencies.items()},
         **aggregates(states, consumer),
+        **transaction_checks(spec, producers, states, consumer),
     }
     for kind, series in latencies.items():
         out[kind] = series.percentiles_ms()
@@ -63,6 +65,58 @@ def measured_records(producers: list[ProducerResult], processor: ProcessorResult
     if processor is None:
         return sum(r.window_acked for r in producers)
     return processor.window_processed if processor.window_committed is None else processor.window_committed
+
+
+def with_predecessors(result: ProcessorResult, window_records: int) -> ProcessorResult:
+    """A restarted processor's result with what its killed predecessors had counted in the window
+    (their last progress report, up to a second old: a lower bound)."""
+    if result.window_committed is None:
+        return replace(result, window_processed=(result.window_processed or 0) + window_records)
+    return replace(result, window_committed=result.window_committed + window_records)
+
+
+def reconstructed(spec: ProducerSpec, announced: list[tuple[int, int]], consumed: dict[int, np.ndarray], topics: int,
+                  sent_at_least: int = 0) -> ProducerResult:
+    """A producer killed by a fault, as far as it can be known from outside: the transactions it
+    announced before committing them are committed (the last one only if any of its records was
+    read: it may have died while committing it), and everything after them was aborted by its
+    successor's init_transactions; without transactions, an event read in any topic was written,
+    and one read nowhere has an unknown fate (neither acknowledged nor lost). `sent_at_least`: the
+    last progress it reported, so records it sent after its last commit count as aborted even when
+    none of them is read."""
+    index = spec.producer_index
+    read = [consumed.get(stream(t, index), np.zeros(0, dtype=np.int64)) for t in range(topics)]
+    top = max([sent_at_least] + [end for _, end in announced] + [int(r.max()) + 1 for r in read if len(r)])
+    read_anywhere = np.zeros(top, dtype=bool)
+    for r in read:
+        read_anywhere[r[r >= 0]] = True
+    transactional = "transactional.id" in spec.config
+    states = np.full(top, ABORTED if transactional else PENDING, dtype=np.uint8)
+    committed: list[int] = []
+    if transactional:
+        for i, (first, end) in enumerate(announced):
+            if i < len(announced) - 1 or read_anywhere[first:end].any():
+                states[first:end] = ACKED
+                committed += [first, end]
+    else:
+        states[read_anywhere] = ACKED
+    return ProducerResult(
+        producer_index=index, states=states.tobytes(), sent=top, elapsed_s=0.0, window_acked=0, acked_during_window=0,
+        backlog=0, transactions=len(committed) // 2, aborts=0, aborts_on_purpose=0, cpu_window_s=0.0, cpu_total_s=0.0,
+        throttle_ms=0.0, histograms={}, client_log=ClientLogResult([], {}, 0),
+        committed=np.asarray(committed, dtype=np.int64) if transactional else None, reconstructed=True,
+    )
+
+
+def transaction_checks(spec: CellSpec, producers: list[ProducerResult], states: dict[int, np.ndarray],
+                       consumer: ConsumerResult) -> dict[str, Any]:
+    """Torn transactions (transactional producers) and partial events (fan-out), bench.metrics.atomicity."""
+    committed = {r.producer_index: r.committed for r in producers if r.committed is not None}
+    if not committed and spec.fan_out == 1:
+        return {}
+    found = atomicity(states, committed, consumer.ids, spec.fan_out)
+    return {k: v for k, v in found.items()
+            if (k != "torn_transactions" or committed) and (k != "partial_events" or spec.fan_out > 1)}
 
 
 def aggregates(states: dict[int, np.ndarray], consumer: ConsumerResult) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """The faults of a cell's measured window: broker faults (bench.broker.faults) and the role faults
-that only the cell runner can apply (a processor killed and restarted, a consumer paused)."""
+that only the cell runner can apply (a processor killed and restarted, a consumer paused, a
+producer killed or frozen into a zombie and replaced by a new instance with its transactional.id)."""
 
 from __future__ import annotations
 
 import time
-from typing import Callable
+from dataclasses import replace
+from typing import Any, Callable
 
 from confluent_kafka.admin import AdminClient
 
@@ -14,20 +16,29 @@ from bench.roles.launcher import CellFailed, RoleProcess
 from bench.roles.protocol import Kind, Timeline
 
 READY_TIMEOUT_S = 90.0
+REPLACEMENT_STRIDE = 100  # a replacement producer's index: the victim's plus this, so its record ids are its own
 
 
 class FaultSchedule:
     """Starts each fault at its time in the measured window and ends it `duration_s` later.
 
-    `restart_processor` starts a new processor with the killed one's identity (same spec)."""
+    `restart_processor` starts a new processor with the killed one's identity (same spec);
+    `start_producer` starts a producer from its spec. `producers` (shared with the runner) loses a
+    killed producer to `killed` and gains its replacement."""
 
     def __init__(self, spec: CellSpec, target: Target, admin: AdminClient, topic: str, timeline: Timeline,
-                 roles: list[RoleProcess], restart_processor: Callable[[], RoleProcess] | None):
+                 roles: list[RoleProcess], restart_processor: Callable[[], RoleProcess] | None,
+                 producers: list[RoleProcess] | None = None, start_producer: Callable[[Any], RoleProcess] | None = None):
         self.pending = sorted(spec.faults, key=lambda f: f["at_s"])
         self.active: list[faults.ActiveFault] = []
         self.done: list[dict] = []
         self.target, self.admin, self.topic, self.timeline = target, admin, topic, timeline
         self.roles, self.restart_processor = roles, restart_processor
+        self.producers, self.start_producer = producers if producers is not None else [], start_producer
+        self.killed: list[RoleProcess] = []
+        self.replacements = 0
+        self.processor_window_before_kills = 0  # what killed processors had counted in the window (their last progress)
+        self.zombies: list[tuple[float, RoleProcess, dict]] = []  # (resume at, the frozen producer, its record)
 
     def now_s(self) -> float:
         return (time.monotonic_ns() - self.timeline.measure_start_ns) / 1e9
@@ -40,15 +51,23 @@ class FaultSchedule:
                     self.done.append(self._kill_processor(fault))
                 elif fault["kind"] == "consumer_pause":
                     self.done.append(self._pause_consumer(fault))
+                elif fault["kind"] == "producer_kill":
+                    self.done.append(self._kill_producer(fault))
+                elif fault["kind"] == "zombie":
+                    self._freeze_producer(fault)
                 else:
                     self.active.append(faults.start(fault, self.now_s(), self.target.cluster, self.admin, self.topic))
             for active in [a for a in self.active if self.now_s() >= a.end_at_s]:
                 self._end(active)
+            for zombie in [z for z in self.zombies if self.now_s() >= z[0]]:
+                self._thaw(zombie)
         except faults.FaultFailed as exc:
             raise CellFailed(str(exc)) from exc
 
     def finish(self) -> None:
-        """End whatever is still active: a fault never outlives its cell (no broker left stopped)."""
+        """End whatever is still active: a fault never outlives its cell (no broker or producer left stopped)."""
+        for zombie in list(self.zombies):
+            self._thaw(zombie)
         for active in list(self.active):
             try:
                 self._end(active)
@@ -66,11 +85,56 @@ class FaultSchedule:
         next(r for r in self.roles if r.name == "consumer").send(Kind.PAUSE, fault["duration_s"])
         return {"kind": "consumer_pause", "start_s": round(started, 3), "end_s": round(started + fault["duration_s"], 3)}
 
+    def _kill_producer(self, fault: dict) -> dict:
+        """SIGKILL the first producer mid-flight (mid-transaction, for a transactional one) and, after
+        `duration_s`, start a new instance with the same transactional.id: its init_transactions
+        aborts what the dead one left open, which must never become visible."""
+        victim = self.producers[0]
+        started = self.now_s()
+        victim.kill()
+        self.producers.remove(victim)
+        self.roles.remove(victim)
+        self.killed.append(victim)
+        time.sleep(fault.get("duration_s", 0))
+        replacement = self._replace(victim)
+        return {"kind": "producer_kill", "producer": victim.name, "replacement": replacement.name,
+                "start_s": round(started, 3), "end_s": round(self.now_s(), 3)}
+
+    def _freeze_producer(self, fault: dict) -> None:
+        """SIGSTOP the first producer mid-transaction, start a new instance with its transactional.id
+        (which fences it off), and wake it `duration_s` later: a zombie, whose writes the brokers must
+        refuse and no read_committed reader may ever see."""
+        victim = self.producers[0]
+        started = self.now_s()
+        victim.freeze(True)
+        replacement = self._replace(victim)
+        record = {"kind": "zombie", "producer": victim.name, "replacement": replacement.name, "start_s": round(started, 3)}
+        self.zombies.append((started + fault["duration_s"], victim, record))
+
+    def _thaw(self, zombie: tuple[float, RoleProcess, dict]) -> None:
+        self.zombies.remove(zombie)
+        _, victim, record = zombie
+        victim.freeze(False)
+        self.done.append({**record, "end_s": round(self.now_s(), 3)})
+
+    def _replace(self, victim: RoleProcess) -> RoleProcess:
+        """A new producer with the victim's configuration (transactional.id included) and ids of its
+        own; an open-loop schedule starts now rather than catching up on the victim's."""
+        self.replacements += 1
+        index = victim.spec.producer_index + REPLACEMENT_STRIDE * self.replacements
+        replacement = self.start_producer(replace(victim.spec, role=f"producer-{index}", producer_index=index))
+        replacement.expect(Kind.READY, READY_TIMEOUT_S)
+        replacement.send(Kind.GO, replace(self.timeline, start_ns=time.monotonic_ns()))
+        self.producers.append(replacement)
+        self.roles.append(replacement)
+        return replacement
+
     def _kill_processor(self, fault: dict) -> dict:
         """SIGKILL the processor mid-flight and start a new one with the same identity."""
         index = next(i for i, r in enumerate(self.roles) if r.name == "processor")
         started = self.now_s()
         self.roles[index].kill()
+        self.processor_window_before_kills += self.roles[index].progress
         time.sleep(fault.get("duration_s", 0))
         replacement = self.restart_processor()
         replacement.expect(Kind.READY, READY_TIMEOUT_S)

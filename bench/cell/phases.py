@@ -25,10 +25,11 @@ from bench.client_properties import redact
 from bench.metrics import ACKED, LAG_COLUMNS, LATENCY_KINDS, LatencySeries
 from bench.roles import ClientLog
 from bench.roles.launcher import CellFailed, CommandLauncher, Launcher, RoleProcess, SpawnLauncher
-from bench.roles.protocol import ROLES, DrainOrder, Kind, Timeline
+from bench.roles.protocol import ROLES, DrainOrder, Kind, ProducerResult, ProducerSpec, Timeline
 
 DRAIN_QUIET_S = 5.0
 DRAIN_TIMEOUT_S = 900.0  # a hard cap only: readers that still make progress are never cut off earlier
+UNKNOWN = 1 << 62  # records to expect when nobody knows: readers stop on a quiet period at the end of the log
 
 
 def run_cell(
@@ -39,7 +40,7 @@ def run_cell(
     spec.check()
     launcher = launcher or SpawnLauncher()
     mode = modes.get(spec.mode)
-    names = topology.Names.of(run_tag, ordinal, spec.topology)
+    names = topology.Names.of(run_tag, ordinal, spec.topology, spec.fan_out)
     admin_log = ClientLog("admin", target.admin_config)
     admin = AdminClient(target.admin_config, logger=admin_log.logger)
     configs = topology.client_configs(spec, mode, target, names)
@@ -68,7 +69,10 @@ def run_cell(
 
         if specs.processor:
             running.append(restart())
-        producers = [launcher.start(p.role, ROLES["producer"], p) for p in specs.producers]
+        def start_producer(producer: ProducerSpec) -> RoleProcess:
+            return launcher.start(producer.role, ROLES["producer"], producer)
+
+        producers = [start_producer(p) for p in specs.producers]
         running += producers
         sampler = launcher.start(specs.lag.role, ROLES["lag"], specs.lag)
         running.append(sampler)
@@ -77,7 +81,8 @@ def run_cell(
         timeline = Timeline.starting_in(0.3, spec.warmup_s, spec.duration_s)
         for role in running:
             role.send(Kind.GO, timeline)
-        schedule = FaultSchedule(spec, target, admin, names.topics[0], timeline, running, restart if specs.processor else None)
+        schedule = FaultSchedule(spec, target, admin, names.topics[0], timeline, running, restart if specs.processor else None,
+                                 producers, start_producer)
         edges = WindowEdges(target.resources, names.topics + specs.internal_topics, timeline)
         try:
             _measure(timeline, running, producers, schedule, on_progress, edges)
@@ -86,7 +91,10 @@ def run_cell(
             faults_done = schedule.done
         for p in producers:
             results[p.name] = p.finish(300)
-        expected = sum(r.states.count(ACKED) for r in results.values())
+        expected = spec.fan_out * (sum(r.states.count(ACKED) for r in results.values())
+                                  + sum(end - first for k in schedule.killed for first, end in k.announced))
+        if any(not k.spec.announce_transactions or "transactional.id" not in k.spec.config for k in schedule.killed):
+            expected = UNKNOWN  # a killed producer's fate is unknown: read to the end of the log
         readers = [r for r in running if r.name == "processor"] + [reader]
         for role in readers:
             role.send(Kind.DRAIN, DrainOrder(expected, DRAIN_QUIET_S, DRAIN_TIMEOUT_S))
@@ -95,6 +103,11 @@ def run_cell(
                 got = read.processed if role.name == "processor" else read.received
                 raise CellFailed(f"{role.name} still reading after {DRAIN_TIMEOUT_S:.0f}s of drain ({got:,} of {expected:,} "
                                  "acknowledged records): not counted as lost; lower the rate or duration")
+        if schedule.processor_window_before_kills:
+            results["processor"] = derive.with_predecessors(results["processor"], schedule.processor_window_before_kills)
+        for killed in schedule.killed:
+            results[killed.name] = derive.reconstructed(killed.spec, killed.announced, results["consumer"].ids, spec.fan_out,
+                                                        killed.progress)
         try:  # lag samples are auxiliary: a sampler lost to a fault costs its samples, not the cell
             sampler.send(Kind.STOP)
             results[sampler.name] = sampler.finish(30)
@@ -139,16 +152,15 @@ def run_cell(
 
 def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: dict[str, LatencySeries], timeline: Timeline,
              edges: WindowEdges | None) -> dict:
-    cpu_s = {name: r.cpu_total_s for name, r in results.items()}
-    out = derive.metrics(spec, [results[p.role] for p in specs.producers], results.get("processor"), results["consumer"],
-                         cpu_s, latencies, timeline)
-    handled = {p.role: results[p.role].sent for p in specs.producers}
+    cpu_s = {name: r.cpu_total_s for name, r in results.items() if not getattr(r, "reconstructed", False)}
+    producers = [r for r in results.values() if isinstance(r, ProducerResult)]  # replacements included
+    out = derive.metrics(spec, producers, results.get("processor"), results["consumer"], cpu_s, latencies, timeline)
+    handled = {name: r.sent for name, r in results.items() if isinstance(r, ProducerResult) and not r.reconstructed}
     handled[specs.consumer.role] = results[specs.consumer.role].received
     if specs.processor:
         handled[specs.processor.role] = results[specs.processor.role].processed
     out["client_cpu_us_per_record"] = derive.client_cpu_per_record(cpu_s, handled)
     if edges and edges.probe:
-        producers = [results[p.role] for p in specs.producers]
         appended = (derive.measured_records(producers, results["processor"]) if specs.processor
                     else sum(r.acked_during_window for r in producers))
         out.update(derive.resource_costs(spec, appended, edges.window.record() if edges.window else None,

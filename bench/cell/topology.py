@@ -18,6 +18,7 @@ from bench.metrics import STATEFUL_KEYS
 from bench.paths import state_dir
 from bench.roles.protocol import ROLES, ConsumerSpec, LagSpec, LagTarget, ProcessorSpec, ProducerSpec, Role, StreamsSpec
 
+PRODUCER_FAULTS = ("producer_kill", "zombie")  # faults on a producer: it says each transaction's range before committing it
 STREAMS_STORE = "counts"  # the stateful topology's store (jvm/ StreamsProcessor.STORE); its changelog is a topic of the cell
 
 
@@ -28,11 +29,21 @@ class Names:
     groups: list[str]  # last: the verifying consumer's; first, in topology process: the processor's
 
     @classmethod
-    def of(cls, run_tag: str, ordinal: int, topology: str) -> "Names":
+    def of(cls, run_tag: str, ordinal: int, topology: str, fan_out: int = 1) -> "Names":
         prefix = f"eosbench.{run_tag}.{ordinal}"
         if topology == "process":
             return cls(prefix, [f"{prefix}.input", f"{prefix}.output"], [f"{prefix}.processor", f"{prefix}.verifier"])
+        if fan_out > 1:  # every topic is both written and read
+            return cls(prefix, [f"{prefix}.records.{i}" for i in range(fan_out)], [f"{prefix}.verifier"])
         return cls(prefix, [f"{prefix}.records"], [f"{prefix}.verifier"])
+
+    def written(self, topology: str) -> list[str]:
+        """The topics the producers write (each event to all of them)."""
+        return self.topics[:1] if topology == "process" else self.topics
+
+    def read(self, topology: str) -> list[str]:
+        """The topics the verifying consumer reads."""
+        return self.topics[-1:] if topology == "process" else self.topics
 
 
     @property
@@ -133,16 +144,18 @@ def roles(spec: CellSpec, mode: modes.Mode, target: Target, names: Names, config
             {**configs["producer"], "transactional.id": f"{names.prefix}.producer-{i}"} if mode.transactional_producer else configs["producer"],
             names.topics[0], i, ordinal, spec.message_size, spec.rate / spec.producers if spec.rate else None,
             size if mode.transactional_producer else None, ms if mode.transactional_producer else None, spec.abort_ratio,
-            keys=STATEFUL_KEYS if keyed else 0,
+            keys=STATEFUL_KEYS if keyed else 0, fan_out_topics=tuple(names.written(spec.topology)[1:]),
+            announce_transactions=any(f["kind"] in PRODUCER_FAULTS for f in spec.faults),
         )
         for i in range(spec.producers)
     ]
-    watched = [LagTarget(names.groups[-1], names.topics[-1])]
+    read = names.read(spec.topology)
+    watched = [LagTarget(names.groups[-1], topic) for topic in read]
     if spec.topology == "process":
         watched.append(LagTarget(names.streams_application if mode.streams_guarantee else names.groups[0], names.topics[0]))
     return Roles(
-        consumer=ConsumerSpec("consumer", configs["consumer"], names.topics[-1], mode.commit_offsets_before_processing,
-                              aggregate_keys=STATEFUL_KEYS if keyed else 0),
+        consumer=ConsumerSpec("consumer", configs["consumer"], read[0], mode.commit_offsets_before_processing,
+                              aggregate_keys=STATEFUL_KEYS if keyed else 0, fan_out_topics=tuple(read[1:])),
         processor=processor, producers=producers,
         lag=LagSpec("lag-sampler", target.admin_config, spec.partitions, watched),
         processor_role=ROLES["streams"] if mode.streams_guarantee else ROLES["processor"] if processor else None,

@@ -217,6 +217,13 @@ def _lag_thresholds(data: RunData) -> list[str]:
                           "transaction overhead", "note"])]
 
 
+_CHECKS = (
+    ("torn_transactions", "committed transactions of which some records were read but not all"),
+    ("partial_events", "events (one record per topic) read in some of their topics only"),
+    ("aggregates_wrong", "keys whose final per-key count differs from their acknowledged input"),
+)
+
+
 def _guarantees(data: RunData) -> list[str]:
     s = data.summary
     if s.empty:
@@ -224,9 +231,10 @@ def _guarantees(data: RunData) -> list[str]:
     counted = ["sent", "acked", "consumed", "duplicates", "lost"]
     caption = ("Every record carries an eosbench-id and is accounted for after each cell: duplicates are receptions beyond "
                "the first, lost are acknowledged records never consumed (all repetitions added)")
-    if "aggregates_wrong" in s and s["aggregates_wrong"].notna().any():  # a column only where per-key state was checked
-        counted.append("aggregates_wrong")
-        caption += "; aggregates wrong: keys whose final per-key count differs from their acknowledged input"
+    for column, meaning in _CHECKS:  # a column only where the run checked it
+        if column in s and s[column].notna().any():
+            counted.append(column)
+            caption += f"; {column.replace('_', ' ')}: {meaning}"
     g = s.groupby("mode", sort=False)[counted].sum(min_count=1).reset_index()
     rows = [[r.mode, *("-" if _nan(getattr(r, c)) else f"{getattr(r, c):,.0f}" for c in counted)] for r in g.itertuples()]
     return ["<h2 id='guarantees'>Guarantees</h2>", f"<p class='caption'>{caption}.</p>",

@@ -14,21 +14,23 @@ from collections import defaultdict
 import numpy as np
 from confluent_kafka import Consumer
 
-from bench.metrics import IntervalRecorder, ids_by_producer, read_counts, read_prefixes
+from bench.metrics import IntervalRecorder, ids_by_stream, read_counts, read_prefixes
 from bench.roles import Channel, ClientLog, cpu_seconds, wait_for_go
 from bench.roles.protocol import ConsumerResult, ConsumerSpec
-from bench.roles.reading import DistinctIds, Drain, join, next_batch
+from bench.roles.reading import DistinctIds, Drain, LogEnd, join, next_batch
 
 
 def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
     log = ClientLog(spec.role, spec.config)
     consumer = Consumer(spec.config, logger=log.logger)
-    pending = join(consumer, [spec.topic])
+    topics = [spec.topic, *spec.fan_out_topics]
+    topic_index = {t: i for i, t in enumerate(topics)}
+    pending = join(consumer, topics)
     timeline = wait_for_go(channel)
     e2e = IntervalRecorder(timeline.measure_start_ns)
     seen: dict[int, list[np.ndarray]] = defaultdict(list)
     commit_first = spec.commit_offsets_before_processing
-    drain = Drain()
+    drain = Drain(LogEnd(spec.config, log.logger))
     distinct = DistinctIds()
     received = window_received = 0
     aggregates = np.zeros(spec.aggregate_keys, dtype=np.int64) if spec.aggregate_keys else None
@@ -43,11 +45,12 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
                 consumer.commit(asynchronous=True)
             values = [m.value() for m in records]
             prefixes = read_prefixes(values)
-            ids = ids_by_producer(prefixes)
+            ids = ids_by_stream(prefixes, np.fromiter((topic_index[m.topic()] for m in records), np.int64, len(records))
+                                if len(topics) > 1 else None)
             if aggregates is not None:  # a count only grows: its highest value read is the key's final aggregate
                 np.maximum.at(aggregates, prefixes["seq"].astype(np.int64) % spec.aggregate_keys, read_counts(values))
-            for producer, seqs in ids.items():
-                seen[producer].append(seqs)
+            for key, seqs in ids.items():
+                seen[key].append(seqs)
             distinct.add(ids)
             intended = prefixes["intended_ns"].astype(np.int64)
             e2e.record_many((now - intended[intended >= measure_start]) // 1000)
@@ -63,8 +66,9 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
         if drain.done(now, distinct.count, bool(records), consumer):
             break
     consumer.close()
+    drain.close()
     return ConsumerResult(
-        ids={producer: np.concatenate(chunks) for producer, chunks in seen.items()},
+        ids={key: np.concatenate(chunks) for key, chunks in seen.items()},
         received=received, cut_off=drain.cut_off, window_received=window_received, cpu_total_s=cpu_seconds(),
         histograms={"e2e": e2e.encoded()}, client_log=log.result(), aggregates=aggregates,
     )

@@ -41,12 +41,13 @@ class CellFailed(Exception):
 class RoleProcess(ABC):
     """A running role, seen from the cell runner: what it said so far, and how to wait for more."""
 
-    def __init__(self, name: str, role: Role):
-        self.name, self.role = name, role
+    def __init__(self, name: str, role: Role, spec: Any):
+        self.name, self.role, self.spec = name, role, spec
         self.result: Any = None
         self.progress = 0
         self.closed = False
         self.rows: list[tuple] = []  # streamed by the lag sampler
+        self.announced: list[tuple[int, int]] = []  # transactions a producer was about to commit (ProducerSpec.announce_transactions)
 
     # -- transport, per launcher --
     @abstractmethod
@@ -70,6 +71,14 @@ class RoleProcess(ABC):
     def kill(self) -> None:
         """SIGKILL, and reap."""
 
+    @property
+    @abstractmethod
+    def pid(self) -> int: ...
+
+    def freeze(self, frozen: bool) -> None:
+        """SIGSTOP (or SIGCONT): the process keeps its state and its connections, and does nothing (a zombie)."""
+        os.kill(self.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
     # -- the protocol --
     def _receive(self) -> tuple | None:
         """The next message, keeping progress and result; None once the role is gone."""
@@ -84,6 +93,8 @@ class RoleProcess(ABC):
             self.progress = payload
         elif kind is Kind.ROWS:
             self.rows += [tuple(row) for row in payload]
+        elif kind is Kind.TXN:
+            self.announced.append(tuple(payload))
         elif kind is Kind.RESULT:
             self.result = payload
         elif kind is Kind.ERROR:
@@ -141,7 +152,7 @@ class Launcher(ABC):
 
 class _Spawned(RoleProcess):
     def __init__(self, name: str, role: Role, spec: Any):
-        super().__init__(name, role)
+        super().__init__(name, role, spec)
         self.conn, child = _SPAWN.Pipe()
         self.process = _SPAWN.Process(target=entry, args=(role.module, spec, _PipeChannel(child)), name=f"eosbench-{name}", daemon=True)
         self.process.start()
@@ -158,6 +169,10 @@ class _Spawned(RoleProcess):
 
     def alive(self) -> bool:
         return self.process.is_alive()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def exitcode(self) -> int | None:
         return self.process.exitcode
@@ -236,7 +251,7 @@ class LineChannel:
 
 class _Child(RoleProcess):
     def __init__(self, name: str, role: Role, spec: Any, command: list[str], log: Path | None):
-        super().__init__(name, role)
+        super().__init__(name, role, spec)
         stderr = open(log, "ab") if log else subprocess.DEVNULL
         try:
             # its own session: a Ctrl-C at the terminal is the runner's to handle, as for spawned roles
@@ -262,6 +277,10 @@ class _Child(RoleProcess):
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def exitcode(self) -> int | None:
         return self.process.poll()

@@ -11,14 +11,13 @@ the consumer rewinds to the last committed offsets: nothing is skipped, which is
 from __future__ import annotations
 
 import time
-from typing import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 
 from bench.metrics import IntervalRecorder, ids_by_producer, read_prefixes
 from bench.roles import Channel, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
-from bench.roles.protocol import ClientLogResult, ProcessorResult, ProcessorSpec, Timeline
-from bench.roles.reading import DistinctIds, Drain, join, next_batch
+from bench.roles.protocol import Kind, ProcessorResult, ProcessorSpec, Timeline
+from bench.roles.reading import DistinctIds, Drain, LogEnd, join, next_batch
 
 
 def run(spec: ProcessorSpec, channel: Channel) -> ProcessorResult:
@@ -30,7 +29,7 @@ def run(spec: ProcessorSpec, channel: Channel) -> ProcessorResult:
         retrying(producer.init_transactions, 60)
     pending = join(consumer, [spec.input_topic])
     timeline = wait_for_go(channel)
-    return _Processor(spec, consumer, producer, transactional, timeline, channel).run(pending, log.result)
+    return _Processor(spec, consumer, producer, transactional, timeline, channel).run(pending, log)
 
 
 class _Processor:
@@ -47,15 +46,15 @@ class _Processor:
         if err is not None:
             self.failed_deliveries += 1
 
-    def run(self, pending: list, client_log: Callable[[], ClientLogResult]) -> ProcessorResult:
+    def run(self, pending: list, log: ClientLog) -> ProcessorResult:
         out = self.spec.output_topic
         every = self.spec.transaction_size or 0
         every_ns = int((self.spec.transaction_ms or 0) * 1e6)
         produce, poll = self.producer.produce, self.producer.poll
-        drain = Drain()
+        drain = Drain(LogEnd(self.spec.consumer_config, log.logger))
         distinct = DistinctIds()  # rewinds and duplicated input make `processed` overcount
         in_txn = False
-        last_commit = time.monotonic_ns()
+        last_commit = last_progress = time.monotonic_ns()
         while True:
             batch = pending or next_batch(self.consumer, 500, 0.05)
             pending = []
@@ -81,16 +80,20 @@ class _Processor:
                 in_txn = False
                 last_commit = time.monotonic_ns()
             self.commit_latency.tick(now)
+            if now - last_progress > 1_000_000_000:  # what a kill would otherwise take with it (bench.cell.faults)
+                self.channel.send(Kind.PROGRESS, self.window_committed)
+                last_progress = now
             drain.listen(self.channel)
             if drain.done(now, distinct.count, bool(records), self.consumer):
                 break
         if self.uncommitted:
             self._commit(time.monotonic_ns())
         self.consumer.close()
+        drain.close()
         return ProcessorResult(
             processed=self.processed, cut_off=drain.cut_off, window_committed=self.window_committed,
             transactions=self.commits if self.transactional else 0, aborts=self.aborts, rewinds=self.rewinds,
-            cpu_total_s=cpu_seconds(), histograms={"commit": self.commit_latency.encoded()}, client_log=client_log(),
+            cpu_total_s=cpu_seconds(), histograms={"commit": self.commit_latency.encoded()}, client_log=log.result(),
         )
 
     def _commit(self, now: int) -> None:

@@ -28,6 +28,8 @@ _PAYLOADS = 64  # distinct random payloads, so batches do not compress to nothin
 _BATCH = 256
 _SEQ = struct.Struct(">q")
 _NOT_YET = 1 << 62
+# What librdkafka reports when a newer producer with the same transactional.id took over
+_FENCED = (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH)
 
 
 def run(spec: ProducerSpec, channel: Channel) -> ProducerResult:
@@ -62,14 +64,17 @@ class BrokerThrottle:
 class _Generator:
     def __init__(self, spec: ProducerSpec, producer: Producer, transactional: bool, timeline: Timeline, channel: Channel):
         self.spec, self.producer, self.transactional, self.timeline, self.channel = spec, producer, transactional, timeline, channel
-        self.topic = spec.topic
+        self.topics = [spec.topic, *spec.fan_out_topics]
         self.states = bytearray(1 << 16)
+        self.remaining = bytearray(1 << 16) if len(self.topics) > 1 else None  # per event: records not yet acknowledged
         self.seq = 0
         self.window_from = [_NOT_YET]  # the first sequence number of the measured window (a cell the callback reads)
         self.produce_latency = IntervalRecorder(timeline.measure_start_ns, scale=1e6)
         self.send_delay = IntervalRecorder(timeline.measure_start_ns)
         self.commit_latency = IntervalRecorder(timeline.measure_start_ns)
         self.transactions = self.aborts = self.aborts_on_purpose = 0  # aborts after an error: the difference
+        self.committed: list[int] = []  # first, end of each committed transaction
+        self.fenced = False
         self.txn_first_seq = 0
         self.txn_started_ns = 0
         self.rng = random.Random(spec.producer_index)
@@ -131,20 +136,32 @@ class _Generator:
                     self.cpu_at_window_start = cpu_seconds()
                 elif interval_ns:  # a batch never straddles the window's start
                     n = min(n, -(-(tl.measure_start_ns - intended) // interval_ns))
+            if self.fenced:
+                break
             if self.transactional:
                 if not in_txn:
-                    self.producer.begin_transaction()
+                    try:
+                        self.producer.begin_transaction()
+                    except KafkaException as exc:
+                        self._fenced_or_raise(exc, seq, seq)
+                        break
                     in_txn, self.txn_first_seq, self.txn_started_ns = True, seq, now
                 if txn_size:
                     n = min(n, self.txn_first_seq + txn_size - seq)
             while seq + n > len(self.states):
+                if self.remaining is not None:
+                    self.remaining.extend(bytearray(len(self.states)))
                 self.states.extend(bytearray(len(self.states)))
+            if self.remaining is not None:
+                self.remaining[seq:seq + n] = bytes([len(self.topics)]) * n
             stamps = [intended + i * interval_ns for i in range(n)] if interval_ns else [intended] * n
             batch = [{"value": pack(ordinal, index, seq + i, stamp) + payloads[(seq + i) % _PAYLOADS]} for i, stamp in enumerate(stamps)]
             if keys:
                 for i, message in enumerate(batch):
                     message["key"] = keys[(seq + i) % len(keys)]
-            self._send(batch)
+            self._send(self.topics[0], batch)
+            for topic in self.topics[1:]:  # the event's other records, in the same transaction
+                self._send(topic, [{k: m[k] for k in ("value", "key") if k in m} for m in batch])
             self.seq = seq + n
             if interval_ns and seq >= self.window_from[0]:
                 self.send_delay.record_many(np.maximum(0, (now - np.asarray(stamps, dtype=np.int64)) // 1000))
@@ -158,19 +175,19 @@ class _Generator:
                 last_progress = now
         cpu_window_s = cpu_seconds() - (self.cpu_at_window_start or cpu_seconds())
         self.acked_during_window = self.states.count(ACKED) - (acked_at_start or 0)
-        if in_txn:
+        if in_txn and not self.fenced:
             self._end_transaction(True)
         self.producer.flush(60)
         self.finished_ns = time.monotonic_ns()
         self._tick(self.finished_ns)
         return self._result(cpu_window_s)
 
-    def _send(self, batch: list[dict]) -> None:
+    def _send(self, topic: str, batch: list[dict]) -> None:
         """Hand a batch to librdkafka, waiting while its queue is full (the bound on records
         outstanding); a record it refuses for another reason is FAILED, as a delivery report would say."""
         while batch:
             try:
-                self.producer.produce_batch(self.topic, batch, on_delivery=self.delivered)
+                self.producer.produce_batch(topic, batch, on_delivery=self.delivered)
             except BufferError:
                 self.producer.poll(0.001)
                 continue
@@ -188,6 +205,7 @@ class _Generator:
         """The delivery callback, the hottest code of the generator: a closure over locals. The
         record's sequence number is read back from its value."""
         states, record, window_from, seq_of = self.states, self.produce_latency.record, self.window_from, _SEQ.unpack_from
+        remaining = self.remaining
 
         def delivered(err, msg) -> None:
             seq = seq_of(msg.value(), SEQ_OFFSET)[0]
@@ -198,7 +216,19 @@ class _Generator:
             else:
                 states[seq] = FAILED
 
-        return delivered
+        def delivered_fan_out(err, msg) -> None:
+            """An event is acknowledged once every one of its records is; one failure fails it."""
+            seq = seq_of(msg.value(), SEQ_OFFSET)[0]
+            if err is None:
+                remaining[seq] -= 1
+                if not remaining[seq] and states[seq] != FAILED:
+                    states[seq] = ACKED
+                if seq >= window_from[0]:
+                    record(msg.latency())
+            else:
+                states[seq] = FAILED
+
+        return delivered if remaining is None else delivered_fan_out
 
     def _tick(self, now: int) -> None:
         self.produce_latency.tick(now)
@@ -219,6 +249,8 @@ class _Generator:
             self.aborts_on_purpose += 1
             return
         started = time.monotonic_ns()
+        if self.spec.announce_transactions:
+            self.channel.send(Kind.TXN, [first, last])
         while True:
             try:
                 self.producer.commit_transaction(60)
@@ -232,10 +264,23 @@ class _Generator:
                     self.states[first:last] = bytes([ABORTED]) * (last - first)
                     self.aborts += 1
                     return
-                raise RoleFailed(f"fatal transaction error: {err.str()}") from exc
+                self._fenced_or_raise(exc, first, last)
+                return
         if in_window:
             self.commit_latency.record((time.monotonic_ns() - started) // 1000)
         self.transactions += 1
+        self.committed += [first, last]
+
+    def _fenced_or_raise(self, exc: KafkaException, first: int, last: int) -> None:
+        """A newer instance with this transactional.id fenced this one off (a zombie): its open
+        transaction can never commit, so its records are aborted, and it stops. Anything else fatal fails the role."""
+        err = exc.args[0]
+        if err.code() not in _FENCED:
+            raise RoleFailed(f"fatal transaction error: {err.str()}") from exc
+        self.producer.flush(10)  # what is still queued fails now; it belongs to the aborted transaction
+        self.states[first:self.seq] = bytes([ABORTED]) * (self.seq - first)
+        self.aborts += 1
+        self.fenced = True
 
     def _result(self, cpu_window_s: float) -> ProducerResult:
         first = min(self.window_from[0], self.seq)
@@ -249,4 +294,5 @@ class _Generator:
             histograms={"produce": self.produce_latency.encoded(), "send_delay": self.send_delay.encoded(),
                         "commit": self.commit_latency.encoded()},
             client_log=None,  # filled in by run()
+            committed=np.asarray(self.committed, dtype=np.int64) if self.transactional else None, fenced=self.fenced,
         )

@@ -31,8 +31,9 @@ import numpy as np
 
 class Kind(str, Enum):
     READY = "ready"        # role -> runner
-    PROGRESS = "progress"  # role -> runner: int, records sent so far
+    PROGRESS = "progress"  # role -> runner: int, records sent so far (producers), or counted in the window so far (processors)
     ROWS = "rows"          # role -> runner: lag samples (lists of LAG_COLUMNS values)
+    TXN = "txn"            # producer -> runner: [first, end) of a transaction about to commit (cells with producer faults)
     RESULT = "result"      # role -> runner: the role's result type
     ERROR = "error"        # role -> runner: RoleError
     GO = "go"              # runner -> role: Timeline
@@ -90,6 +91,8 @@ class ProducerSpec:
     abort_ratio: float
     max_records: int = 0            # calibration: stop after this many records, like ProducerPerformance
     keys: int = 0                   # > 0: each record keyed by its sequence number modulo keys (bench.metrics.record_key)
+    fan_out_topics: tuple = ()      # topics every record is also written to, in the same transaction (an event = one record per topic)
+    announce_transactions: bool = False  # say each transaction's range before committing it (TXN), for a fault that kills the producer
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class ConsumerSpec:
     topic: str
     commit_offsets_before_processing: bool
     aggregate_keys: int = 0         # > 0: values end with the count of their key (a stateful processor's output)
+    fan_out_topics: tuple = ()      # read too; ids come back per (topic, producer) stream (bench.metrics.stream)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,9 @@ class ProducerResult:
     throttle_ms: float
     histograms: dict          # kind -> IntervalRecorder.encoded()
     client_log: ClientLogResult
+    committed: np.ndarray | None = None  # transactional: [first, end) of every committed transaction, flattened
+    fenced: bool = False      # stopped by a newer instance with its transactional.id (a zombie fenced off)
+    reconstructed: bool = False  # the runner's account of a producer killed by a fault (bench.cell.derive.reconstructed)
 
 
 @dataclass(frozen=True)
@@ -181,7 +188,7 @@ class ProcessorResult:
 
 @dataclass(frozen=True)
 class ConsumerResult:
-    ids: dict[int, np.ndarray]  # producer index -> every sequence number received, duplicates included
+    ids: dict[int, np.ndarray]  # stream (bench.metrics.stream: topic, producer) -> every sequence number received, duplicates included
     received: int
     cut_off: bool
     window_received: int

@@ -270,7 +270,21 @@ public final class StreamsProcessor {
                 throw new IllegalStateException("Kafka Streams did not reach RUNNING within 90s (state " + streams.state() + ")");
             }
             send("ready", null);
+            // what a kill would otherwise take with it: the runner adds the last count to its successor's
+            Thread progress = new Thread(() -> {
+                try {
+                    while (true) {
+                        Thread.sleep(1000);
+                        send("progress", seen.inWindow.get());
+                    }
+                } catch (Exception e) {
+                    // interrupted, or the runner is gone
+                }
+            }, "eosbench-progress");
+            progress.setDaemon(true);
+            progress.start();
             boolean cutOff = drain(admin, config.getProperty(StreamsConfig.APPLICATION_ID_CONFIG));
+            progress.interrupt();
             if (failure.get() != null) {
                 throw new IllegalStateException("Kafka Streams failed", failure.get());
             }

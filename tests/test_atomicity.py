@@ -1,0 +1,69 @@
+"""The transaction-level checker on hand-made reads: what counts as a torn transaction, a partial
+event, an aborted read and a lost write when every event is one record in each of three topics."""
+
+import numpy as np
+
+from bench.cell.derive import reconstructed
+from bench.metrics import ABORTED, ACKED, Accounting, atomicity, stream
+from bench.roles.protocol import ProducerSpec
+
+TOPICS = 3
+
+
+def read(*per_topic):
+    """Producer 0's sequence numbers read in topic 0, 1, 2."""
+    return {stream(t, 0): np.asarray(seqs, dtype=np.int64) for t, seqs in enumerate(per_topic)}
+
+
+def states(n_committed, n_aborted=0):
+    return {0: np.array([ACKED] * n_committed + [ABORTED] * n_aborted, dtype=np.uint8)}
+
+
+COMMITTED = {0: np.array([0, 10, 10, 20], dtype=np.int64)}  # two transactions of ten events
+
+
+def test_every_record_of_every_committed_transaction_read_once_is_clean():
+    everything = read(range(20), range(20), range(20))
+    assert atomicity(states(20), COMMITTED, everything, TOPICS) == {"torn_transactions": 0, "partial_events": 0}
+    a = Accounting.of_topics(states(20), everything, TOPICS)
+    assert (a.sent, a.acked, a.consumed, a.duplicates, a.lost, a.unexpected) == (60, 60, 60, 0, 0, 0)
+
+
+def test_a_record_missing_from_one_topic_tears_its_transaction_and_its_event():
+    one_missing = read(range(20), [s for s in range(20) if s != 15], range(20))
+    assert atomicity(states(20), COMMITTED, one_missing, TOPICS) == {"torn_transactions": 1, "partial_events": 1}
+    assert Accounting.of_topics(states(20), one_missing, TOPICS).lost == 1  # and it is a lost write
+
+
+def test_a_transaction_read_wholly_in_one_topic_and_not_at_all_in_another_is_torn_though_no_event_is_split_in_it():
+    """Atomicity is across topics: the second transaction visible in topic 0 only."""
+    split = read(range(20), range(10), range(10))
+    assert atomicity(states(20), COMMITTED, split, TOPICS) == {"torn_transactions": 1, "partial_events": 10}
+
+
+def test_a_record_of_an_aborted_transaction_read_is_an_aborted_read():
+    leaked = read([*range(20), 25], range(20), range(20))
+    a = Accounting.of_topics(states(20, n_aborted=10), leaked, TOPICS)
+    assert (a.unexpected, a.aborted, a.lost) == (1, 30, 0)
+    assert atomicity(states(20, n_aborted=10), COMMITTED, leaked, TOPICS)["partial_events"] == 1
+
+
+def test_a_killed_producers_announced_transactions_count_as_committed_and_the_rest_as_aborted():
+    spec = ProducerSpec("producer-0", {"transactional.id": "t"}, "a", 0, 1, 100, None, 10, None, 0.0)
+    announced = [(0, 10), (10, 20), (20, 30)]  # the last one never read: it died committing it
+    result = reconstructed(spec, announced, read(range(20), range(20), range(20)), TOPICS)
+    got = np.frombuffer(result.states, dtype=np.uint8)
+    assert (got[:20] == ACKED).all() and (got[20:] == ABORTED).all() and list(result.committed) == [0, 10, 10, 20]
+    # what its open transaction leaks is an aborted read
+    leaked = reconstructed(spec, announced[:2], read([*range(20), 22], range(20), range(20)), TOPICS)
+    assert Accounting.of_topics({0: np.frombuffer(leaked.states, dtype=np.uint8)}, read([*range(20), 22], range(20), range(20)),
+                                TOPICS).unexpected == 1
+
+
+def test_a_killed_idempotent_producers_half_written_events_are_partial():
+    spec = ProducerSpec("producer-0", {}, "a", 0, 1, 100, None, None, None, 0.0)
+    reads = read(range(12), range(10), range(11))
+    result = reconstructed(spec, [], reads, TOPICS)
+    assert result.committed is None
+    assert atomicity({0: np.frombuffer(result.states, dtype=np.uint8)}, {}, reads, TOPICS) == {"torn_transactions": 0,
+                                                                                            "partial_events": 2}
