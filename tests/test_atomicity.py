@@ -67,3 +67,29 @@ def test_a_killed_idempotent_producers_half_written_events_are_partial():
     assert result.committed is None
     assert atomicity({0: np.frombuffer(result.states, dtype=np.uint8)}, {}, reads, TOPICS) == {"torn_transactions": 0,
                                                                                             "partial_events": 2}
+
+
+def test_a_transactional_mode_that_tears_splits_or_miscounts_is_a_broken_guarantee_and_an_idempotent_one_is_not():
+    """What exits 1: each check, planted in a row of a mode that promises it; the same counts under a
+    mode that promises no atomicity are shown, not findings."""
+    import pandas as pd
+
+    from bench.analysis.summary import broken_guarantees
+
+    def row(mode, **counts):
+        return {"cell_id": mode, "repetition": 1, "mode": mode, "duplicates": 0, "lost": 0, "unexpected": 0,
+                "torn_transactions": float("nan"), "partial_events": float("nan"), "aggregates_wrong": float("nan"),
+                "aggregate_excess": float("nan"), **counts}
+
+    frame = pd.DataFrame([
+        row("transactional", torn_transactions=2, partial_events=5),
+        row("streams_exactly_once_v2", aggregates_wrong=3, aggregate_excess=7),
+        row("idempotent", partial_events=850),
+        row("streams_at_least_once", aggregates_wrong=556, aggregate_excess=556),
+        row("at_least_once"),
+    ])
+    assert broken_guarantees(frame) == [
+        "transactional r1: 2 torn transactions (some records read, not all)",
+        "transactional r1: 5 events read in some of their topics only",
+        "streams_exactly_once_v2 r1: 3 keys' aggregates differ from their input's (+7 records)",
+    ]
