@@ -143,7 +143,7 @@ class _Generator:
                     try:
                         self.producer.begin_transaction()
                     except KafkaException as exc:
-                        self._fenced_or_raise(exc, seq, seq)
+                        self._fenced_or_raise(exc, seq)
                         break
                     in_txn, self.txn_first_seq, self.txn_started_ns = True, seq, now
                 if txn_size:
@@ -264,14 +264,14 @@ class _Generator:
                     self.states[first:last] = bytes([ABORTED]) * (last - first)
                     self.aborts += 1
                     return
-                self._fenced_or_raise(exc, first, last)
+                self._fenced_or_raise(exc, first)
                 return
         if in_window:
             self.commit_latency.record((time.monotonic_ns() - started) // 1000)
         self.transactions += 1
         self.committed += [first, last]
 
-    def _fenced_or_raise(self, exc: KafkaException, first: int, last: int) -> None:
+    def _fenced_or_raise(self, exc: KafkaException, first: int) -> None:
         """A newer instance with this transactional.id fenced this one off (a zombie): its open
         transaction can never commit, so its records are aborted, and it stops. Anything else fatal fails the role."""
         err = exc.args[0]
