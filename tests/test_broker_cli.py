@@ -1,9 +1,10 @@
 """`eosbench broker`: lifecycle, cluster sizes, versions, and one-line errors for bad input."""
 
+import time
 import uuid
 
 import pytest
-from confluent_kafka import Producer, TopicCollection
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from tests.conftest import eosbench
@@ -47,6 +48,19 @@ def test_up_twice_is_harmless_and_down_leaves_nothing_behind(own_state, tmp_path
     assert orphan_tool.returncode == 3 and "no embedded broker is running" in orphan_tool.stderr
 
 
+def _described_config(admin: AdminClient, resource: ConfigResource) -> dict:
+    """The topic's configuration, once the broker asked knows the topic: a new topic reaches the
+    other brokers' metadata caches a moment after the controller confirms it."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return admin.describe_configs([resource])[resource].result(30)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 @pytest.mark.broker
 def test_three_brokers_accept_transactional_writes_with_min_insync_replicas_two_by_default(own_state):
     up = eosbench("broker", "up", "--brokers", "3", env=own_state)
@@ -57,7 +71,7 @@ def test_three_brokers_accept_transactional_writes_with_min_insync_replicas_two_
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(name, 3, 3)])[name].result(30)  # no topic-level setting: the cluster's default applies
     resource = ConfigResource(ConfigResource.Type.TOPIC, name)
-    isr = admin.describe_configs([resource])[resource].result(30)["min.insync.replicas"]
+    isr = _described_config(admin, resource)["min.insync.replicas"]
     assert isr.value == "2" and isr.source != ConfigSource.DYNAMIC_TOPIC_CONFIG.value  # a cluster default, not the topic's
 
     producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": name, "acks": "all"})

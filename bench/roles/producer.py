@@ -75,15 +75,36 @@ class _Generator:
         self.transactions = self.aborts = self.aborts_on_purpose = 0  # aborts after an error: the difference
         self.committed: list[int] = []  # first, end of each committed transaction
         self.fenced = False
+        self.in_txn = False
         self.txn_first_seq = 0
         self.txn_started_ns = 0
         self.rng = random.Random(spec.producer_index)
         self.cpu_at_window_start: float | None = None
+        self.acked_at_start: int | None = None  # records acknowledged when the window opened
         self.backlog = 0  # open loop: scheduled records not yet sent when the window ended
         self.acked_during_window = 0  # acknowledged while the window ran, whenever they were due (broker costs' denominator)
         self.delivered = self._delivery_report()
 
     def run(self) -> ProducerResult:
+        try:
+            self._load()
+        except KafkaException as exc:
+            # A zombie woken after its successor took over can meet the fence in any call
+            # (produce, poll, commit): its open transaction is aborted, anything else fails the role.
+            if not self.transactional:
+                raise
+            self._fenced_or_raise(exc, self.txn_first_seq if self.in_txn else self.seq)
+        cpu_window_s = cpu_seconds() - (self.cpu_at_window_start or cpu_seconds())
+        self.acked_during_window = self.states.count(ACKED) - (self.acked_at_start or 0)
+        if self.in_txn and not self.fenced:
+            self._end_transaction(True)
+        self.producer.flush(60)
+        self.finished_ns = time.monotonic_ns()
+        self._tick(self.finished_ns)
+        return self._result(cpu_window_s)
+
+    def _load(self) -> None:
+        """Send the schedule (or as fast as librdkafka takes records) until the window ends."""
         spec, tl = self.spec, self.timeline
         payloads = [os.urandom(max(spec.message_size - PREFIX_SIZE, 0)) for _ in range(_PAYLOADS)]
         interval_ns = int(1e9 / spec.rate) if spec.rate else 0
@@ -94,17 +115,15 @@ class _Generator:
         poll, monotonic, pack = self.producer.poll, time.monotonic_ns, RECORD_PREFIX.pack
         last_progress = 0
         budget = spec.max_records
-        in_txn = False
         now = monotonic()
         while now < tl.start_ns:
             time.sleep(min(0.01, (tl.start_ns - now) / 1e9))
             now = monotonic()
-        acked_at_start = None
         while True:
             now = monotonic()
             seq = self.seq
-            if acked_at_start is None and now >= tl.measure_start_ns:
-                acked_at_start = self.states.count(ACKED)
+            if self.acked_at_start is None and now >= tl.measure_start_ns:
+                self.acked_at_start = self.states.count(ACKED)
             if interval_ns:
                 intended = tl.start_ns + seq * interval_ns
                 if intended >= tl.measure_end_ns or now >= tl.measure_end_ns:
@@ -139,13 +158,13 @@ class _Generator:
             if self.fenced:
                 break
             if self.transactional:
-                if not in_txn:
+                if not self.in_txn:
                     try:
                         self.producer.begin_transaction()
                     except KafkaException as exc:
                         self._fenced_or_raise(exc, seq)
                         break
-                    in_txn, self.txn_first_seq, self.txn_started_ns = True, seq, now
+                    self.in_txn, self.txn_first_seq, self.txn_started_ns = True, seq, now
                 if txn_size:
                     n = min(n, self.txn_first_seq + txn_size - seq)
             while seq + n > len(self.states):
@@ -165,22 +184,14 @@ class _Generator:
             self.seq = seq + n
             if interval_ns and seq >= self.window_from[0]:
                 self.send_delay.record_many(np.maximum(0, (now - np.asarray(stamps, dtype=np.int64)) // 1000))
-            if in_txn and ((txn_size and self.seq - self.txn_first_seq >= txn_size) or (txn_ns and now - self.txn_started_ns >= txn_ns)):
+            if self.in_txn and ((txn_size and self.seq - self.txn_first_seq >= txn_size) or (txn_ns and now - self.txn_started_ns >= txn_ns)):
                 self._end_transaction(seq >= self.window_from[0])
-                in_txn = False
+                self.in_txn = False
             poll(0)
             self._tick(now)
             if now - last_progress > 1_000_000_000:
                 self.channel.send(Kind.PROGRESS, self.seq)
                 last_progress = now
-        cpu_window_s = cpu_seconds() - (self.cpu_at_window_start or cpu_seconds())
-        self.acked_during_window = self.states.count(ACKED) - (acked_at_start or 0)
-        if in_txn and not self.fenced:
-            self._end_transaction(True)
-        self.producer.flush(60)
-        self.finished_ns = time.monotonic_ns()
-        self._tick(self.finished_ns)
-        return self._result(cpu_window_s)
 
     def _send(self, topic: str, batch: list[dict]) -> None:
         """Hand a batch to librdkafka, waiting while its queue is full (the bound on records
@@ -260,7 +271,11 @@ class _Generator:
                 if err.retriable():
                     continue
                 if err.txn_requires_abort():
-                    retrying(self.producer.abort_transaction, 60)
+                    try:
+                        retrying(self.producer.abort_transaction, 60)
+                    except KafkaException as fatal:  # fenced while aborting: a zombie woken mid-commit
+                        self._fenced_or_raise(fatal, first)
+                        return
                     self.states[first:last] = bytes([ABORTED]) * (last - first)
                     self.aborts += 1
                     return
