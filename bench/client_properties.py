@@ -122,3 +122,49 @@ def java_connection_properties(config: dict[str, str]) -> dict[str, str]:
 
 def _jaas_quoted(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+# librdkafka's name (canonical, see ALIASES) -> the Java clients' name, where they differ; properties
+# both clients know by one name pass as they are (JAVA_SHARED), and the rest have no Java counterpart.
+_TO_JAVA = {
+    "metadata.broker.list": "bootstrap.servers", "request.required.acks": "acks", "message.send.max.retries": "retries",
+    "queue.buffering.max.ms": "linger.ms", "compression.codec": "compression.type", "message.timeout.ms": "delivery.timeout.ms",
+    "fetch.wait.max.ms": "fetch.max.wait.ms", "fetch.message.max.bytes": "max.partition.fetch.bytes",
+}
+JAVA_SHARED = frozenset({
+    "client.id", "enable.idempotence", "transactional.id", "transaction.timeout.ms", "max.in.flight.requests.per.connection",
+    "batch.size", "request.timeout.ms", "compression.level", "isolation.level", "enable.auto.commit", "auto.offset.reset",
+    "group.id", "group.instance.id", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "fetch.min.bytes",
+    "fetch.max.bytes", "partition.assignment.strategy", "group.protocol", "reconnect.backoff.ms", "reconnect.backoff.max.ms",
+    "retry.backoff.ms", "retry.backoff.max.ms", "socket.connection.setup.timeout.ms", "metadata.max.age.ms",
+    "connections.max.idle.ms", "security.protocol", "sasl.mechanism", "sasl.mechanisms", "sasl.username", "sasl.password",
+    "ssl.ca.location", "ssl.endpoint.identification.algorithm",
+})
+# librdkafka-only properties eosbench itself sets, which mean nothing to a Java client
+_LIBRDKAFKA_INTERNAL = frozenset({"statistics.interval.ms"})
+
+
+def to_java(config: Mapping[str, str], kind: str) -> dict[str, str]:
+    """A librdkafka producer or consumer configuration as Kafka's Java client of that kind reads it
+    (the `java` driver): names translated, `queue.buffering.max.kbytes` as `buffer.memory` bytes,
+    connection and security properties as java_connection_properties gives them. A property with
+    no Java counterpart is refused (ValueError, naming it), never dropped silently."""
+    plain = {k: str(v) for k, v in config.items()}
+    out = java_connection_properties({**plain, "bootstrap.servers": plain.get("bootstrap.servers") or plain.get("metadata.broker.list", "")})
+    for key, value in config.items():
+        name = canonical(key)
+        if name in ("metadata.broker.list", "security.protocol", "ssl.endpoint.identification.algorithm", "sasl.mechanisms",
+                    "sasl.mechanism", "sasl.username", "sasl.password", "ssl.ca.location") or name in _LIBRDKAFKA_INTERNAL:
+            continue  # the connection, translated above; or eosbench's own librdkafka plumbing
+        if name == "queue.buffering.max.kbytes":
+            out["buffer.memory"] = str(int(value) * 1024)
+        elif name in _TO_JAVA:
+            out[_TO_JAVA[name]] = same_value(name, value) if name == "request.required.acks" else str(value)
+        elif key in JAVA_SHARED or name in JAVA_SHARED:
+            out[key if key in JAVA_SHARED else name] = str(value)
+        else:
+            raise ValueError(f"client property '{key}' has no counterpart in Kafka's Java {kind} (driver java): drop it, "
+                             "or give the Java name of what it sets")
+    if out.get("acks") == "-1":
+        out["acks"] = "all"
+    return out

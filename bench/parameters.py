@@ -94,6 +94,13 @@ def _streams(mode: modes.Mode, topology: str) -> bool:
     return mode.streams_guarantee is not None
 
 
+def _transactions(mode: modes.Mode, topology: str) -> bool:
+    return mode.uses_transactions
+
+
+DRIVERS = ("librdkafka", "java")  # the client stacks a cell's producers and verifying consumer run on
+
+
 # ----------------------------------------------------------------------------- the table
 
 @dataclass(frozen=True)
@@ -125,6 +132,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("mode", str, one_of(*modes.MODES), "at_least_once", None, "the delivery mode (bench.modes)"),
     Parameter("topology", str, one_of("produce", "process"), "produce", "",
               "produce: producers -> topic -> verifying consumer; process: a consume-transform-produce stage between"),
+    Parameter("driver", str, one_of(*DRIVERS), "librdkafka", "",
+              "the client stack of the producers and the verifying consumer: librdkafka (confluent-kafka) or Kafka's own "
+              "Java clients (jvm/, the only ones that speak transactions v2, KIP-890)", _produce),
     Parameter("partitions", int, whole(1, 4_096), 1, "p", "partitions of each of the cell's topics"),
     Parameter("fan_out", int, whole(1, 100), 1, "fan",
               "topics each event writes one record to (an order, its inventory update and its audit entry), "
@@ -135,6 +145,10 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("transaction_ms", float, optional(between(0, 3_600_000, low_open=True)), None, "tms",
               "milliseconds a transaction or commit stays open at most (see transaction_bounds); "
               "for Kafka Streams its commit.interval.ms", _commits),
+    Parameter("transaction_version", int, optional(whole(1, 2)), None, "tv",
+              "the embedded cluster's transaction.version feature level during the cell: 1, or 2 (KIP-890: no "
+              "AddPartitionsToTxn, an epoch bump per commit, for clients that speak it); null: left as the cluster has it",
+              _transactions),
     Parameter("state", str, one_of("stateless", "stateful"), "stateless", "",
               "the Kafka Streams topology: records passed through, or a count per key in a state store with "
               "a changelog, every update forwarded", _streams),

@@ -236,6 +236,11 @@ def _validate(raw: dict, source: str) -> Profile:
         except BadInput as exc:
             raise fail(str(exc)) from None
     _check_transaction_length(sweep.get("transaction_ms", [workload["transaction_ms"]]), client, fail)
+    for name in ("driver", "transaction_version"):  # set, and shaping none of the cells: said, never ignored
+        given = [v for v in sweep.get(name, [workload[name]]) if v != parameters.BY_NAME[name].default]
+        if given and not any(parameters.shapes(name, modes.MODES[m], t) for m in run_modes for t in topologies if t in modes.MODES[m].topologies):
+            raise fail(f"{name} {given[0]!r} shapes none of this profile's cells: {parameters.BY_NAME[name].doc.split(':')[0]}; "
+                       f"modes {', '.join(run_modes)} in topology {'/'.join(topologies)}")
 
     faults = raw.get("faults") or []
     if not isinstance(faults, list):

@@ -23,7 +23,7 @@ from bench.analysis import overhead, summary
 from bench.broker.session import session
 from bench.cell.phases import run_cell
 from bench.cell.spec import CellOutcome, Target
-from bench.client_properties import redact
+from bench.client_properties import for_client, redact, to_java
 from bench.errors import BadInput
 from bench.paths import state_dir
 from bench.placement import Placement, pin_this_process
@@ -63,7 +63,16 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         raise BadInput("several kafka versions need the embedded broker: drop --bootstrap-servers or give one version")
     if request.bootstrap_servers and any(f["kind"] in ("pause", "kill") for f in profile.faults):
         raise BadInput("pause and kill faults need the embedded broker; against your own cluster use kind 'command'")
-    java_roles = any(modes.get(c.spec.mode).streams_guarantee for c in cells)
+    if request.bootstrap_servers and any(c.spec.transaction_version is not None for c in cells):
+        raise BadInput("transaction_version is set on the embedded broker only: against your own cluster drop it "
+                       "(its transaction.version is read and recorded in the manifest)")
+    if any(c.spec.driver == "java" for c in cells):
+        for kind in ("producer", "consumer"):
+            try:
+                to_java(for_client(profile.client, kind), kind)
+            except ValueError as exc:
+                raise BadInput(f"{profile.source}: {exc}") from None
+    java_roles = any(modes.get(c.spec.mode).streams_guarantee or c.spec.driver == "java" for c in cells)
     if java_roles:  # built (or found cached) before anything is written: a version Maven lacks is one line
         for version in profile.kafka_versions:
             jvm.classpath(distribution.resolve(version))

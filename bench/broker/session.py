@@ -59,6 +59,11 @@ def session(client: dict, home: Path, bootstrap_servers: str | None = None, vers
             target = replace(target, java=(distribution.find_java().executable, "-Xmx1g", "-cp",
                                            jvm.classpath(distribution.resolve(version))))
         record["resources"] = _resources_record(probe)
+        if probe is not None:  # transaction.version among them: which transactions protocol clients may speak
+            try:
+                record["features"] = probe.features()
+            except EnvironmentProblem as exc:
+                record["features"] = {"error": str(exc)}
         record["reported_config"] = environment.broker_config(target.bootstrap_servers, client)
         record["api_versions"] = environment.broker_api_versions(target.bootstrap_servers, client)
         yield target, record

@@ -16,7 +16,7 @@ from typing import Callable
 from confluent_kafka.admin import AdminClient
 
 from bench import modes
-from bench.cell import derive, topics, topology
+from bench.cell import derive, features, topics, topology
 from bench.cell.faults import READY_TIMEOUT_S, FaultSchedule
 from bench.cell.resources import ResourceProbe, Sample, Window
 from bench.cell.spec import CellOutcome, CellSpec, Target
@@ -25,7 +25,7 @@ from bench.client_properties import redact
 from bench.metrics import ACKED, LAG_COLUMNS, LATENCY_KINDS, LatencySeries
 from bench.roles import ClientLog
 from bench.roles.launcher import CellFailed, CommandLauncher, Launcher, RoleProcess, SpawnLauncher
-from bench.roles.protocol import ROLES, DrainOrder, Kind, ProducerResult, ProducerSpec, Timeline
+from bench.roles.protocol import ROLES, DrainOrder, Kind, ProducerResult, ProducerSpec, Role, Timeline
 
 DRAIN_QUIET_S = 5.0
 DRAIN_TIMEOUT_S = 900.0  # a hard cap only: readers that still make progress are never cut off earlier
@@ -56,21 +56,29 @@ def run_cell(
     results: dict[str, object] = {}
     tracebacks: dict[str, str] = {}
     java = CommandLauncher(lambda role: [*target.java, role.java_class])
+
+    def start(name: str, role: Role, role_spec: object) -> RoleProcess:
+        """A Python role through the cell's launcher; a Java one (jvm/) as a JVM speaking JSON lines."""
+        if role.java_class and not target.java:
+            raise CellFailed(f"{name} of this cell ({spec.mode}, driver {spec.driver}) needs eosbench's Java module, "
+                             "which this run did not build")
+        return (java if role.java_class else launcher).start(name, role, role_spec)
+
     try:
+        if spec.transaction_version is not None:
+            features.set_transaction_version(target, spec.transaction_version)
         topics.create(admin, spec, target, names.topics)
-        reader = launcher.start("consumer", ROLES["consumer"], specs.consumer)
+        reader = start("consumer", specs.consumer_role, specs.consumer)
         running.append(reader)
 
         def restart() -> RoleProcess:  # the processor, again with the same identity (a processor_kill fault)
-            role = specs.processor_role
-            if role.java_class and not target.java:
-                raise CellFailed(f"mode {spec.mode} needs eosbench's Java module, which this run did not build")
-            return (java if role.java_class else launcher).start("processor", role, specs.processor)
+            return start("processor", specs.processor_role, specs.processor)
 
         if specs.processor:
             running.append(restart())
+
         def start_producer(producer: ProducerSpec) -> RoleProcess:
-            return launcher.start(producer.role, ROLES["producer"], producer)
+            return start(producer.role, specs.producer_role, producer)
 
         producers = [start_producer(p) for p in specs.producers]
         running += producers

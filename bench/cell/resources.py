@@ -203,6 +203,16 @@ class ResourceProbe:
         answer = self._answer(_SAMPLE_TIMEOUT_S)
         return Sample(t_ns, proc, answer.get("jmx", {}), answer.get("log_bytes", {}))
 
+    def features(self, name: str | None = None, level: int | None = None) -> dict[str, int]:
+        """The cluster's finalized feature levels; with `name` and `level`, that feature set first
+        (an upgrade or a safe downgrade, as Kafka's FeatureCommand does)."""
+        self._process.stdin.write("features" + (f" {name} {level}" if name else "") + "\n")
+        self._process.stdin.flush()
+        answer = self._answer(_SAMPLE_TIMEOUT_S + 30)
+        if "error" in answer:
+            raise EnvironmentProblem(f"the cluster's feature levels could not be {'set' if name else 'read'}: {answer['error'][:300]}")
+        return answer["finalized"]
+
     def _answer(self, timeout_s: float) -> dict:
         ready, _, _ = select.select([self._process.stdout], [], [], timeout_s)
         line = self._process.stdout.readline() if ready else ""

@@ -28,6 +28,8 @@ class _CellSpecRules:
             raise BadInput(f"mode {self.mode} does not support topology {self.topology} (it supports {', '.join(mode.topologies)})")
         if self.fan_out > 1 and self.topology != "produce":
             raise BadInput(f"fan_out (topics per event) applies to topology produce, not {self.topology}")
+        if self.driver != "librdkafka" and self.topology != "produce":
+            raise BadInput(f"driver {self.driver} applies to topology produce (its producers and verifying consumer), not {self.topology}")
         if self.max_in_flight > 5 and mode.producer.get("enable.idempotence") == "true":
             raise BadInput(f"max_in_flight must be 1..5 with idempotence (mode {self.mode}), not {self.max_in_flight}")
 

@@ -13,11 +13,17 @@ from pathlib import Path
 
 from bench import modes, parameters
 from bench.cell.spec import CellSpec, Target
-from bench.client_properties import for_client, java_connection_properties
+from bench.client_properties import for_client, java_connection_properties, to_java
 from bench.metrics import STATEFUL_KEYS
 from bench.paths import state_dir
 from bench.roles.protocol import ROLES, ConsumerSpec, LagSpec, LagTarget, ProcessorSpec, ProducerSpec, Role, StreamsSpec
 
+# The Java clients' defaults for what a cell's figures depend on, stated so the cell records them
+# (they differ from librdkafka's: batch.size 16 KB, not 1 MB); a profile's `client` section overrides
+# them for both drivers. delivery.timeout.ms takes librdkafka's message.timeout.ms (300 s, Java's own
+# is 120 s), so the two drivers keep retrying a record for as long as each other under a fault.
+JAVA_PRODUCER = {"linger.ms": "5", "batch.size": "16384", "compression.type": "none", "delivery.timeout.ms": "300000"}
+JAVA_CONSUMER = {"max.poll.records": "500", "fetch.min.bytes": "1", "fetch.max.wait.ms": "500"}
 PRODUCER_FAULTS = ("producer_kill", "zombie")  # faults on a producer: it says each transaction's range before committing it
 STREAMS_STORE = "counts"  # the stateful topology's store (jvm/ StreamsProcessor.STORE); its changelog is a topic of the cell
 
@@ -66,6 +72,8 @@ class Roles:
     producers: list[ProducerSpec]
     lag: LagSpec
     processor_role: Role | None
+    producer_role: Role  # the producers' (all of one driver)
+    consumer_role: Role
     internal_topics: list[str]  # created by the processor itself (a Streams changelog): measured and deleted with the cell's
 
 
@@ -95,6 +103,9 @@ def client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: Name
         configs["processor_producer"] = mode.producer_config(producing)
         if mode.transactional_processor:
             configs["processor_producer"]["transactional.id"] = f"{names.prefix}.processor"
+    if spec.driver == "java":
+        configs["producer"] = {**JAVA_PRODUCER, **to_java(configs["producer"], "producer")}
+        configs["consumer"] = {**JAVA_CONSUMER, **to_java(configs["consumer"], "consumer")}
     for role, config in configs.items():
         # Broker quotas, request logs and metrics are keyed by client.id: one per mode and role lets an
         # operator throttle or watch exactly one of them (a profile's own client.id wins).
@@ -159,5 +170,7 @@ def roles(spec: CellSpec, mode: modes.Mode, target: Target, names: Names, config
         processor=processor, producers=producers,
         lag=LagSpec("lag-sampler", target.admin_config, spec.partitions, watched),
         processor_role=ROLES["streams"] if mode.streams_guarantee else ROLES["processor"] if processor else None,
+        producer_role=ROLES["java_producer" if spec.driver == "java" else "producer"],
+        consumer_role=ROLES["java_consumer" if spec.driver == "java" else "consumer"],
         internal_topics=[f"{names.streams_application}-{STREAMS_STORE}-changelog"] if keyed else [],
     )

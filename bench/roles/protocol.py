@@ -221,6 +221,9 @@ ROLES: dict[str, Role] = {r.name: r for r in (
     Role("processor", "bench.roles.processor", ProcessorSpec, ProcessorResult),
     Role("streams", None, StreamsSpec, ProcessorResult, java_class="eosbench.StreamsProcessor"),
     Role("consumer", "bench.roles.consumer", ConsumerSpec, ConsumerResult),
+    # the `java` driver: the same specs and results, played by Kafka's own Java clients
+    Role("java_producer", None, ProducerSpec, ProducerResult, java_class="eosbench.ProducerRole"),
+    Role("java_consumer", None, ConsumerSpec, ConsumerResult, java_class="eosbench.ConsumerRole"),
     Role("lag", "bench.roles.lag", LagSpec, LagResult),
 )}
 _PAYLOADS = {Kind.GO: Timeline, Kind.DRAIN: DrainOrder, Kind.ERROR: RoleError}

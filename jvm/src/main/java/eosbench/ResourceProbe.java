@@ -25,6 +25,9 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.LogDirDescription;
 import org.apache.kafka.clients.admin.ReplicaInfo;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.FeatureUpdate;
+import org.apache.kafka.clients.admin.FinalizedVersionRange;
+import org.apache.kafka.clients.admin.UpdateFeaturesOptions;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 
@@ -41,6 +44,8 @@ import org.apache.kafka.common.TopicPartition;
  *       counts by type ({@code kafka.network:type=RequestMetrics,name=RequestsPerSec}, summed over
  *       request versions, re-queried each time because a version's meter appears on first use).</li>
  * </ul>
+ * and {@code features} with the cluster's finalized feature levels ({@code features NAME LEVEL} sets
+ * one first: an upgrade, or a safe downgrade, as Kafka's FeatureCommand does).
  * An endpoint that cannot be read answers {@code {"error": "..."}} for that sample, and is tried
  * again at the next one (a broker killed by a fault comes back).
  */
@@ -85,6 +90,9 @@ public final class ResourceProbe {
                 if (line.startsWith("sample")) {
                     String names = line.substring("sample".length()).trim();
                     out.println(probe.sample(names.isEmpty() ? Set.of() : Set.of(names.split(","))));
+                } else if (line.startsWith("features")) {
+                    String[] words = line.trim().split("\\s+");
+                    out.println(words.length == 3 ? probe.setFeature(words[1], Short.parseShort(words[2])) : probe.features());
                 }
             }
             probe.close();
@@ -100,6 +108,40 @@ public final class ResourceProbe {
             sep = ", ";
         }
         return json.append("}}").toString();
+    }
+
+    /** {"finalized": {feature: max level}}: the cluster's finalized feature levels (transaction.version among them). */
+    private String features() {
+        try {
+            Map<String, FinalizedVersionRange> finalized =
+                admin.describeFeatures().featureMetadata().get(10, TimeUnit.SECONDS).finalizedFeatures();
+            StringBuilder json = new StringBuilder("{\"finalized\": {");
+            String sep = "";
+            for (Map.Entry<String, FinalizedVersionRange> f : new TreeMap<>(finalized).entrySet()) {
+                json.append(sep).append(quote(f.getKey())).append(": ").append(f.getValue().maxVersionLevel());
+                sep = ", ";
+            }
+            return json.append("}}").toString();
+        } catch (Exception e) {
+            return error(e);
+        }
+    }
+
+    /** Upgrades or (safely) downgrades one feature to {@code level}, then answers as {@link #features()}. */
+    private String setFeature(String name, short level) {
+        try {
+            FinalizedVersionRange now = admin.describeFeatures().featureMetadata().get(10, TimeUnit.SECONDS)
+                .finalizedFeatures().get(name);
+            short current = now == null ? 0 : now.maxVersionLevel();
+            if (current != level) {
+                FeatureUpdate.UpgradeType type = level > current ? FeatureUpdate.UpgradeType.UPGRADE : FeatureUpdate.UpgradeType.SAFE_DOWNGRADE;
+                admin.updateFeatures(Map.of(name, new FeatureUpdate(level, type)), new UpdateFeaturesOptions())
+                     .all().get(30, TimeUnit.SECONDS);
+            }
+            return features();
+        } catch (Exception e) {
+            return error(e);
+        }
     }
 
     /** {topic: {partition: {broker: bytes}}}, or {"error": ...} when the cluster cannot be asked. */

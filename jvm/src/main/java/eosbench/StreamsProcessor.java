@@ -1,19 +1,8 @@
 package eosbench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
-import java.io.FileOutputStream;
-import java.io.FileDescriptor;
-import java.io.InputStreamReader;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -22,10 +11,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -50,14 +37,6 @@ import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
-import org.apache.logging.log4j.Level;
-import org.apache.logging.log4j.LogManager;
-import org.apache.logging.log4j.core.LogEvent;
-import org.apache.logging.log4j.core.LoggerContext;
-import org.apache.logging.log4j.core.appender.AbstractAppender;
-import org.apache.logging.log4j.core.config.Configuration;
-import org.apache.logging.log4j.core.config.LoggerConfig;
-import org.apache.logging.log4j.core.config.Property;
 
 /**
  * The processor of topology {@code process} as a real Kafka Streams application: eosbench's roles
@@ -80,8 +59,6 @@ import org.apache.logging.log4j.core.config.Property;
 public final class StreamsProcessor {
     static final String STORE = "counts";
     private static final int PREFIX = 24;
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final int MAX_LOG_LINES = 5_000;
 
     /** Distinct record ids processed, one bit per (producer, sequence number), for the drain. */
     static final class Seen {
@@ -153,107 +130,23 @@ public final class StreamsProcessor {
         }
     }
 
-    /** WARN and above of Kafka's own logging, kept like eosbench's ClientLog: lines (up to a cap) and counts. */
-    static final class ClientLog extends AbstractAppender {
-        final List<String> lines = new ArrayList<>();
-        final Map<String, Integer> counts = new LinkedHashMap<>();
-        int dropped;
-
-        ClientLog() {
-            super("eosbench", null, null, false, Property.EMPTY_ARRAY);
-        }
-
-        @Override
-        public synchronized void append(LogEvent event) {
-            String logger = event.getLoggerName();
-            String facility = logger == null ? "-" : logger.substring(logger.lastIndexOf('.') + 1);
-            counts.merge(event.getLevel() + "/" + facility, 1, Integer::sum);
-            if (lines.size() < MAX_LOG_LINES) {
-                lines.add(java.time.LocalTime.now() + " " + event.getLevel() + " " + facility + ": "
-                          + event.getMessage().getFormattedMessage());
-            } else {
-                dropped++;
-            }
-        }
-
-        synchronized Map<String, Object> result() {
-            Map<String, Object> out = new LinkedHashMap<>();
-            out.put("lines", new ArrayList<>(lines));
-            out.put("counts", new LinkedHashMap<>(counts));
-            out.put("dropped", dropped);
-            return out;
-        }
-
-        static ClientLog install() {
-            LoggerContext context = (LoggerContext) LogManager.getContext(false);
-            Configuration config = context.getConfiguration();
-            ClientLog log = new ClientLog();
-            log.start();
-            config.addAppender(log);
-            LoggerConfig root = config.getRootLogger();
-            for (String name : new ArrayList<>(root.getAppenders().keySet())) {
-                root.removeAppender(name);
-            }
-            root.addAppender(log, Level.WARN, null);
-            root.setLevel(Level.WARN);
-            context.updateLoggers();
-            return log;
-        }
-    }
-
-    private final PrintStream out;
+    private final RoleIo io;
     private final JsonNode spec;
     private final Seen seen = new Seen();
-    private final ClientLog log;
-    private final BlockingQueue<JsonNode> inbox = new LinkedBlockingQueue<>();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final CountDownLatch running = new CountDownLatch(1);
 
-    private StreamsProcessor(PrintStream out, JsonNode spec, ClientLog log) {
-        this.out = out;
-        this.spec = spec;
-        this.log = log;
+    private StreamsProcessor(RoleIo io) {
+        this.io = io;
+        this.spec = io.spec;
     }
 
     public static void main(String[] args) throws Exception {
-        // stdout is the protocol's alone: whatever else writes there (a library's print) goes to stderr
-        PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
-        System.setOut(System.err);
-        ClientLog log = ClientLog.install();
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        String first = in.readLine();
-        if (first == null) {
-            System.err.println("no spec on stdin");
-            System.exit(2);
-        }
-        StreamsProcessor processor = new StreamsProcessor(out, JSON.readTree(first), log);
-        Thread reader = new Thread(() -> processor.readMessages(in), "eosbench-stdin");
-        reader.setDaemon(true);
-        reader.start();
-        int code;
-        try {
-            code = processor.run();
-        } catch (Throwable t) {
-            processor.error(t);
-            code = 1;
-        }
-        System.exit(code);
-    }
-
-    private void readMessages(BufferedReader in) {
-        try {
-            for (String line = in.readLine(); line != null; line = in.readLine()) {
-                inbox.put(JSON.readTree(line));
-            }
-        } catch (Exception e) {
-            // the runner is gone: treated as end of input below
-        }
-        inbox.add(JSON.createObjectNode().put("kind", "eof"));
+        RoleIo.main(io -> new StreamsProcessor(io).run());
     }
 
     private int run() throws Exception {
-        Properties config = new Properties();
-        spec.get("config").fields().forEachRemaining(e -> config.put(e.getKey(), e.getValue().asText()));
+        Properties config = io.config("config");
         KafkaStreams streams = new KafkaStreams(topology(), config);
         streams.setUncaughtExceptionHandler(e -> {
             failure.compareAndSet(null, e);
@@ -269,13 +162,13 @@ public final class StreamsProcessor {
             if (!running.await(90, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("Kafka Streams did not reach RUNNING within 90s (state " + streams.state() + ")");
             }
-            send("ready", null);
+            io.send("ready", null);
             // what a kill would otherwise take with it: the runner adds the last count to its successor's
             Thread progress = new Thread(() -> {
                 try {
                     while (true) {
                         Thread.sleep(1000);
-                        send("progress", seen.inWindow.get());
+                        io.send("progress", seen.inWindow.get());
                     }
                 } catch (Exception e) {
                     // interrupted, or the runner is gone
@@ -304,10 +197,10 @@ public final class StreamsProcessor {
             result.put("transactions", transactions);
             result.put("aborts", 0);
             result.put("rewinds", 0);
-            result.put("cpu_total_s", cpuSeconds());
+            result.put("cpu_total_s", RoleIo.cpuSeconds());
             result.put("histograms", Map.of());
-            result.put("client_log", log.result());
-            send("result", result);
+            result.put("client_log", io.log.result());
+            io.send("result", result);
             return 0;
         } finally {
             streams.close(Duration.ofSeconds(10));
@@ -344,7 +237,7 @@ public final class StreamsProcessor {
         long quietNanos = 0;
         long deadline = Long.MAX_VALUE;
         while (true) {
-            JsonNode message = inbox.poll(100, TimeUnit.MILLISECONDS);
+            JsonNode message = io.poll(100);
             if (message != null) {
                 switch (message.get("kind").asText()) {
                     case "drain" -> {
@@ -358,7 +251,6 @@ public final class StreamsProcessor {
                         seen.windowEnd = timeline.get("measure_end_ns").asLong();
                         seen.windowStart = timeline.get("measure_start_ns").asLong();
                     }
-                    case "eof" -> throw new IllegalStateException("the cell runner went away (stdin closed)");
                     default -> { }
                 }
             }
@@ -428,37 +320,5 @@ public final class StreamsProcessor {
             }
         }
         return total;
-    }
-
-    private static double cpuSeconds() {
-        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime() / 1e9;
-    }
-
-    private void error(Throwable t) {
-        Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        StringWriter trace = new StringWriter();
-        t.printStackTrace(new PrintWriter(trace));
-        String message = t.getMessage() + (root != t ? ": " + root.getClass().getSimpleName() + ": " + root.getMessage() : "");
-        Map<String, Object> payload = new LinkedHashMap<>();
-        payload.put("message", message);
-        payload.put("traceback", trace.toString());
-        try {
-            send("error", payload);
-        } catch (Exception ignored) {
-            // the runner is gone; the exit code says the rest
-        }
-    }
-
-    private synchronized void send(String kind, Object payload) throws Exception {
-        Map<String, Object> message = new LinkedHashMap<>();
-        message.put("kind", kind);
-        if (payload != null) {
-            message.put("payload", payload);
-        }
-        out.println(JSON.writeValueAsString(message));
-        out.flush();
     }
 }

@@ -1,0 +1,30 @@
+"""The cluster's feature levels a cell depends on: `transaction_version` (KIP-890) set before it runs.
+
+Transactions v2 is a cluster feature (`transaction.version`, finalized at 2 by a Kafka 4 cluster
+formatted at its latest release), and a client speaks it only when the cluster has it finalized:
+so the level is a property of the cluster during the cell, set through the run's resource probe
+(Kafka's Admin API, as FeatureCommand does) and only on a cluster eosbench started. A cluster the
+user pointed eosbench at is never changed: its levels are read and recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+from bench.cell.spec import Target
+from bench.errors import EnvironmentProblem
+from bench.roles.launcher import CellFailed
+
+TRANSACTION_VERSION = "transaction.version"
+
+
+def set_transaction_version(target: Target, level: int) -> None:
+    """Finalize `transaction.version` at `level` (a no-op when it already is)."""
+    if target.cluster is None:
+        raise CellFailed("transaction_version is set on the embedded broker only; a cluster eosbench did not start keeps its own")
+    if target.resources is None:
+        raise CellFailed("transaction_version needs the resource probe (jvm/), which this run did not start")
+    try:
+        finalized = target.resources.features(TRANSACTION_VERSION, level)
+    except EnvironmentProblem as exc:
+        raise CellFailed(str(exc)) from None
+    if finalized.get(TRANSACTION_VERSION, 0) != level:
+        raise CellFailed(f"the cluster kept {TRANSACTION_VERSION}={finalized.get(TRANSACTION_VERSION, 0)}, asked for {level}")
