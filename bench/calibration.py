@@ -10,6 +10,7 @@ interval over the pairs, says how much of a figure the Python generator could be
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import re
 import subprocess
@@ -19,13 +20,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from bench import modes
+from bench import jvm, modes
 from bench.analysis.stats import one_sample
 from bench.broker.distribution import Distribution, Java
 from bench.errors import BadInput, EnvironmentProblem
 from bench.metrics import LatencySeries
 from bench.roles import quiet_logger
-from bench.roles.launcher import CellFailed, SpawnLauncher
+from bench.roles.launcher import CellFailed, CommandLauncher, SpawnLauncher
 from bench.roles.protocol import ROLES, Kind, ProducerSpec, Timeline
 
 PERF_CLASS = "org.apache.kafka.tools.ProducerPerformance"
@@ -71,25 +72,26 @@ class Calibration:
         return math.exp(estimate.mean), math.exp(estimate.low), math.exp(estimate.high)
 
 
-def settings(mode: str) -> dict[str, tuple[str, str]]:
+def settings(mode: str, driver: str = "librdkafka") -> dict[str, tuple[str, str]]:
     """Each tool's effective producer settings: property -> (perf-test, eosbench)."""
     fixed = {**modes.get(mode).producer, **COMMON}
     java = {**fixed, **JAVA_ONLY}
-    librdkafka = {**fixed, **LIBRDKAFKA_ONLY}
-    return {k: (java.get(k, "-"), librdkafka.get(k, "-")) for k in [*fixed, *JAVA_ONLY, *LIBRDKAFKA_ONLY]}
+    ours = java if driver == "java" else {**fixed, **LIBRDKAFKA_ONLY}
+    return {k: (java.get(k, "-"), ours.get(k, "-")) for k in dict.fromkeys([*fixed, *JAVA_ONLY, *(LIBRDKAFKA_ONLY if driver != "java" else {})])}
 
 
 def run(bootstrap: str, dist: Distribution, java: Java, mode: str, message_size: int, records: int, repeat: int,
-        partitions: int = 4, transaction_ms: float = 100.0, on_measurement=None) -> Calibration:
+        partitions: int = 4, transaction_ms: float = 100.0, on_measurement=None, driver: str = "librdkafka") -> Calibration:
     """`repeat` pairs (A B, B A, ...) after one discarded run of each tool (repetition 0), which
     warms the broker (page cache, log segments, the transaction coordinator) for both.
     ProducerPerformance of Kafka 4.1.1 has no --warmup-records and starts a fresh JVM every run, so
     its JIT warm-up is inside each of its figures, as it is for anyone who runs it: keep `records`
-    large enough that it is a small part (README, Calibration)."""
+    large enough that it is a small part (README, Calibration). `driver` java measures eosbench's
+    Java producer role (jvm/), a fresh JVM per run too, against the same tool."""
     if mode not in CALIBRATED_MODES:
         raise BadInput(f"calibrate takes {', '.join(CALIBRATED_MODES)}, not '{mode}'")
     for tool in ("perf-test", "eosbench"):
-        measure = _perf_test if tool == "perf-test" else _eosbench
+        measure = _perf_test if tool == "perf-test" else partial(_eosbench, driver=driver)
         warm = measure(bootstrap, dist, java, mode, message_size, records, transaction_ms, _topic(bootstrap, partitions), 0)
         if on_measurement:
             on_measurement(warm)
@@ -98,7 +100,7 @@ def run(bootstrap: str, dist: Distribution, java: Java, mode: str, message_size:
         order = ("perf-test", "eosbench") if rep % 2 else ("eosbench", "perf-test")
         for tool in order:
             topic = _topic(bootstrap, partitions)
-            measure = _perf_test if tool == "perf-test" else _eosbench
+            measure = _perf_test if tool == "perf-test" else partial(_eosbench, driver=driver)
             m = measure(bootstrap, dist, java, mode, message_size, records, transaction_ms, topic, rep)
             measurements.append(m)
             if on_measurement:
@@ -133,13 +135,18 @@ def _perf_test(bootstrap, dist: Distribution, java: Java, mode, size, records, t
                        number(r"(\d+) ms 99\.9th"))
 
 
-def _eosbench(bootstrap, dist, java, mode, size, records, transaction_ms, topic, rep) -> Measurement:
-    config = modes.get(mode).producer_config({**COMMON, **LIBRDKAFKA_ONLY, "bootstrap.servers": bootstrap})
+def _eosbench(bootstrap, dist, java, mode, size, records, transaction_ms, topic, rep, driver: str = "librdkafka") -> Measurement:
+    own = JAVA_ONLY if driver == "java" else LIBRDKAFKA_ONLY
+    config = modes.get(mode).producer_config({**COMMON, **own, "bootstrap.servers": bootstrap})
     if mode == "transactional":
         config["transactional.id"] = f"{topic}.eosbench"
     spec = ProducerSpec("producer", config, topic, 0, 0, size, None, None, transaction_ms if mode == "transactional" else None,
                         0.0, max_records=records)
-    role = SpawnLauncher().start("producer", ROLES["producer"], spec)
+    if driver == "java":
+        launcher = CommandLauncher(lambda role: [java.executable, "-Xmx1g", "-cp", jvm.classpath(dist), role.java_class])
+        role = launcher.start("producer", ROLES["java_producer"], spec)
+    else:
+        role = SpawnLauncher().start("producer", ROLES["producer"], spec)
     try:
         role.expect(Kind.READY, 90)
         role.send(Kind.GO, Timeline.starting_in(0.2, 0.0, 3600.0))

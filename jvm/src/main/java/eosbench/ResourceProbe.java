@@ -42,7 +42,10 @@ import org.apache.kafka.common.TopicPartition;
  *   <li>{@code jmx}: per JMX endpoint given with {@code --jmx NAME=HOST:PORT}, the JVM's process CPU
  *       time ({@code java.lang:type=OperatingSystem} ProcessCpuTime) and the broker's request
  *       counts by type ({@code kafka.network:type=RequestMetrics,name=RequestsPerSec}, summed over
- *       request versions, re-queried each time because a version's meter appears on first use).</li>
+ *       request versions, re-queried each time because a version's meter appears on first use;
+ *       AddPartitionsToTxn of version 4 and later, which only brokers send (a partition leader
+ *       adding a partition for a transactions-v2 producer, KIP-890), is counted apart as
+ *       {@code AddPartitionsToTxnInterBroker}).</li>
  * </ul>
  * and {@code features} with the cluster's finalized feature levels ({@code features NAME LEVEL} sets
  * one first: an upgrade, or a safe downgrade, as Kafka's FeatureCommand does).
@@ -199,6 +202,10 @@ public final class ResourceProbe {
             Set<ObjectName> meters = new HashSet<>(server.queryNames(new ObjectName(REQUESTS), null));
             for (ObjectName meter : meters) {
                 String type = meter.getKeyProperty("request");
+                String version = meter.getKeyProperty("version");
+                if ("AddPartitionsToTxn".equals(type) && version != null && version.matches("\\d+") && Integer.parseInt(version) >= 4) {
+                    type = "AddPartitionsToTxnInterBroker";  // versions 4+ are brokers' own (KIP-890), not a client's round trip
+                }
                 if (type != null) {
                     requests.merge(type, ((Number) server.getAttribute(meter, "Count")).longValue(), Long::sum);
                 }
