@@ -137,7 +137,7 @@ JAVA_SHARED = frozenset({
     "group.id", "group.instance.id", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "fetch.min.bytes",
     "fetch.max.bytes", "partition.assignment.strategy", "group.protocol", "reconnect.backoff.ms", "reconnect.backoff.max.ms",
     "retry.backoff.ms", "retry.backoff.max.ms", "socket.connection.setup.timeout.ms", "metadata.max.age.ms",
-    "connections.max.idle.ms", "security.protocol", "sasl.mechanism", "sasl.mechanisms", "sasl.username", "sasl.password",
+    "connections.max.idle.ms", "client.rack", "security.protocol", "sasl.mechanism", "sasl.mechanisms", "sasl.username", "sasl.password",
     "ssl.ca.location", "ssl.endpoint.identification.algorithm",
 })
 # librdkafka-only properties eosbench itself sets, which mean nothing to a Java client

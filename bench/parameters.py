@@ -99,6 +99,16 @@ def _transactions(mode: modes.Mode, topology: str) -> bool:
 
 
 DRIVERS = ("librdkafka", "java")  # the client stacks a cell's producers and verifying consumer run on
+TRANSACTION_VERSION = "transaction.version"  # the cluster feature of KIP-890 that parameter transaction_version sets
+
+
+def transactions_protocol(driver: str, cluster_level: int | None) -> int | None:
+    """Which transactions protocol a cell's producers spoke: 2 (KIP-890) only for Kafka's Java client
+    on a cluster with transaction.version 2 finalized; librdkafka speaks 1 at any level (it does not
+    implement KIP-890). None: the cluster's level is unknown."""
+    if driver != "java":
+        return 1
+    return None if cluster_level is None else min(int(cluster_level), 2)
 
 
 # ----------------------------------------------------------------------------- the table

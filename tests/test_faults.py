@@ -5,6 +5,7 @@ the harness survives every fault and says so when a broker does not come back.""
 
 import pytest
 
+from bench import jvm
 from bench.broker import cluster as clusters
 from bench.broker import distribution, faults
 from bench.cell.phases import run_cell
@@ -27,7 +28,9 @@ def three_brokers(tmp_path_factory):
 
 
 def cell(cluster, name, fault, **params):
-    target = Target(cluster.bootstrap_servers, CLIENT, 3, 2, cluster=cluster)
+    java = (cluster.java, "-Xmx512m", "-cp", jvm.classpath(distribution.resolve(cluster.version))) if params.get("driver") == "java" else ()
+    client = {k: v for k, v in CLIENT.items() if not java or k != "socket.timeout.ms"}  # librdkafka's alone
+    target = Target(cluster.bootstrap_servers, client, 3, 2, cluster=cluster, java=java)
     outcome = run_cell(CellSpec(**{**BASE, **params, "faults": (fault,)}), target, 1, f"faults-{name}")
     assert outcome.status == "ok", outcome.status
     assert [f["kind"] for f in outcome.faults] == [fault["kind"]]
@@ -35,9 +38,12 @@ def cell(cluster, name, fault, **params):
     return outcome.metrics
 
 
-@pytest.mark.parametrize("mode, topology", [("idempotent", "produce"), ("transactional", "produce"), ("exactly_once_v2", "process")])
-def test_a_paused_leader_costs_the_exactly_once_modes_no_duplicate_and_no_record(three_brokers, mode, topology):
-    m = cell(three_brokers, f"pause-{mode}", PAUSE, mode=mode, topology=topology)
+@pytest.mark.parametrize("mode, topology, driver", [
+    ("idempotent", "produce", "librdkafka"), ("transactional", "produce", "librdkafka"), ("exactly_once_v2", "process", "librdkafka"),
+    ("idempotent", "produce", "java"), ("transactional", "produce", "java"),
+])
+def test_a_paused_leader_costs_the_exactly_once_modes_no_duplicate_and_no_record(three_brokers, mode, topology, driver):
+    m = cell(three_brokers, f"pause-{mode}-{driver}", PAUSE, mode=mode, topology=topology, driver=driver)
     assert (m["duplicates"], m["lost"], m["unexpected"]) == (0, 0, 0)
     assert m["consumed"] == m["acked"] > 0
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from bench.cell.spec import Target
 from bench.errors import EnvironmentProblem
+from bench.parameters import TRANSACTION_VERSION
 from bench.roles.launcher import CellFailed
-
-TRANSACTION_VERSION = "transaction.version"
 
 
 def set_transaction_version(target: Target, level: int) -> None:

@@ -14,7 +14,7 @@ from bench.analysis import planning
 from bench import modes
 from bench.analysis.columns import BY_NAME, CAPACITY, COSTS, RESOURCES, view
 from bench.errors import BadInput
-from bench.parameters import DEFAULT_TRANSACTION_MS
+from bench.parameters import DEFAULT_TRANSACTION_MS, TRANSACTION_VERSION, transactions_protocol
 from bench.formatting import change_text, overhead_text
 from bench.report.data import RunData
 from bench.report.figures import all_figures, capacity_table
@@ -61,6 +61,7 @@ def build_html(data: RunData) -> str:
         parts.append(f"<p class='caption'>{html.escape(figure.caption)}</p>")
     parts += _capacity(data)
     parts += _streams(data)
+    parts += _client_stacks(data)
     parts += _resources(data)
     parts += _lag_thresholds(data)
     parts += _guarantees(data)
@@ -161,6 +162,37 @@ def _streams(data: RunData) -> list[str]:
             "simultaneous over the run's cells.</p>",
             table_html(rows, ["cell", "mode", "topology", "commit interval ms", "msg/s", f"overhead vs {data.baseline} [95% CI]",
                               *(m.label for m in _STREAMS_SHOWN), "aggregates wrong"])]
+
+
+def _client_stacks(data: RunData) -> list[str]:
+    """librdkafka (transactions v1) and Kafka's Java clients at transaction.version 1 and 2 side
+    by side: each transactional cell's overhead against the baseline of its own driver, its commit
+    latency, and the AddPartitionsToTxn round trips its producers made per transaction, as the
+    brokers counted them. Shown for runs that have Java-driver cells or set transaction_version."""
+    cells = data.cells
+    if cells.empty or "driver" not in cells or not ((cells["driver"] == "java").any() or cells["transaction_version"].notna().any()):
+        return []
+    cluster_level = ((data.manifest.get("broker") or {}).get("features") or {}).get(TRANSACTION_VERSION)
+    overheads = {r.cell_id: r for r in data.overhead.itertuples()} if not data.overhead.empty else {}
+    rows = []
+    for r in cells[cells["mode"].map(lambda m: modes.MODES[m].transactional_producer)].itertuples():
+        level = cluster_level if _nan(r.transaction_version) else int(r.transaction_version)
+        protocol = transactions_protocol(r.driver, level)
+        o = overheads.get(r.cell_id)
+        add, end = getattr(r, "requests_per_1k_add_partitions_to_txn", None), getattr(r, "requests_per_1k_end_txn", None)
+        rows.append([r.cell_id, r.driver, "-" if level is None else str(level), "?" if protocol is None else f"v{protocol}",
+                     f"{r.transaction_size:,.0f}" if not _nan(r.transaction_size) else "-", f"{r.throughput_msgs:,.0f}",
+                     overhead_text(o) if o else "-", BY_NAME["commit_p99_ms"].text(r.commit_p99_ms),
+                     f"{add / end:.2f}" if not (_nan(add) or _nan(end) or not end) else "-"])
+    return ["<h2 id='client-stacks'>Two client stacks, two transactions protocols</h2>",
+            "<p class='caption'>Transactional cells by client stack: librdkafka (confluent-kafka), which speaks the "
+            "transactions protocol v1 only, and Kafka's own Java clients, which speak v2 (KIP-890: partitions added by "
+            "their leaders, no AddPartitionsToTxn round trip, an epoch bump per commit) where the cluster has "
+            "transaction.version 2 finalized. Each overhead is against the baseline cell of the same driver in the same "
+            "repetition (95% intervals, simultaneous over the run's cells); 'AddPartitionsToTxn per transaction' counts "
+            "the producers' requests as the brokers saw them (JMX; brokers' own v4+ requests are counted apart).</p>",
+            table_html(rows, ["cell", "driver", "transaction.version", "protocol", "records per transaction", "msg/s",
+                              f"overhead vs {data.baseline} [95% CI]", "commit p99 ms", "AddPartitionsToTxn per transaction"])]
 
 
 _STREAMS_SHOWN = tuple(BY_NAME[name] for name in ("e2e_p50_ms", "e2e_p99_ms", "processor_cpu_us_per_record"))
