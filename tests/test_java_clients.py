@@ -79,9 +79,11 @@ def test_bad_driver_and_transaction_version_settings_get_one_line_and_exit_2(tmp
     assert out.returncode == 2 and says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
-def test_a_java_driver_on_a_kafka_version_maven_central_lacks_is_one_line_and_exit_2(bootstrap_servers, tmp_path):
+@pytest.mark.parametrize("workload", ["{mode: idempotent, driver: java}", "{mode: streams_exactly_once_v2, topology: process}"])
+def test_java_roles_on_a_kafka_version_maven_central_lacks_are_one_line_and_exit_2(bootstrap_servers, tmp_path, workload):
+    """The Java module is built before anything is written: no client jars, no run directory."""
     profile = tmp_path / "p.yaml"
-    profile.write_text("kafka: {version: 4.0.99}\nworkload: {mode: idempotent, driver: java}\n")
+    profile.write_text(f"kafka: {{version: 4.0.99}}\nworkload: {workload}\n")
     out = eosbench("run", str(profile), "--bootstrap-servers", bootstrap_servers, "--results-dir", str(tmp_path / "r"))
     assert out.returncode == 2 and "4.0.99" in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())

@@ -93,11 +93,3 @@ def test_bad_streams_settings_get_one_line_and_exit_2(tmp_path, setting, says):
     profile.write_text("workload: {mode: streams_exactly_once_v2, topology: process}\n")
     out = eosbench("validate", str(profile), setting)
     assert out.returncode == 2 and says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
-
-
-def test_a_kafka_version_maven_central_lacks_is_one_line_and_exit_2(bootstrap_servers, tmp_path):
-    profile = tmp_path / "p.yaml"
-    profile.write_text("kafka: {version: 4.0.99}\nworkload: {mode: streams_exactly_once_v2, topology: process}\n")
-    out = eosbench("run", str(profile), "--bootstrap-servers", bootstrap_servers, "--results-dir", str(tmp_path / "r"))
-    assert out.returncode == 2 and "4.0.99" in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
-    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
