@@ -1,8 +1,10 @@
 """The contract between the cell runner and its roles: message kinds, and per role a spec and a result.
 
-A role is anything that speaks this: a Python function in a spawned process today, a child process
-in any language (a JVM running Kafka Streams, a generator on another host) through newline-delimited
-JSON (`bench.roles.launcher`). The conversation, on the runner's side:
+A role is anything that speaks this: a Python function in a spawned process, or a child process
+in any language through newline-delimited JSON (`bench.roles.launcher`): eosbench's Java roles
+(jvm/: the Kafka Streams application, and the `java` driver's producer and verifying consumer,
+which take the same specs and return the same results as their Python twins), a generator on
+another host. The conversation, on the runner's side:
 
     start role with its spec  ->  READY          (its clients work; transactional ones initialised)
     GO timeline               ->  PROGRESS n ... (records sent so far, producers only)
