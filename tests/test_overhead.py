@@ -135,3 +135,20 @@ def test_duplicates_in_a_mode_that_promises_none_are_a_broken_guarantee():
                          + rows("transactional", "txn", [1], lost=1))
     found = broken_guarantees(frame)
     assert found == ["idem r1: 2 duplicates", "txn r1: 1 acknowledged records lost"]
+
+
+def test_transaction_version_2_is_priced_against_1_by_pairing_the_repetitions_that_ran_side_by_side():
+    from bench.analysis.transaction_protocols import v2_against_v1
+
+    frame = pd.DataFrame(
+        rows("transactional", "java-tv1", [100.0, 120.0, 90.0], driver="java", transaction_version=1, transaction_size=10)
+        + rows("transactional", "java-tv2", [200.0, 250.0, 170.0], driver="java", transaction_version=2, transaction_size=10)
+        + rows("transactional", "java-tv1-ts100", [50.0, 50.0, 50.0], driver="java", transaction_version=1, transaction_size=100)
+        + rows("at_least_once", "alo", [300.0, 310.0, 290.0], driver="java", transaction_version=None))
+    pairs = v2_against_v1(frame)
+    assert list(pairs["cell_v2"]) == ["java-tv2"]  # the ts100 cell has no level-2 twin; at_least_once has no level
+    logs = np.log([2.0, 250 / 120, 170 / 90])
+    estimate = one_sample(logs)
+    row = pairs.iloc[0]
+    assert (row["ratio"], row["low"], row["high"]) == pytest.approx((math.exp(estimate.mean), math.exp(estimate.low), math.exp(estimate.high)))
+    assert row["repetitions"] == 3

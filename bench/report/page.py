@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.offline
 
 from bench.analysis import planning
+from bench.analysis.transaction_protocols import v2_against_v1
 from bench import modes
 from bench.analysis.columns import BY_NAME, CAPACITY, COSTS, RESOURCES, view
 from bench.errors import BadInput
@@ -184,6 +185,14 @@ def _client_stacks(data: RunData) -> list[str]:
                      f"{r.transaction_size:,.0f}" if not _nan(r.transaction_size) else "-", f"{r.throughput_msgs:,.0f}",
                      overhead_text(o) if o else "-", BY_NAME["commit_p99_ms"].text(r.commit_p99_ms),
                      f"{add / end:.2f}" if not (_nan(add) or _nan(end) or not end) else "-"])
+    pairs = [[r.driver, f"{r.transaction_size:,.0f}" if not _nan(r.transaction_size) else "-", f"{r.ratio:.2f}",
+              f"[{r.low:.2f}, {r.high:.2f}]" if not _nan(r.low) else "-", str(r.repetitions)]
+             for r in v2_against_v1(data.summary).itertuples()]
+    paired = (["<p class='caption'>transaction.version 2 against 1, the same cell otherwise: throughput ratio (v2 / v1), "
+               "paired by repetition (the cells ran side by side), geometric mean with its 95% t interval. A librdkafka "
+               "ratio is the control: its producers speak v1 at either level.</p>",
+               table_html(pairs, ["driver", "records per transaction", "throughput v2 / v1", "95% CI", "repetitions"])]
+              if pairs else [])
     return ["<h2 id='client-stacks'>Two client stacks, two transactions protocols</h2>",
             "<p class='caption'>Transactional cells by client stack: librdkafka (confluent-kafka), which speaks the "
             "transactions protocol v1 only, and Kafka's own Java clients, which speak v2 (KIP-890: partitions added by "
@@ -192,7 +201,8 @@ def _client_stacks(data: RunData) -> list[str]:
             "repetition (95% intervals, simultaneous over the run's cells); 'AddPartitionsToTxn per transaction' counts "
             "the producers' requests as the brokers saw them (JMX; brokers' own v4+ requests are counted apart).</p>",
             table_html(rows, ["cell", "driver", "transaction.version", "protocol", "records per transaction", "msg/s",
-                              f"overhead vs {data.baseline} [95% CI]", "commit p99 ms", "AddPartitionsToTxn per transaction"])]
+                              f"overhead vs {data.baseline} [95% CI]", "commit p99 ms", "AddPartitionsToTxn per transaction"]),
+            *paired]
 
 
 _STREAMS_SHOWN = tuple(BY_NAME[name] for name in ("e2e_p50_ms", "e2e_p99_ms", "processor_cpu_us_per_record"))
