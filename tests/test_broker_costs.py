@@ -18,7 +18,7 @@ pytestmark = pytest.mark.broker
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
     """An embedded broker with its resource probe, as `eosbench run` opens them."""
-    with session({}, tmp_path_factory.mktemp("costs")) as (target, record):
+    with session({}, tmp_path_factory.mktemp("costs"), java_roles=True) as (target, record):
         yield target, record
 
 
@@ -26,6 +26,7 @@ def test_the_manifest_says_where_each_broker_cost_comes_from(measured):
     _, record = measured
     assert record["resources"]["measured"] and record["resources"]["cpu"] == "proc"
     assert record["resources"]["requests"] == "jmx" and record["resources"]["log_bytes"] == "DescribeLogDirs"
+    assert record["features"]["transaction.version"] == 2  # as a Kafka 4.1 cluster is formatted: which protocol clients may speak
 
 
 def test_end_txn_requests_and_transaction_markers_match_what_the_producer_did(measured):
@@ -42,12 +43,36 @@ def test_end_txn_requests_and_transaction_markers_match_what_the_producer_did(me
     after = probe.sample(outcome.topics)
     m = outcome.metrics
     finished = m["transactions"] + m["aborts"]
-    assert m["aborts"] > 0 and Window.between(before, after, []).requests["EndTxn"] == finished
+    requests = Window.between(before, after, []).requests
+    assert m["aborts"] > 0 and requests["EndTxn"] == finished
+    # librdkafka speaks transactions v1 on this transaction.version 2 cluster: its own AddPartitionsToTxn, one per transaction
+    assert requests["AddPartitionsToTxn"] >= finished and not requests.get("AddPartitionsToTxnInterBroker")
 
     topic = outcome.topics[0]
     batches = clusters.dump_log(target.cluster, topic, 0)
     assert sum(b.control for b in batches) == finished
     assert sum(b.size for b in batches) == after.log_bytes[topic]["0"]["1"]
+
+
+@pytest.mark.network  # kafka-clients' build deps come from Maven Central once
+def test_the_java_producer_drops_its_add_partitions_round_trip_at_transaction_version_2_and_only_there(measured):
+    """Transactions v2 (KIP-890) as the broker counts it: at level 1 the Java producer asks the
+    coordinator to add each partition (AddPartitionsToTxn); at level 2 it sends none, and the
+    partition leader adds the partition itself (an AddPartitionsToTxn of version 4+, brokers' own)."""
+    target, _ = measured
+    per_transaction = {}
+    for level in (1, 2):  # 2 last: the cluster is left as it was formatted
+        spec = CellSpec(mode="transactional", driver="java", transaction_version=level, partitions=2, rate=2000, message_size=200,
+                        warmup_s=0, duration_s=3, transaction_size=100)
+        outcome = run_cell(spec, target, 10 + level, f"costs-tv{level}")
+        assert outcome.status == "ok", outcome.status
+        m = outcome.metrics
+        assert (m["duplicates"], m["lost"], m["consumed"]) == (0, 0, m["acked"])
+        requests = m["resources"]["requests"]
+        per_transaction[level] = {kind: requests.get(kind, 0) / requests["EndTxn"] for kind in ("AddPartitionsToTxn", "AddPartitionsToTxnInterBroker")}
+    print("Java producer, requests per transaction by transaction.version:", per_transaction)
+    assert per_transaction[1]["AddPartitionsToTxn"] >= 0.9 and per_transaction[1]["AddPartitionsToTxnInterBroker"] == 0
+    assert per_transaction[2]["AddPartitionsToTxn"] == 0 and per_transaction[2]["AddPartitionsToTxnInterBroker"] >= 0.9
 
 
 def test_two_independent_readings_of_the_brokers_cpu_agree_within_five_percent(measured):

@@ -1,8 +1,6 @@
 """Kafka's own Java clients as producers and verifying consumer (`driver: java`, jvm/): every record
-accounted for as with librdkafka, transactions v2 (KIP-890) spoken only where the cluster has it
-finalized and only by the Java client, and the bad input around both."""
-
-import json
+accounted for as with librdkafka, and the bad input around the driver and transaction_version.
+Transactions v2 as the broker counts it: tests/test_broker_costs.py; under a leader pause: tests/test_faults.py."""
 
 import pytest
 
@@ -38,32 +36,6 @@ def test_java_clients_account_for_every_record_committed_aborted_and_read_commit
     assert (producer["enable.idempotence"], producer["acks"], producer["buffer.memory"]) == ("true", "all", str(32_768 * 1024))
     assert producer["batch.size"] == "16384" and "statistics.interval.ms" not in producer  # Java's names and defaults, stated
     assert consumer["isolation.level"] == "read_committed" and consumer["enable.auto.commit"] == "false"
-
-
-def test_java_transactions_speak_v2_only_where_the_cluster_has_it_and_librdkafka_never(tmp_path):
-    """The must-show of transactions v2, as counted by the broker itself (JMX): the Java producer
-    sends AddPartitionsToTxn at transaction.version 1 and none at 2 (the partition leaders add
-    partitions for it, counted apart); librdkafka, without KIP-890, sends it at either level."""
-    profile = tmp_path / "tv.yaml"
-    profile.write_text("""
-workload: {mode: transactional, partitions: 2, message_size: 256, rate: 2000, warmup_s: 1, duration_s: 3, transaction_size: 100}
-sweep: {driver: [java, librdkafka], transaction_version: [1, 2]}
-warmup_max_s: 0
-""")
-    out = eosbench("run", str(profile), "--results-dir", str(tmp_path / "r"), "--run-id", "tv", "--quiet")
-    assert out.returncode == 0, out.stderr
-    manifest = json.loads((tmp_path / "r" / "tv" / "manifest.json").read_text())
-    assert manifest["broker"]["features"]["transaction.version"] == 2  # as a Kafka 4.1 cluster is formatted
-    sent = {}
-    for driver in ("java", "librdkafka"):
-        for level in (1, 2):
-            m = json.loads((tmp_path / "r" / "tv" / "cells" / f"transactional-{driver}-tv{level}" / "r1" / "metrics.json").read_text())
-            assert (m["duplicates"], m["lost"], m["consumed"]) == (0, 0, m["acked"])
-            requests = m["resources"]["requests"]
-            sent[driver, level] = requests.get("AddPartitionsToTxn", 0) / m["transactions"]
-    print("client AddPartitionsToTxn per transaction:", sent)
-    assert sent["java", 1] >= 0.9 and sent["java", 2] == 0
-    assert sent["librdkafka", 1] >= 0.9 and sent["librdkafka", 2] >= 0.9
 
 
 @pytest.mark.parametrize("workload, says", [

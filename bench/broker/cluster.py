@@ -389,25 +389,32 @@ def _last_error(node: Node) -> str:
 
 def stop_node(node: Node, grace_s: float = 30.0) -> None:
     """SIGTERM (a controlled shutdown), then SIGKILL only if the JVM outstays `grace_s`."""
-    if not node.is_running():
-        return
-    os.kill(node.pid, signal.SIGCONT)  # a paused node cannot shut down
-    os.kill(node.pid, signal.SIGTERM)
+    _terminate([node], grace_s)
+
+
+def _terminate(nodes: list[Node], grace_s: float) -> None:
+    """SIGTERM every running node at once, then SIGKILL those that outstay `grace_s`. At once: one
+    by one, the last node of a 3-node cluster has lost its controller quorum and waits out the
+    whole grace period for a controlled shutdown nobody can grant (seen: 36 s per stop)."""
+    running = [n for n in nodes if n.is_running()]
+    for node in running:
+        os.kill(node.pid, signal.SIGCONT)  # a paused node cannot shut down
+        os.kill(node.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while node.is_running() and time.monotonic() < deadline:
+    while any(n.is_running() for n in running) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if node.is_running():
-        os.kill(node.pid, signal.SIGKILL)
-        while node.is_running():
-            time.sleep(0.1)
+    for node in running:
+        if node.is_running():
+            os.kill(node.pid, signal.SIGKILL)
+            while node.is_running():
+                time.sleep(0.1)
 
 
 def stop(cluster: Cluster, keep_data: bool = False) -> None:
     """Stop every node; remove the data unless asked to keep it, and forget the cluster."""
     import shutil
 
-    for node in cluster.nodes:
-        stop_node(node)
+    _terminate(cluster.nodes, 30.0)
     if not keep_data:
         shutil.rmtree(cluster.directory, ignore_errors=True)
     current = load_state(Path(cluster.home))
