@@ -129,10 +129,16 @@ def test_a_transaction_across_three_topics_is_never_torn_aborted_read_or_lost_un
 
 def test_the_checker_sees_half_written_events_of_a_killed_idempotent_producer(three_brokers):
     """Negative control: the same fan-out without a transaction, the producer killed mid-burst,
-    leaves events written to some of their topics only, and the checker counts them. Closed loop,
-    so the kill always finds a deep queue whose partitions were drained unevenly: at 20,000
-    records/s open loop it found nothing in flight once in a few runs (0 partial events)."""
-    m = cell(three_brokers, "atomic-negative", {"kind": "producer_kill", "at_s": 3.5}, **dict(FAN_OUT, rate=None, duration_s=6),
-             mode="idempotent")
-    print(f"idempotent, 3 topics, producer killed: {m['partial_events']} partial events")
-    assert m["partial_events"] > 0
+    leaves events written to some of their topics only, and the checker counts them. Whether a
+    kill finds an event half sent is a matter of timing (on the CI machine, after the other faults
+    of this module, a kill once found none in flight, open loop and closed loop alike), so the
+    fault is planted up to three times: a checker that never counts a partial event still fails."""
+    found = []
+    for attempt in range(3):
+        m = cell(three_brokers, f"atomic-negative-{attempt}", {"kind": "producer_kill", "at_s": 3.5}, **dict(FAN_OUT, rate=20000),
+                 mode="idempotent")
+        found.append(m["partial_events"])
+        if m["partial_events"] > 0:
+            break
+    print(f"idempotent, 3 topics, producer killed: partial events per attempt {found}")
+    assert found[-1] > 0
