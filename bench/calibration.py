@@ -5,12 +5,15 @@ same version) and eosbench's producer role take turns (A B A B ...) against the 
 each sending the same number of records of the same size with the same acks, idempotence and
 transaction duration to a fresh topic. The ratio of their throughputs, with a confidence
 interval over the pairs, says how much of a figure the Python generator could be hiding.
+
+`kip98` runs Confluent's published KIP-98 comparison (1 KB, a transaction every 100 ms, against
+acks=all with one request in flight and against acks=1 with five) with both tools in one
+invocation, so each tool's transactional overhead stands beside the published 3% and 20%.
 """
 
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import re
 import subprocess
@@ -21,7 +24,8 @@ import numpy as np
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench import jvm, modes
-from bench.analysis.stats import one_sample
+from bench.analysis.stats import Estimate, one_sample
+from bench.cell.derive import GENERATOR_CPU_LIMIT
 from bench.broker.distribution import Distribution, Java
 from bench.errors import BadInput, EnvironmentProblem
 from bench.metrics import LatencySeries
@@ -31,6 +35,7 @@ from bench.roles.protocol import ROLES, Kind, ProducerSpec, Timeline
 
 PERF_CLASS = "org.apache.kafka.tools.ProducerPerformance"
 CALIBRATED_MODES = ("at_least_once", "idempotent", "transactional")
+TOOLS = ("perf-test", "eosbench")
 # Everything a producer's throughput depends on, set the same for both tools (Java's names, which
 # librdkafka accepts too), beside what the mode fixes (acks, idempotence, retries). librdkafka's own
 # defaults differ (batch.size 1 MB, not 16 KB), which made an earlier 1 KB ratio of 1.7 say little.
@@ -52,6 +57,30 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     p999_ms: float
+    # eosbench's producer process: its CPU seconds while it handed records over, per second until
+    # the last acknowledgement (start-up excluded); perf-test: not read
+    generator_cpu_share: float = math.nan
+
+    @property
+    def generator_bound(self) -> bool:
+        return self.generator_cpu_share >= GENERATOR_CPU_LIMIT
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One producer configuration of the KIP-98 comparison."""
+
+    name: str
+    mode: str
+    max_in_flight: int
+
+
+KIP98_SETUPS = (Setup("transactional", "transactional", 5), Setup("at_least_once, 1 in flight", "at_least_once", 1),
+                Setup("at_most_once (acks=1), 5 in flight", "at_most_once", 5))
+# What Confluent published with KIP-98 (2017; 1 KB records, a transaction every 100 ms): the
+# transactional producer's throughput this far below each baseline.
+KIP98_PUBLISHED_PCT = {"at_least_once, 1 in flight": 3.0, "at_most_once (acks=1), 5 in flight": 20.0}
+KIP98_TRANSACTION_MS = 100.0
 
 
 @dataclass(frozen=True)
@@ -72,9 +101,9 @@ class Calibration:
         return math.exp(estimate.mean), math.exp(estimate.low), math.exp(estimate.high)
 
 
-def settings(mode: str, driver: str = "librdkafka") -> dict[str, tuple[str, str]]:
+def settings(mode: str, driver: str = "librdkafka", max_in_flight: int = 5) -> dict[str, tuple[str, str]]:
     """Each tool's effective producer settings: property -> (perf-test, eosbench)."""
-    fixed = {**modes.get(mode).producer, **COMMON}
+    fixed = {**modes.get(mode).producer, **_common(max_in_flight)}
     java = {**fixed, **JAVA_ONLY}
     ours = java if driver == "java" else {**fixed, **LIBRDKAFKA_ONLY}
     return {k: (java.get(k, "-"), ours.get(k, "-")) for k in dict.fromkeys([*fixed, *JAVA_ONLY, *(LIBRDKAFKA_ONLY if driver != "java" else {})])}
@@ -90,22 +119,83 @@ def run(bootstrap: str, dist: Distribution, java: Java, mode: str, message_size:
     Java producer role (jvm/), a fresh JVM per run too, against the same tool."""
     if mode not in CALIBRATED_MODES:
         raise BadInput(f"calibrate takes {', '.join(CALIBRATED_MODES)}, not '{mode}'")
-    for tool in ("perf-test", "eosbench"):
-        measure = _perf_test if tool == "perf-test" else partial(_eosbench, driver=driver)
-        warm = measure(bootstrap, dist, java, mode, message_size, records, transaction_ms, _topic(bootstrap, partitions), 0)
-        if on_measurement:
-            on_measurement(warm)
-    measurements = []
-    for rep in range(1, repeat + 1):
-        order = ("perf-test", "eosbench") if rep % 2 else ("eosbench", "perf-test")
-        for tool in order:
-            topic = _topic(bootstrap, partitions)
-            measure = _perf_test if tool == "perf-test" else partial(_eosbench, driver=driver)
-            m = measure(bootstrap, dist, java, mode, message_size, records, transaction_ms, topic, rep)
-            measurements.append(m)
+    setup = Setup(mode, mode, 5)
+    measured = _turns([setup], bootstrap, dist, java, message_size, records, repeat, partitions, transaction_ms, on_measurement, driver)
+    return Calibration(mode, message_size, records, measured[setup.name])
+
+
+@dataclass(frozen=True)
+class Kip98:
+    """Both tools' measurements of every KIP-98 setup, and what they say against the published figures."""
+
+    message_size: int
+    records: int
+    measurements: dict[str, list[Measurement]]  # setup name -> both tools' measurements
+
+    def throughput(self, setup: str, tool: str) -> float:
+        """Geometric mean over the repetitions."""
+        values = [m.throughput_msgs for m in self.measurements[setup] if m.tool == tool]
+        return math.exp(float(np.mean(np.log(values))))
+
+    def overhead(self, baseline: str, tool: str) -> tuple[float, float, float]:
+        """How far the transactional setup's throughput lies below `baseline`'s, in percent, paired
+        by repetition (the two ran in the same round): (overhead, low, high) at 95%."""
+        e = _paired_log_ratios(self.measurements["transactional"], self.measurements[baseline], tool, tool)
+        return tuple(-100.0 * math.expm1(v) for v in (e.mean, e.high, e.low))
+
+    def ratio(self, setup: str) -> tuple[float, float, float]:
+        """eosbench / perf-test in one setup (a calibration ratio): (ratio, low, high) at 95%."""
+        e = _paired_log_ratios(self.measurements[setup], self.measurements[setup], "eosbench", "perf-test")
+        return tuple(math.exp(v) for v in (e.mean, e.low, e.high))
+
+    def generator_bound(self) -> list[str]:
+        """The setups in which eosbench's producer used a whole core in some repetition."""
+        return [name for name, ms in self.measurements.items() if any(m.generator_bound for m in ms)]
+
+
+def kip98(bootstrap: str, dist: Distribution, java: Java, message_size: int, records: int, repeat: int, partitions: int = 4,
+          on_measurement=None, driver: str = "librdkafka") -> Kip98:
+    """Every KIP-98 setup by both tools, one discarded run of each first, then `repeat` rounds in
+    a rotating order; paired by round, so a drift of the shared machine moves both sides of a ratio."""
+    measured = _turns(list(KIP98_SETUPS), bootstrap, dist, java, message_size, records, repeat, partitions, KIP98_TRANSACTION_MS,
+                      on_measurement, driver)
+    return Kip98(message_size, records, measured)
+
+
+def _turns(setups: list[Setup], bootstrap: str, dist: Distribution, java: Java, size: int, records: int, repeat: int,
+           partitions: int, transaction_ms: float, on_measurement, driver: str) -> dict[str, list[Measurement]]:
+    """Setup x tool in turns: repetition 0 discarded, then round r starts r - 1 turns further on
+    (A B, then B A for one setup with two tools), so no turn always runs first."""
+    turns = [(setup, tool) for setup in setups for tool in TOOLS]
+    measured: dict[str, list[Measurement]] = {setup.name: [] for setup in setups}
+    for rep in range(repeat + 1):
+        start = max(rep - 1, 0) % len(turns)
+        for setup, tool in turns[start:] + turns[:start]:
+            m = _measure(tool, setup, bootstrap, dist, java, size, records, transaction_ms, _topic(bootstrap, partitions), rep, driver)
+            if rep:
+                measured[setup.name].append(m)
             if on_measurement:
-                on_measurement(m)
-    return Calibration(mode, message_size, records, measurements)
+                on_measurement(setup, m)
+    return measured
+
+
+def _paired_log_ratios(mine: list[Measurement], theirs: list[Measurement], my_tool: str, their_tool: str) -> Estimate:
+    """The mean log ratio of same-repetition throughputs, with its 95% interval (NaN bounds with
+    fewer than two pairs)."""
+    a = {m.repetition: m.throughput_msgs for m in mine if m.tool == my_tool}
+    b = {m.repetition: m.throughput_msgs for m in theirs if m.tool == their_tool}
+    return one_sample(np.log([a[r] / b[r] for r in sorted(a) if r in b]))
+
+
+def _common(max_in_flight: int) -> dict[str, str]:
+    return {**COMMON, "max.in.flight.requests.per.connection": str(max_in_flight)}
+
+
+def _measure(tool: str, setup: Setup, bootstrap: str, dist: Distribution, java: Java, size: int, records: int,
+             transaction_ms: float, topic: str, rep: int, driver: str) -> Measurement:
+    if tool == "perf-test":
+        return _perf_test(bootstrap, dist, java, setup, size, records, transaction_ms, topic, rep)
+    return _eosbench(bootstrap, dist, java, setup, size, records, transaction_ms, topic, rep, driver)
 
 
 def _topic(bootstrap: str, partitions: int) -> str:
@@ -115,8 +205,9 @@ def _topic(bootstrap: str, partitions: int) -> str:
     return name
 
 
-def _perf_test(bootstrap, dist: Distribution, java: Java, mode, size, records, transaction_ms, topic, rep) -> Measurement:
-    props = {**modes.get(mode).producer, **COMMON, **JAVA_ONLY, "bootstrap.servers": bootstrap}
+def _perf_test(bootstrap, dist: Distribution, java: Java, setup: Setup, size, records, transaction_ms, topic, rep) -> Measurement:
+    mode = setup.mode
+    props = {**modes.get(mode).producer, **_common(setup.max_in_flight), **JAVA_ONLY, "bootstrap.servers": bootstrap}
     cmd = [java.executable, "-Xmx512m", "-cp", dist.classpath, PERF_CLASS, "--topic", topic, "--num-records", str(records),
            "--record-size", str(size), "--throughput", "-1", "--producer-props", *[f"{k}={v}" for k, v in props.items()]]
     if mode == "transactional":
@@ -135,9 +226,10 @@ def _perf_test(bootstrap, dist: Distribution, java: Java, mode, size, records, t
                        number(r"(\d+) ms 99\.9th"))
 
 
-def _eosbench(bootstrap, dist, java, mode, size, records, transaction_ms, topic, rep, driver: str = "librdkafka") -> Measurement:
+def _eosbench(bootstrap, dist, java, setup: Setup, size, records, transaction_ms, topic, rep, driver: str = "librdkafka") -> Measurement:
+    mode = setup.mode
     own = JAVA_ONLY if driver == "java" else LIBRDKAFKA_ONLY
-    config = modes.get(mode).producer_config({**COMMON, **own, "bootstrap.servers": bootstrap})
+    config = modes.get(mode).producer_config({**_common(setup.max_in_flight), **own, "bootstrap.servers": bootstrap})
     if mode == "transactional":
         config["transactional.id"] = f"{topic}.eosbench"
     spec = ProducerSpec("producer", config, topic, 0, 0, size, None, None, transaction_ms if mode == "transactional" else None,
@@ -159,8 +251,10 @@ def _eosbench(bootstrap, dist, java, mode, size, records, transaction_ms, topic,
     latency.merge(result.histograms["produce"])
     p = latency.percentiles_ms()
     rate = result.sent / result.elapsed_s
-    return Measurement("eosbench", rep, result.sent, rate, rate * size / 1e6, p["p50_ms"], p["p99_ms"], p["p999_ms"])
+    return Measurement("eosbench", rep, result.sent, rate, rate * size / 1e6, p["p50_ms"], p["p99_ms"], p["p999_ms"],
+                       result.cpu_window_s / result.elapsed_s)
 
 
 def as_rows(calibration: Calibration) -> list[dict]:
     return [{"mode": calibration.mode, "message_size": calibration.message_size, **asdict(m)} for m in calibration.measurements]
+

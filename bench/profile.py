@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from bench import client_properties, modes, parameters, warmup
+from bench.broker.cluster import STORAGES
 from bench.broker.distribution import DEFAULT_KAFKA_VERSION
 from bench.errors import BadInput
 from bench.parameters import between, whole
@@ -38,7 +39,7 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+([-.][0-9A-Za-z.-]+)?$")
 _SECONDS_INTO_WINDOW = between(0, 86_400)
 
 TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "baseline", "faults", "warmup_max_s")
-KAFKA_KEYS = ("version", "brokers")
+KAFKA_KEYS = ("version", "brokers", "storage")
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,14 @@ class Profile:
     baseline: str | None
     faults: list[dict] = field(default_factory=list)
     warmup_max_s: float = warmup.MAX_S  # the run's warm-up (bench.warmup) per broker start at most; 0: one round
+    storage: str = "disk"  # the embedded brokers' log directories: disk, or memory (a tmpfs; bench.broker.cluster)
 
     def as_dict(self) -> dict:
         """The resolved profile, as recorded in the manifest (secrets are redacted by the caller)."""
         return {
             "description": self.description,
             "kafka": {"version": self.kafka_versions[0] if len(self.kafka_versions) == 1 else list(self.kafka_versions),
-                      "brokers": self.brokers},
+                      "brokers": self.brokers, "storage": self.storage},
             "client": dict(self.client), "workload": dict(self.workload), "sweep": dict(self.sweep),
             "repeat": self.repeat, "order": self.order, "baseline": self.baseline, "faults": list(self.faults),
             "warmup_max_s": self.warmup_max_s,
@@ -187,6 +189,9 @@ def _validate(raw: dict, source: str) -> Profile:
     brokers = kafka.get("brokers", 1)
     if isinstance(brokers, bool) or brokers not in (1, 3):
         raise fail(f"'kafka.brokers' must be 1 or 3, not {brokers!r}")
+    storage = kafka.get("storage", "disk")
+    if storage not in STORAGES:
+        raise fail(f"'kafka.storage' must be {' or '.join(STORAGES)}, not {storage!r}")
 
     client = _client(_section(raw, "client", fail), fail)
 
@@ -261,7 +266,7 @@ def _validate(raw: dict, source: str) -> Profile:
     if faults and "find" in sweep.get("rate", [workload["rate"]]):
         raise fail("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults (give the faults a fixed rate)")
     return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults,
-                   float(warmup_max_s))
+                   float(warmup_max_s), storage)
 
 
 # Properties eosbench sets itself, per cell and role: a profile that set them would break the cell.

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import capacity, environment, jvm, modes
-from bench.broker import distribution
+from bench.broker import cluster as clusters, distribution
 from bench.analysis import overhead, summary
 from bench.broker.session import session
 from bench.cell.phases import run_cell
@@ -72,6 +72,10 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
                 to_java(for_client(profile.client, kind), kind)
             except ValueError as exc:
                 raise BadInput(f"{profile.source}: {exc}") from None
+    if request.bootstrap_servers and profile.storage != "disk":
+        progress.note(f"kafka.storage {profile.storage} applies to the embedded broker: the cluster of --bootstrap-servers keeps its own log directories")
+    elif not request.bootstrap_servers:
+        clusters.check_storage(profile.storage)  # before anything is written
     java_roles = any(modes.get(c.spec.mode).streams_guarantee or c.spec.driver == "java" for c in cells)
     if java_roles:  # built (or found cached) before anything is written: a version Maven lacks is one line
         for version in profile.kafka_versions:
@@ -92,7 +96,8 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         for version, block in _blocks(todo):
             home = state_dir() / "runs" / store.directory.name
             with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note,
-                         placement.broker if placement else (), request.jmx, java_roles=java_roles) as (target, broker):
+                         placement.broker if placement else (), request.jmx, java_roles=java_roles,
+                         storage=profile.storage) as (target, broker):
                 brokers.setdefault(version, broker)
                 store.update_manifest(broker=_broker_record(brokers), status="running")
                 _run_cells(store, block, target, request.keep_topics, progress, rows)

@@ -97,6 +97,7 @@ def test_an_older_kafka_version_runs_and_status_reports_it(own_state):
     (["--kafka-version", "9.9.9"], {}, 2, "does not exist on Maven Central"),
     (["--kafka-version", "banana"], {}, 2, "is not a Kafka version"),
     (["--brokers", "2"], {}, 2, "must be 1 or 3"),
+    (["--storage", "ssd"], {}, 2, "'ssd' is not one of 'disk', 'memory'"),
     (["--kafka-home", "/tmp"], {}, 2, "is not a Kafka distribution"),
     ([], {"PATH": "/nonexistent", "JAVA_HOME": ""}, 3, "no java found"),
 ])

@@ -1,6 +1,8 @@
 """`eosbench calibrate` runs Kafka's own ProducerPerformance and eosbench's producer in turns
 against the same broker and reports both, with their ratio; stored as a run."""
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -26,3 +28,26 @@ def test_calibrate_reports_both_tools_and_their_ratio(bootstrap_servers, tmp_pat
 def test_calibrate_refuses_a_mode_perf_test_cannot_mirror():
     result = eosbench("calibrate", "--mode", "exactly_once_v2")
     assert result.returncode == 2 and "--mode" in result.stderr
+
+
+@pytest.mark.broker
+@pytest.mark.network
+def test_kip98_runs_every_setup_with_both_tools_and_sets_each_overhead_against_the_published_figure(bootstrap_servers, tmp_path):
+    result = eosbench("calibrate", "--kip98", "--bootstrap-servers", bootstrap_servers, "--records", "3000", "--repeat", "2",
+                      "--message-size", "512", "--results-dir", str(tmp_path), "--run-id", "kip98")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(tmp_path / "kip98" / "kip98.csv")
+    assert len(table) == 3 * 2 * 2  # setups x tools x rounds; the discarded warm-ups are not stored
+    setups = table.drop_duplicates("setup").set_index("setup")
+    assert setups.loc["transactional", "max_in_flight"] == 5 and setups.loc["at_least_once, 1 in flight", "max_in_flight"] == 1
+    assert setups.loc["at_most_once (acks=1), 5 in flight", "mode"] == "at_most_once"
+    assert table.loc[table["tool"] == "eosbench", "generator_cpu_share"].between(0, os.cpu_count()).all()
+    lines = result.stdout.splitlines()
+    published = {line.split()[0]: line for line in lines if line.rstrip().endswith(("3%", "20%"))}
+    assert set(published) == {"at_least_once,", "at_most_once"}, result.stdout
+    assert "generator-bound (eosbench's producer used a whole core):" in result.stdout
+
+
+def test_kip98_takes_no_mode_of_its_own():
+    result = eosbench("calibrate", "--kip98", "--mode", "idempotent")
+    assert result.returncode == 2 and "--kip98 measures its own three setups" in result.stderr

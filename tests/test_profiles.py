@@ -49,6 +49,7 @@ BAD = {
     "baseline not run": ("'baseline' 'at_most_once' is not among", GOOD.replace("baseline: at_least_once", "baseline: at_most_once")),
     "mode without its topology": ("mode exactly_once_v2 cannot run in topology produce", GOOD.replace("transactional]", "exactly_once_v2]")),
     "three brokers wanted as two": ("'kafka.brokers' must be 1 or 3", GOOD + "kafka: {brokers: 2}\n"),
+    "a storage eosbench does not know": ("'kafka.storage' must be disk or memory, not 'ssd'", GOOD + "kafka: {storage: ssd}\n"),
     "message larger than Kafka accepts": ("'workload.message_size' must be a whole number from 24 to 1,047,564",
                                           GOOD.replace("partitions: 1,", "partitions: 1, message_size: 2000000,")),
     "unknown fault": ("'faults[0].kind' must be one of", GOOD + "faults: [{kind: nuke, at_s: 1}]\n"),

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -115,12 +116,17 @@ def test_an_existing_run_directory_is_never_overwritten(tiny, tmp_path):
 
 @pytest.mark.broker
 def test_without_bootstrap_servers_a_run_starts_the_embedded_broker_records_it_and_stops_it(tiny, tmp_path):
+    """In memory storage: the brokers' logs on a tmpfs, recorded, and freed with the broker."""
     state = tmp_path / "state"
     out = eosbench("run", str(tiny), "--results-dir", str(tmp_path / "results"), "--run-id", "embedded", "--quiet",
-                   "--set", "mode=at_least_once", "--repeat", "1", env={"EOSBENCH_STATE_DIR": str(state)})
+                   "--set", "mode=at_least_once", "--repeat", "1", "--set", "kafka.storage=memory",
+                   env={"EOSBENCH_STATE_DIR": str(state)})
     assert out.returncode == 0, out.stderr
     broker = json.loads((tmp_path / "results" / "embedded" / "manifest.json").read_text())["broker"]
     assert broker["external"] is False and broker["version"] == "4.1.1" and broker["brokers"] == 1
+    memory = Path("/dev/shm") / f"eosbench-{broker['cluster_id']}"
+    assert broker["storage"] == "memory" and broker["config"]["log.dirs"] == str(memory / "node-1")
+    assert not memory.exists(), "the brokers' in-memory logs outlived the run"
     assert broker["api_versions"]["Produce"].startswith("0..")
     running = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout
     assert running == "", "the run's broker was left running"

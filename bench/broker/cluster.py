@@ -25,6 +25,15 @@ from bench.paths import state_dir
 
 SUPPORTED_SIZES = (1, 3)
 READY_TIMEOUT_S = 120.0
+STORAGES = ("disk", "memory")
+# `memory`: the brokers' log directories on a tmpfs. Kafka never fsyncs by default, so its writes
+# land in the page cache either way; on disk the kernel then writes back a cell's whole log
+# (250-300 MB/s in a closed-loop 1 KB cell) on the same two cores, and that writeback, not the
+# mode, moved repeated cells apart (quick, 8 repetitions: sd of the log throughput ratio
+# transactional / at_least_once 0.15 on disk, 0.08 in memory). The log is RAM then: a run must have
+# room for a cell's log, which `MEMORY_MIN_FREE` checks before the brokers start.
+MEMORY_ROOT = Path("/dev/shm")
+MEMORY_MIN_FREE = 4 << 30
 
 _LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
 <Configuration status="WARN">
@@ -52,6 +61,11 @@ class Node:
     directory: str
     pid: int | None = None
     jmx_port: int | None = None  # loopback only; None in state files from before JMX was on
+    data_directory: str | None = None  # the log directory; None: `data` under `directory` (disk storage)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.data_directory) if self.data_directory else Path(self.directory) / "data"
 
     @property
     def jmx_address(self) -> str | None:
@@ -96,6 +110,12 @@ class Cluster:
     home: str  # where this cluster's state file lives
     started_at: float = field(default_factory=time.time)
     cpus: list[int] | None = None  # the CPUs every node's JVM runs on (bench.placement); None: any
+    storage: str = "disk"  # where the log directories are: STORAGES
+
+    @property
+    def memory_directory(self) -> Path | None:
+        """The tmpfs directory holding every node's log under `memory` storage."""
+        return _memory_directory(self.cluster_id) if self.storage == "memory" else None
 
     @property
     def size(self) -> int:
@@ -131,6 +151,7 @@ class Cluster:
             "bootstrap_servers": self.bootstrap_servers,
             "cluster_id": self.cluster_id,
             "heap_mb": self.heap_mb,
+            "storage": self.storage,
             "config": server_properties(self, self.nodes[0]),
         }
 
@@ -194,7 +215,10 @@ def server_properties(cluster: Cluster, node: Node) -> dict[str, str]:
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": str(Path(node.directory) / "data"),
+        "log.dirs": str(node.data_dir),
+        # A deleted cell's log is freed a second after its cell, in the next cell's warm-up, not a
+        # minute later (the default) inside some other cell's measured window (and RAM under memory storage).
+        "file.delete.delay.ms": "1000",
         "num.partitions": "1",
         "default.replication.factor": str(rf),
         "min.insync.replicas": str(isr),
@@ -307,19 +331,22 @@ def start_node(cluster: Cluster, node: Node) -> None:
 
 def start(
     distribution: Distribution, brokers: int = 1, timeout_s: float = READY_TIMEOUT_S,
-    java: Java | None = None, home: Path | None = None, cpus: tuple[int, ...] = (),
+    java: Java | None = None, home: Path | None = None, cpus: tuple[int, ...] = (), storage: str = "disk",
 ) -> Cluster:
     """Format and start a fresh cluster; return once it accepts a transactional producer."""
     if brokers not in SUPPORTED_SIZES:
         raise BadInput(f"--brokers must be 1 or 3, not {brokers}")
+    check_storage(storage)
     java = java or find_java()
     cluster_id = new_cluster_id()
     directory = state_dir() / "clusters" / cluster_id
-    nodes = [Node(i, _free_port(), _free_port(), str(directory / f"node-{i}"), jmx_port=_free_port()) for i in range(1, brokers + 1)]
+    memory = _memory_directory(cluster_id) if storage == "memory" else None
+    nodes = [Node(i, _free_port(), _free_port(), str(directory / f"node-{i}"), jmx_port=_free_port(),
+                  data_directory=str(memory / f"node-{i}") if memory else None) for i in range(1, brokers + 1)]
     cluster = Cluster(
         version=distribution.version, libs=str(distribution.libs), source=distribution.source,
         cluster_id=cluster_id, directory=str(directory), nodes=nodes, java=java.executable,
-        heap_mb=_heap_mb(brokers), home=str(home or state_dir()), cpus=list(cpus) or None,
+        heap_mb=_heap_mb(brokers), home=str(home or state_dir()), cpus=list(cpus) or None, storage=storage,
     )
     for node in nodes:
         _write_node_files(cluster, node)
@@ -333,6 +360,25 @@ def start(
         stop(cluster, keep_data=True)
         raise
     return cluster
+
+
+def _memory_directory(cluster_id: str) -> Path:
+    return MEMORY_ROOT / f"eosbench-{cluster_id}"
+
+
+def check_storage(storage: str) -> None:
+    """Refuse a storage eosbench does not know, and `memory` where no tmpfs has room for a cell's log."""
+    if storage not in STORAGES:
+        raise BadInput(f"storage must be {' or '.join(STORAGES)}, not {storage!r}")
+    if storage == "memory":
+        try:
+            stats = os.statvfs(MEMORY_ROOT)
+        except OSError:
+            raise EnvironmentProblem(f"storage memory needs a tmpfs at {MEMORY_ROOT}, which this machine lacks") from None
+        free = stats.f_bavail * stats.f_frsize
+        if free < MEMORY_MIN_FREE:
+            raise EnvironmentProblem(f"storage memory needs {MEMORY_MIN_FREE >> 30} GiB free at {MEMORY_ROOT} for a cell's log; "
+                                     f"it has {free / (1 << 30):.1f} GiB")
 
 
 def wait_ready(cluster: Cluster, timeout_s: float = READY_TIMEOUT_S) -> None:
@@ -417,6 +463,8 @@ def stop(cluster: Cluster, keep_data: bool = False) -> None:
     _terminate(cluster.nodes, 30.0)
     if not keep_data:
         shutil.rmtree(cluster.directory, ignore_errors=True)
+        if cluster.memory_directory:
+            shutil.rmtree(cluster.memory_directory, ignore_errors=True)
     current = load_state(Path(cluster.home))
     if current and current.cluster_id == cluster.cluster_id:
         (Path(cluster.home) / "broker.json").unlink()
@@ -437,7 +485,7 @@ def dump_log(cluster: Cluster, topic: str, partition: int, node: Node | None = N
     `kafka.tools.DumpLogSegments` from the same jars: an independent count of what eosbench
     infers from sizes and requests."""
     node = node or cluster.nodes[0]
-    segments = sorted((Path(node.directory) / "data" / f"{topic}-{partition}").glob("*.log"))
+    segments = sorted((node.data_dir / f"{topic}-{partition}").glob("*.log"))
     if not segments:
         raise EnvironmentProblem(f"no log segment of {topic}-{partition} on broker {node.node_id}")
     proc = subprocess.run([cluster.java, "-Xmx256m", "-cp", str(Path(cluster.libs) / "*"), "kafka.tools.DumpLogSegments",

@@ -29,14 +29,15 @@ EXTERNAL_NOTE = "a cluster eosbench did not start: the Kafka protocol reports no
 @contextmanager
 def session(client: dict, home: Path, bootstrap_servers: str | None = None, version: str = distribution.DEFAULT_KAFKA_VERSION,
             brokers: int = 1, note: Callable[[str], None] = lambda _: None, broker_cpus: tuple[int, ...] = (),
-            jmx: dict[str, str] | None = None, measure_resources: bool = True, java_roles: bool = False
-            ) -> Iterator[tuple[Target, dict]]:
+            jmx: dict[str, str] | None = None, measure_resources: bool = True, java_roles: bool = False,
+            storage: str = "disk") -> Iterator[tuple[Target, dict]]:
     """The target every cell of the session uses, and the manifest's record of its broker.
 
     `jmx`: broker name -> host:port of a cluster eosbench did not start (the embedded brokers'
     are known); `measure_resources`: start the resource probe (bench.cell.resources); `java_roles`:
     cells run roles of eosbench's Java module (the Kafka Streams application), built for `version`
-    (a cluster eosbench did not start gets that version's clients)."""
+    (a cluster eosbench did not start gets that version's clients); `storage`: where the embedded
+    brokers keep their logs (bench.broker.cluster.STORAGES)."""
     cluster = probe = None
     try:
         if bootstrap_servers:
@@ -48,9 +49,9 @@ def session(client: dict, home: Path, bootstrap_servers: str | None = None, vers
             elif measure_resources:
                 probe = _external_probe(target, version, jmx or {}, home, note)
         else:
-            note(f"starting embedded Kafka {version} ({brokers} broker(s))")
+            note(f"starting embedded Kafka {version} ({brokers} broker(s){', logs in memory' if storage == 'memory' else ''})")
             dist = distribution.resolve(version)
-            cluster = clusters.start(dist, brokers, java=distribution.find_java(), home=home, cpus=broker_cpus)
+            cluster = clusters.start(dist, brokers, java=distribution.find_java(), home=home, cpus=broker_cpus, storage=storage)
             target = Target(cluster.bootstrap_servers, client, cluster.replication_factor, cluster.min_insync_replicas, cluster=cluster)
             record = {"external": False, **cluster.describe()}
             probe = _embedded_probe(dist, target, cluster, home) if measure_resources else None

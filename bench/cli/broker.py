@@ -23,7 +23,9 @@ def broker() -> None:
 @click.option("--brokers", type=int, default=1, show_default=True, help="1, or 3 (replication factor 3, min.insync.replicas=2).")
 @click.option("--kafka-home", type=click.Path(), envvar="KAFKA_HOME", default=None, help="Use this Kafka distribution instead of Maven.")
 @click.option("--timeout", "timeout_s", type=float, default=clusters.READY_TIMEOUT_S, show_default=True, help="Seconds to wait until usable.")
-def up(kafka_version: str | None, brokers: int, kafka_home: str | None, timeout_s: float) -> None:
+@click.option("--storage", type=click.Choice(clusters.STORAGES), default="disk", show_default=True,
+              help="Where the brokers keep their logs: disk, or memory (a tmpfs at /dev/shm; the logs are RAM).")
+def up(kafka_version: str | None, brokers: int, kafka_home: str | None, timeout_s: float, storage: str) -> None:
     """Start the cluster; prints its bootstrap servers once a transactional producer works."""
     running = clusters.load_state()
     if running and running.running_nodes():
@@ -38,7 +40,7 @@ def up(kafka_version: str | None, brokers: int, kafka_home: str | None, timeout_
     java = distribution.find_java()
     dist = distribution.resolve(kafka_version, kafka_home)
     resolved = time.monotonic()
-    cluster = clusters.start(dist, brokers, timeout_s, java)
+    cluster = clusters.start(dist, brokers, timeout_s, java, storage=storage)
     click.echo(
         f"Kafka {cluster.version} ({dist.source}), {cluster.size} broker(s) ready in "
         f"{time.monotonic() - t0:.1f}s (jars {resolved - t0:.1f}s)", err=True,
@@ -58,7 +60,8 @@ def status() -> None:
     click.echo(f"bootstrap servers: {cluster.bootstrap_servers}")
     for node in cluster.nodes:
         state = "running" if node.is_running() else "stopped"
-        click.echo(f"  node {node.node_id}: pid {node.pid} port {node.port} controller {node.controller_port} {state} {node.directory}")
+        click.echo(f"  node {node.node_id}: pid {node.pid} port {node.port} controller {node.controller_port} {state} {node.directory}"
+                   + (f" (logs in memory: {node.data_dir})" if cluster.storage == "memory" else ""))
 
 
 @broker.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -37,9 +38,12 @@ def _sizes(ctx, param, value: str) -> list[int]:
               help="eosbench's producer role on librdkafka (confluent-kafka) or on Kafka's Java client (jvm/).")
 @click.option("--records", type=click.IntRange(min=1000), default=1_000_000, show_default=True, help="Records per measurement, for both tools.")
 @click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True, help="Pairs of measurements (A B, B A, ...).")
+@click.option("--kip98", is_flag=True, help="Instead of one mode: Confluent's KIP-98 comparison (a transaction every 100 ms "
+              "against acks=all with 1 request in flight and acks=1 with 5), every setup by both tools.")
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS_DIR, show_default=True)
 @click.option("--run-id", default=None)
-def calibrate(bootstrap_servers, kafka_version, mode, sizes, driver, records, repeat, results_dir, run_id) -> None:
+@click.pass_context
+def calibrate(ctx, bootstrap_servers, kafka_version, mode, sizes, driver, records, repeat, kip98, results_dir, run_id) -> None:
     """Measure eosbench's producer against Kafka's own ProducerPerformance on one broker.
 
     Both get the same acks, idempotence, linger.ms, batch.size, compression, in-flight requests,
@@ -48,8 +52,14 @@ def calibrate(bootstrap_servers, kafka_version, mode, sizes, driver, records, re
     each tool reports them, and the ratio eosbench / perf-test with a 95% interval; stores the
     measurements as a run.
     """
+    if kip98 and ctx.get_parameter_source("mode") is not click.core.ParameterSource.DEFAULT:
+        raise click.BadParameter("--kip98 measures its own three setups: drop --mode", param_hint="--mode")
+    if kip98 and len(sizes) > 1:
+        raise click.BadParameter("--kip98 takes one record size", param_hint="--message-size")
     java = distribution.find_java()
     dist = distribution.resolve(kafka_version)
+    if kip98:
+        return _kip98(bootstrap_servers, kafka_version, dist, java, sizes[0], driver, records, repeat, results_dir, run_id)
     label = ",".join(map(str, sizes))
     run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-calibrate-{mode}-{driver}-{label.replace(',', '_')}"
     if driver == "java":
@@ -69,7 +79,7 @@ def calibrate(bootstrap_servers, kafka_version, mode, sizes, driver, records, re
             store.update_manifest(broker=broker)
             for size in sizes:
                 results.append(calibration.run(target.bootstrap_servers, dist, java, mode, size, records, repeat,
-                                               on_measurement=lambda m, size=size: _echo(size, m), driver=driver))
+                                               on_measurement=lambda setup, m, size=size: _echo(size, m), driver=driver))
                 store.write_table("calibration", pd.DataFrame([row for r in results for row in calibration.as_rows(r)]))
         status = "complete"
     finally:
@@ -91,6 +101,63 @@ def calibrate(bootstrap_servers, kafka_version, mode, sizes, driver, records, re
     click.echo(f"results: {store.directory}")
 
 
-def _echo(size: int, m: calibration.Measurement) -> None:
+def _kip98(bootstrap_servers, kafka_version, dist, java, size, driver, records, repeat, results_dir, run_id) -> None:
+    """Every KIP-98 setup by both tools on one broker; each tool's transactional overhead against
+    the published figures, and eosbench / perf-test per setup (whether the generator kept up)."""
+    if driver == "java":
+        jvm.classpath(dist)
+    run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-kip98-{driver}-{size}"
+    setups = calibration.KIP98_SETUPS
+    store = RunStore.create(results_dir, run_id, {
+        "kind": "calibration", "status": "running", "started": time.time(), "ended": None, "plan": [],
+        "profile": {"description": f"KIP-98 comparison ({driver}) at {size} B", "kip98": True, "driver": driver, "message_size": [size],
+                    "records": records, "repeat": repeat, "baseline": None, "kafka": {"version": kafka_version},
+                    "transaction_ms": calibration.KIP98_TRANSACTION_MS,
+                    "settings": {s.name: {k: {"perf-test": a, "eosbench": b} for k, (a, b) in calibration.settings(s.mode, driver, s.max_in_flight).items()}
+                                 for s in setups}},
+        "environment": environment.capture(),
+    })
+    status = "failed"
+    rows: list[dict] = []
+
+    def measured(setup: calibration.Setup, m: calibration.Measurement) -> None:
+        _echo(size, m, setup.name)
+        if m.repetition:
+            rows.append({"setup": setup.name, "mode": setup.mode, "max_in_flight": setup.max_in_flight, "message_size": size, **asdict(m)})
+            store.write_table("kip98", pd.DataFrame(rows))  # rewritten after every measurement: a crash loses none
+
+    try:
+        with session({}, state_dir() / "runs" / run_id, bootstrap_servers, kafka_version, note=lambda text: click.echo(text, err=True),
+                     measure_resources=False) as (target, broker):
+            store.update_manifest(broker=broker)
+            result = calibration.kip98(target.bootstrap_servers, dist, java, size, records, repeat, on_measurement=measured, driver=driver)
+        status = "complete"
+    finally:
+        store.update_manifest(status=status, ended=time.time())
+    click.echo(f"KIP-98 setups at {size} B, {records:,} records per measurement, {repeat} rounds, Kafka {dist.version}, "
+               f"transactions every {calibration.KIP98_TRANSACTION_MS:g} ms; both tools: "
+               + ", ".join(f"{k}={a}" for k, (a, _) in calibration.settings("at_least_once", driver).items()
+                           if k in calibration.COMMON and not k.startswith("max.in.flight")))
+    click.echo(render(["setup", "acks", "in flight", "perf-test msg/s", f"eosbench ({driver}) msg/s", "eosbench / perf-test [95% CI]",
+                       "eosbench CPU share"],
+                      [[s.name, calibration.settings(s.mode, driver)["acks"][0], str(s.max_in_flight),
+                        f"{result.throughput(s.name, 'perf-test'):,.0f}", f"{result.throughput(s.name, 'eosbench'):,.0f}",
+                        _interval(*result.ratio(s.name), "{:.2f}"),
+                        f"{max(m.generator_cpu_share for m in result.measurements[s.name] if m.tool == 'eosbench'):.2f}"]
+                       for s in setups], right={2, 3, 4, 6}))
+    click.echo("\ntransactional throughput below each baseline (paired by round, 95% interval):")
+    click.echo(render(["baseline", "perf-test", f"eosbench ({driver})", "published (KIP-98, 2017)"],
+                      [[name, _interval(*result.overhead(name, "perf-test"), "{:+.1f}%"), _interval(*result.overhead(name, "eosbench"), "{:+.1f}%"),
+                        f"{published:g}%"] for name, published in calibration.KIP98_PUBLISHED_PCT.items()]))
+    bound = result.generator_bound()
+    click.echo("generator-bound (eosbench's producer used a whole core): " + (", ".join(bound) if bound else "none"))
+    click.echo(f"results: {store.directory}")
+
+
+def _interval(value: float, low: float, high: float, fmt: str) -> str:
+    return fmt.format(value) + (f" [{fmt.format(low)}, {fmt.format(high)}]" if low == low else " (no interval: too few rounds)")
+
+
+def _echo(size: int, m: calibration.Measurement, setup: str = "") -> None:
     what = "warm-up (discarded)" if m.repetition == 0 else f"r{m.repetition}"
-    click.echo(f"  {size} B {what} {m.tool:9s} {m.throughput_msgs:>12,.0f} msg/s", err=True)
+    click.echo(f"  {size} B {setup + ' ' if setup else ''}{what} {m.tool:9s} {m.throughput_msgs:>12,.0f} msg/s", err=True)
