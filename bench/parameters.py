@@ -173,10 +173,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("replication_factor", int, optional(whole(1, 16)), None, "rf", "of the cell's topics; null: the cluster's default"),
     Parameter("max_in_flight", int, whole(1, 1_000_000), 5, "mif", "max.in.flight.requests.per.connection of every producer"),
     # Closed loop fills whatever queue the client has: librdkafka's default (1 GiB, 100,000 records)
-    # made closed-loop latency mostly time in that queue. 32 MiB is the Java producer's
-    # buffer.memory; at 1 KB it kept the generator's throughput within its noise of an unbounded
-    # queue (benchmarks/generator_cost.py, README "Load generator").
-    Parameter("max_outstanding_kb", int, whole(64, 2_097_151), 32_768, "okb",
+    # made closed-loop latency mostly time in that queue, and so did 32 MiB (the Java producer's
+    # buffer.memory, the previous default): at_least_once 1 KB end-to-end p50 79-741 ms and a
+    # throughput cv of 13-15% as the verifying consumer fell behind and caught up. 2 MiB kept the
+    # throughput (259k against 230k msg/s; 1 MiB lost a fifth) with p50 9-10 ms (README "Load generator").
+    Parameter("max_outstanding_kb", int, whole(64, 2_097_151), 2_048, "okb",
               "KiB a producer holds sent but not yet acknowledged (librdkafka's queue.buffering.max.kbytes)"),
     Parameter("slo_p99_ms", float, between(0.1, 3_600_000), 100.0, "slo",
               "with rate: find, the end-to-end p99 a sustained rate must stay within"),

@@ -1,10 +1,13 @@
 """`eosbench calibrate` runs Kafka's own ProducerPerformance and eosbench's producer in turns
 against the same broker and reports both, with their ratio; stored as a run."""
 
+import math
 import os
 
 import pandas as pd
 import pytest
+
+from bench.calibration import TOOLS, Kip98, Measurement
 
 from tests.conftest import eosbench
 
@@ -51,3 +54,20 @@ def test_kip98_runs_every_setup_with_both_tools_and_sets_each_overhead_against_t
 def test_kip98_takes_no_mode_of_its_own():
     result = eosbench("calibrate", "--kip98", "--mode", "idempotent")
     assert result.returncode == 2 and "--kip98 measures its own three setups" in result.stderr
+
+
+def test_kip98_overheads_are_paired_by_round_and_ratios_are_eosbench_over_perf_test():
+    def m(tool, rep, rate, share=0.5):
+        return Measurement(tool, rep, 1000, rate, rate / 1000, 1.0, 2.0, 3.0, share if tool == "eosbench" else math.nan)
+
+    drift = {1: 1.0, 2: 1.5, 3: 0.8}  # the machine's speed per round moves every setup alike
+    result = Kip98(1024, 1000, {
+        "transactional": [m(t, r, 90_000 * d * (1.1 if t == "eosbench" else 1.0)) for r, d in drift.items() for t in TOOLS],
+        "at_least_once, 1 in flight": [m(t, r, 100_000 * d) for r, d in drift.items() for t in TOOLS],
+        "at_most_once (acks=1), 5 in flight": [m(t, r, 120_000 * d, 0.95) for r, d in drift.items() for t in TOOLS],
+    })
+    overhead, low, high = result.overhead("at_least_once, 1 in flight", "perf-test")
+    assert overhead == pytest.approx(10.0) and math.isnan(low) and math.isnan(high)  # identical ratios: no spread, no interval
+    assert result.overhead("at_most_once (acks=1), 5 in flight", "eosbench")[0] == pytest.approx(100 * (1 - 99 / 120))
+    assert result.ratio("transactional")[0] == pytest.approx(1.1) and result.ratio("at_least_once, 1 in flight")[0] == pytest.approx(1.0)
+    assert result.generator_bound() == ["at_most_once (acks=1), 5 in flight"]

@@ -33,7 +33,7 @@ def test_java_clients_account_for_every_record_committed_aborted_and_read_commit
     assert min(m["e2e"]["count"], m["produce"]["count"], m["commit"]["count"]) > 0
     assert m["e2e"]["p50_ms"] < 1_000  # stamps of the Java producer read on the Python runner's clock: the same monotonic clock
     producer, consumer = outcome.client_configs["producer"], outcome.client_configs["consumer"]
-    assert (producer["enable.idempotence"], producer["acks"], producer["buffer.memory"]) == ("true", "all", str(32_768 * 1024))
+    assert (producer["enable.idempotence"], producer["acks"], producer["buffer.memory"]) == ("true", "all", str(2_048 * 1024))
     assert producer["batch.size"] == "16384" and "statistics.interval.ms" not in producer  # Java's names and defaults, stated
     assert consumer["isolation.level"] == "read_committed" and consumer["enable.auto.commit"] == "false"
 

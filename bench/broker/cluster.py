@@ -28,10 +28,10 @@ READY_TIMEOUT_S = 120.0
 STORAGES = ("disk", "memory")
 # `memory`: the brokers' log directories on a tmpfs. Kafka never fsyncs by default, so its writes
 # land in the page cache either way; on disk the kernel then writes back a cell's whole log
-# (250-300 MB/s in a closed-loop 1 KB cell) on the same two cores, and that writeback, not the
-# mode, moved repeated cells apart (quick, 8 repetitions: sd of the log throughput ratio
-# transactional / at_least_once 0.15 on disk, 0.08 in memory). The log is RAM then: a run must have
-# room for a cell's log, which `MEMORY_MIN_FREE` checks before the brokers start.
+# (250-300 MB/s in a closed-loop 1 KB cell) on the cores the broker and the generators share. On
+# this project's machine (a 500 MB/s disk) that made no difference the repetitions could show
+# (README "Storage"); on a slower disk it can. The log is RAM then: a run must have room for a
+# cell's log, which `MEMORY_MIN_FREE` checks before the brokers start.
 MEMORY_ROOT = Path("/dev/shm")
 MEMORY_MIN_FREE = 4 << 30
 
