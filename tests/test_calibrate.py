@@ -6,6 +6,7 @@ import os
 
 import pandas as pd
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from bench.calibration import TOOLS, Kip98, Measurement
 
@@ -49,6 +50,8 @@ def test_kip98_runs_every_setup_with_both_tools_and_sets_each_overhead_against_t
     published = {line.split()[0]: line for line in lines if line.rstrip().endswith(("3%", "20%"))}
     assert set(published) == {"at_least_once,", "at_most_once"}, result.stdout
     assert "generator-bound (eosbench's producer used a whole core):" in result.stdout
+    topics = AdminClient({"bootstrap.servers": bootstrap_servers}).list_topics(timeout=10).topics
+    assert not [t for t in topics if t.startswith("eosbench.calibrate.")], "a measurement's topic was left on the broker"
 
 
 def test_kip98_takes_no_mode_of_its_own():
