@@ -200,7 +200,7 @@ class _Generator:
             try:
                 self.producer.produce_batch(topic, batch, on_delivery=self.delivered)
             except BufferError:
-                self.producer.poll(0.001)
+                self._wait_for_room(len(batch))
                 continue
             refused = [m for m in batch if "_error" in m]
             batch = []
@@ -210,7 +210,15 @@ class _Generator:
                 else:
                     self.states[RECORD_PREFIX.unpack_from(message["value"])[2]] = FAILED
             if batch:
-                self.producer.poll(0.001)
+                self._wait_for_room(len(batch))
+
+    def _wait_for_room(self, records: int) -> None:
+        """Serve delivery reports until about `records` have left librdkafka's queue. Offering the
+        refused records again after each report re-sends a whole batch for the few places one
+        report frees: a loop of refusals on the core the broker needs."""
+        room_at = max(0, len(self.producer) - records)
+        while len(self.producer) > room_at:
+            self.producer.poll(0.001)
 
     def _delivery_report(self):
         """The delivery callback, the hottest code of the generator: a closure over locals. The
