@@ -58,9 +58,13 @@ SECRET_PROPERTIES = frozenset({
     "sasl.oauthbearer.client.credentials.client.secret", "sasl.oauthbearer.assertion.private.key.passphrase",
     "sasl.oauthbearer.assertion.private.key.pem", "sasl.oauthbearer.extensions", "ssl.key.password",
     "ssl.key.pem", "ssl_key", "ssl.keystore.password", "sasl.jaas.config",
+    "schema.registry.basic.auth.user.info",  # user:password of the schema registry (bench.registry.target)
 })
 _SECRET_SHAPE = re.compile(r"(password|passwd|secret|passphrase|token|credential|jaas|private|(^|[._])key($|[._])|\.pem$)", re.IGNORECASE)
 REDACTED = "[redacted]"
+# The schema registry client's properties (bench.registry.target) travel among the client properties
+# under this prefix; no Kafka client gets them.
+REGISTRY_PREFIX = "schema.registry."
 
 _BOOLEAN = {"true": "true", "t": "true", "1": "true", "false": "false", "f": "false", "0": "false"}
 _BOOLEAN_PROPERTIES = frozenset({"enable.idempotence", "enable.auto.commit", "enable.auto.offset.store", "enable.partition.eof"})
@@ -87,7 +91,7 @@ def same_value(name: str, value: object) -> str:
 def for_client(config: Mapping[str, str], kind: str) -> dict[str, str]:
     """The properties a client of `kind` (producer, consumer or admin) takes."""
     excluded = {"producer": CONSUMER_ONLY, "consumer": PRODUCER_ONLY, "admin": CONSUMER_ONLY | PRODUCER_ONLY}[kind]
-    return {k: v for k, v in config.items() if k not in excluded}
+    return {k: v for k, v in config.items() if k not in excluded and not k.startswith(REGISTRY_PREFIX)}
 
 
 def is_secret(name: str) -> bool:

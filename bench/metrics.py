@@ -223,9 +223,11 @@ def atomicity(producer_states: dict[int, np.ndarray], committed: dict[int, np.nd
         ranges = committed.get(producer)
         if ranges is not None and len(ranges):
             total = np.concatenate([[0], np.cumsum(read_in)])
+            # a record that never left the producer (its schema refused by the registry) is no part of its transaction
+            sent = np.concatenate([[0], np.cumsum(states != FAILED)])
             first, end = ranges[0::2], ranges[1::2]
             got = total[end] - total[first]
-            torn += int(np.count_nonzero((got > 0) & (got < (end - first) * topics)))
+            torn += int(np.count_nonzero((got > 0) & (got < (sent[end] - sent[first]) * topics)))
     return {"torn_transactions": torn, "partial_events": partial}
 
 

@@ -165,6 +165,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("stream_threads", int, whole(1, 64), 1, "st", "num.stream.threads of the Kafka Streams application", _streams),
     Parameter("message_size", int, whole(PREFIX_SIZE, MAX_MESSAGE_SIZE), 1024, "m",
               "value bytes per record, its 24-byte id and send time included (bench.metrics.RECORD_PREFIX)"),
+    Parameter("serialization", str, one_of("bytes", "avro"), "bytes", "",
+              "record values: random bytes, or Avro order events (bench.schemas) with their schema in a registry whose "
+              "subject compatibility is FULL, serialized by the producers, decoded by every reader"),
     Parameter("rate", int, _RATE, "max", "r",
               "records/s of the whole cell; max is closed loop; find searches the highest rate sustained within slo_p99_ms (bench.capacity)"),
     Parameter("producers", int, whole(1, 64), 1, "n", "producer processes, the rate split between them"),

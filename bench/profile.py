@@ -21,9 +21,11 @@ from bench.broker.cluster import STORAGES
 from bench.broker.distribution import DEFAULT_KAFKA_VERSION
 from bench.errors import BadInput
 from bench.parameters import between, whole
+from bench.registry.target import check_properties as check_registry_properties, split_properties
 
 ORDERS = ("interleaved", "sequential")
-FAULT_KINDS = ("processor_kill", "consumer_pause", "producer_kill", "zombie", "pause", "kill", "command")
+FAULT_KINDS = ("processor_kill", "consumer_pause", "producer_kill", "zombie", "pause", "kill", "command", "schema_change",
+               "registry_pause")
 
 # Limits: a value past one is legal YAML but not a benchmark anyone means to run (or a typo of
 # one); refusing it up front is cheaper than finding out hours into a run. Documented in the README.
@@ -258,8 +260,10 @@ def _validate(raw: dict, source: str) -> Profile:
             raise fail(f"faults[{i}].target: broker {target} does not exist in a {brokers}-broker cluster")
         if fault["kind"] == "processor_kill" and "process" not in topologies:
             raise fail(f"faults[{i}]: processor_kill needs topology process")
-        if fault["kind"] in ("producer_kill", "zombie") and "produce" not in topologies:
+        if fault["kind"] in ("producer_kill", "zombie", "schema_change") and "produce" not in topologies:
             raise fail(f"faults[{i}]: {fault['kind']} needs topology produce")
+        if fault["kind"] in ("schema_change", "registry_pause") and "avro" not in sweep.get("serialization", [workload["serialization"]]):
+            raise fail(f"faults[{i}]: {fault['kind']} needs serialization avro (a schema registry in the cell)")
         if fault["at_s"] >= shortest:
             raise fail(f"faults[{i}].at_s {fault['at_s']:g} lies after the measured window ({shortest:g} s): the fault would never happen")
 
@@ -290,6 +294,10 @@ def _client(client: dict, fail) -> dict[str, str]:
         if owned:
             raise fail(f"client property '{key}' is set by eosbench: {owned}")
     client = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in client.items()}
+    try:
+        check_registry_properties(split_properties(client)[1])
+    except BadInput as exc:
+        raise fail(str(exc)) from None
     from confluent_kafka import Consumer, KafkaException, Producer  # only validation needs librdkafka here
 
     for kind, make, extra in (("producer", Producer, {}), ("consumer", Consumer, {"group.id": "eosbench-validate"})):
@@ -336,13 +344,16 @@ def _check_fault(fault: Any, label: str, fail) -> None:
     allowed = {"processor_kill": ("at_s", "duration_s"), "consumer_pause": ("at_s", "duration_s"),
                "producer_kill": ("at_s", "duration_s"), "zombie": ("at_s", "duration_s"),
                "pause": ("at_s", "duration_s", "target"), "kill": ("at_s", "duration_s", "target"),
-               "command": ("at_s", "duration_s", "command", "end_command")}[kind]
+               "command": ("at_s", "duration_s", "command", "end_command"), "schema_change": ("at_s", "compatible"),
+               "registry_pause": ("at_s", "duration_s")}[kind]
     _known(fault, ("kind", *allowed), f"{label}.", fail)
     if not _SECONDS_INTO_WINDOW[0](fault.get("at_s")):
         raise fail(f"'{label}.at_s' must be a number of seconds into the measured window ({_SECONDS_INTO_WINDOW[1]})")
     if not between(0, 3_600)[0](fault.get("duration_s", 0)):
         raise fail(f"'{label}.duration_s' must be {between(0, 3_600)[1]} seconds")
-    if kind in ("consumer_pause", "pause", "zombie") and not fault.get("duration_s"):
+    if kind == "schema_change" and not isinstance(fault.get("compatible", True), bool):
+        raise fail(f"'{label}.compatible' must be true (a FULL-compatible change) or false (an incompatible one)")
+    if kind in ("consumer_pause", "pause", "zombie", "registry_pause") and not fault.get("duration_s"):
         raise fail(f"'{label}.duration_s' must say how long the {kind} lasts (seconds > 0)")
     target = fault.get("target", "leader")
     if kind in ("pause", "kill") and target != "leader" and not whole(1, 3)[0](target):

@@ -28,6 +28,9 @@ from bench.errors import BadInput
 from bench.paths import state_dir
 from bench.placement import Placement, pin_this_process
 from bench.profile import Profile
+from bench.registry import embedded as embedded_registry, target as registry_target
+from bench.registry.target import RegistryTarget, split_properties
+from bench.broker.distribution import find_jdk
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
 from bench.sweep import PlannedCell, plan
 from bench import warmup
@@ -45,6 +48,7 @@ class RunRequest:
     keep_topics: bool = False
     placement: Placement | None = None  # --cpus: broker and clients on disjoint CPUs
     jmx: dict[str, str] = field(default_factory=dict)  # --jmx: broker -> host:port of a cluster eosbench did not start
+    schema_registry: str | None = None  # --schema-registry: a Confluent-compatible registry instead of the embedded one
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     if java_roles:  # built (or found cached) before anything is written: a version Maven lacks is one line
         for version in profile.kafka_versions:
             jvm.classpath(distribution.resolve(version))
+    registry = _registry(request, cells, progress)  # a registry that does not answer, or no Java for one: before anything is written
     store = _open_store(request, cells)
     todo = [c for c in cells if not store.has_cell(c)]
     progress.begin(len(cells), len(cells) - len(todo), todo)
@@ -92,12 +97,21 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     status = "failed"
     brokers: dict[str, dict] = {}
     rows = [summary.row(store, cell) for cell in store.cells()]  # read once; each new cell adds its row
+    home = state_dir() / "runs" / store.directory.name
     try:
+        if registry is not None and registry.embedded is None and not request.schema_registry:
+            registry = replace(registry, embedded=embedded_registry.start(home))
+            progress.note(f"schema registry: Apicurio Registry {registry.embedded.version} at {registry.embedded.url}, "
+                          f"ready in {registry.embedded.start_s:.1f}s" + (f" (fetched in {registry.embedded.fetched_s:.1f}s)"
+                                                                          if registry.embedded.fetched_s >= 1 else ""))
+            registry = replace(registry, config={**registry.config, "url": registry.embedded.url})
+        if registry is not None:
+            store.update_manifest(schema_registry=registry.describe())
         for version, block in _blocks(todo):
-            home = state_dir() / "runs" / store.directory.name
             with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note,
                          placement.broker if placement else (), request.jmx, java_roles=java_roles,
                          storage=profile.storage) as (target, broker):
+                target = replace(target, registry=registry)
                 brokers.setdefault(version, broker)
                 store.update_manifest(broker=_broker_record(brokers), status="running")
                 _run_cells(store, block, target, request.keep_topics, progress, rows)
@@ -106,6 +120,8 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         status = "interrupted"
         raise
     finally:
+        if registry is not None and registry.embedded is not None:
+            embedded_registry.stop(registry.embedded)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if placement:
@@ -114,6 +130,23 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     frame = summary.table(rows)
     failed = sorted(set(frame.loc[frame["status"] != "ok", "cell_id"])) if not frame.empty else []
     return RunEnd(store, status, frame, summary.broken_guarantees(frame), failed)
+
+
+def _registry(request: RunRequest, cells: list[PlannedCell], progress: "Progress") -> RegistryTarget | None:
+    """The schema registry of the run's Avro cells: the user's (--schema-registry, reached now), or
+    the embedded one (started once the run directory exists; its Java looked for now); None when
+    no cell serializes with Avro."""
+    properties = split_properties(request.profile.client)[1]
+    if not any(c.spec.serialization == "avro" for c in cells):
+        if request.schema_registry:
+            progress.note("no cell serializes with avro: --schema-registry is not used")
+        return None
+    if request.schema_registry:
+        if any(f["kind"] == "registry_pause" for f in request.profile.faults):
+            raise BadInput("registry_pause freezes the embedded schema registry; against your own registry use kind 'command'")
+        return registry_target.connect(request.schema_registry, properties)
+    find_jdk(embedded_registry.JAVA_MINIMUM, f"the embedded schema registry (Apicurio Registry {embedded_registry.VERSION})")
+    return RegistryTarget({**properties, "url": ""})
 
 
 def _blocks(cells: list[PlannedCell]) -> list[tuple[str, list[PlannedCell]]]:

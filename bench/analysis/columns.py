@@ -112,6 +112,12 @@ def _client_cpu(kind: str | None) -> Callable[[Source], Any]:
     return per_record
 
 
+def _outage_records(s: Source) -> int | None:
+    """Records the producers sent while a registry_pause fault froze the schema registry; None without one."""
+    outages = [f for f in s.params.get("fault_windows") or [] if f.get("kind") == "registry_pause"]
+    return sum(f.get("records_sent_during", 0) for f in outages) if outages else None
+
+
 def request_column(kind: str) -> str:
     """The summary column of one request type per 1,000 records: EndTxn -> requests_per_1k_end_txn."""
     return "requests_per_1k_" + re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower()
@@ -143,6 +149,13 @@ METRICS: tuple[Metric, ...] = (
     # transaction-level checks (bench.metrics.atomicity): aborted reads are `unexpected`, lost writes `lost`
     Metric("torn_transactions", _metric("torn_transactions"), "sum", "transactions", False, "torn transactions"),
     Metric("partial_events", _metric("partial_events"), "sum", "events", False, "partial events"),
+    # serialization avro (bench.cell.derive.schema_checks): what a refused or unknown schema got into the topics
+    Metric("schema_refused_records", _metric("schema_refused_records"), "sum", "records", None, "refused schema, records tried"),
+    Metric("schema_refused_written", _metric("schema_refused_written"), "sum", "records", False, "refused schema, records read"),
+    Metric("schema_foreign_records", _metric("schema_foreign_records"), "sum", "records", False, "unknown schema, records read"),
+    Metric("undecodable", _metric("undecodable"), "sum", "records", False, "undecodable records"),
+    Metric("serialize_errors", _metric("serialize_errors"), "sum", "records", False, "serialization errors"),
+    Metric("registry_outage_records", lambda s: _outage_records(s), "sum", "records", True, "sent, registry frozen"),
     Metric("throughput_msgs", _metric("throughput_msgs"), "mean", "msg/s", True, "msg/s", 0, spread=("throughput_sd", "cv")),
     Metric("throughput_mb", _metric("throughput_mb"), "mean", "MB/s", True, "MB/s", 1),
     Metric("transactions", _metric("transactions"), unit="transactions"),

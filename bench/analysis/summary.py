@@ -73,6 +73,12 @@ def broken_guarantees(frame: pd.DataFrame) -> list[str]:
             found.append(f"{r.cell_id} r{r.repetition}: {int(torn)} torn transactions (some records read, not all)")
         if mode.transactional_producer and partial == partial and (partial or 0) > 0:
             found.append(f"{r.cell_id} r{r.repetition}: {int(partial)} events read in some of their topics only")
+        for column, what in (("schema_refused_written", "records tried with a schema the registry refused were read"),
+                             ("schema_foreign_records", "records read under a schema id no producer was given"),
+                             ("undecodable", "records no registered schema decodes")):
+            found_n = getattr(r, column, None)
+            if found_n == found_n and (found_n or 0) > 0:  # NaN: not an Avro cell
+                found.append(f"{r.cell_id} r{r.repetition}: {int(found_n)} {what}")
         wrong = getattr(r, "aggregates_wrong", None)
         if mode.promises_no_duplicates and wrong == wrong and (wrong or 0) > 0:  # NaN: not a stateful cell
             found.append(f"{r.cell_id} r{r.repetition}: {int(wrong)} keys' aggregates differ from their input's "

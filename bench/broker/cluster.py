@@ -192,7 +192,7 @@ def _save_state(cluster: Cluster) -> None:
 # ---------------------------------------------------------------------------------------- config
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -341,7 +341,7 @@ def start(
     cluster_id = new_cluster_id()
     directory = state_dir() / "clusters" / cluster_id
     memory = _memory_directory(cluster_id) if storage == "memory" else None
-    nodes = [Node(i, _free_port(), _free_port(), str(directory / f"node-{i}"), jmx_port=_free_port(),
+    nodes = [Node(i, free_port(), free_port(), str(directory / f"node-{i}"), jmx_port=free_port(),
                   data_directory=str(memory / f"node-{i}") if memory else None) for i in range(1, brokers + 1)]
     cluster = Cluster(
         version=distribution.version, libs=str(distribution.libs), source=distribution.source,

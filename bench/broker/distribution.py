@@ -60,22 +60,58 @@ class Distribution:
         return str(self.libs / "*")
 
 
-def find_java(minimum: int = 17) -> Java:
+# Where JDKs are installed beside the default one (Debian's and most distributions' system JVM
+# folder, then the usual manual places); EOSBENCH_JVM_DIRS (colon-separated) replaces the list.
+JVM_DIRS = ("/usr/lib/jvm", "/usr/java", "/opt/java", "/opt/jdk")
+
+
+def find_java(minimum: int = 17, purpose: str = "Kafka") -> Java:
     """The java on JAVA_HOME or PATH, refused unless it is at least `minimum` (Kafka 4 needs 17)."""
     home = os.environ.get("JAVA_HOME")
     candidate = str(Path(home) / "bin" / "java") if home and (Path(home) / "bin" / "java").exists() else shutil.which("java")
     if not candidate:
         raise EnvironmentProblem(f"no java found on PATH or JAVA_HOME: install Java {minimum}+ (e.g. apt-get install openjdk-17-jre-headless)")
-    out = subprocess.run([candidate, "-version"], capture_output=True, text=True).stderr
+    major = java_major(candidate)
+    if major is None:
+        raise EnvironmentProblem(f"could not read the Java version from '{candidate} -version'")
+    if major < minimum:
+        raise EnvironmentProblem(f"{candidate} is Java {major}; {purpose} needs Java {minimum}+: set JAVA_HOME to a newer JDK")
+    return Java(candidate, major)
+
+
+def find_jdk(minimum: int, purpose: str) -> Java:
+    """A Java of at least `minimum`: JAVA_HOME's or PATH's when new enough, else the newest JDK
+    installed in a JVM folder (JVM_DIRS), which need not be on PATH: a machine keeps Java 17 as
+    its default for Kafka and a newer JDK beside it for software that needs one."""
+    try:
+        return find_java(minimum, purpose)
+    except EnvironmentProblem:
+        pass
+    dirs = os.environ.get("EOSBENCH_JVM_DIRS")
+    found = []
+    for folder in (dirs.split(":") if dirs is not None else JVM_DIRS):
+        for java in sorted(Path(folder).glob("*/bin/java")) if folder else []:
+            major = java_major(str(java))
+            if major is not None and major >= minimum:
+                found.append(Java(str(java), major))
+    if not found:
+        where = ", ".join(d for d in (dirs.split(":") if dirs is not None else JVM_DIRS) if d) or "no folder"
+        raise EnvironmentProblem(f"{purpose} needs Java {minimum}+ and none was found (JAVA_HOME, PATH, {where}): "
+                                 f"install one (e.g. apt-get install openjdk-{minimum}-jre-headless) or set JAVA_HOME to it")
+    return max(found, key=lambda j: j.major)
+
+
+def java_major(executable: str) -> int | None:
+    """The major version `executable -version` reports (8 for "1.8.0"); None when it says none."""
+    try:
+        out = subprocess.run([executable, "-version"], capture_output=True, text=True, timeout=30).stderr
+    except (OSError, subprocess.TimeoutExpired):
+        return None
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
     if not match:
-        raise EnvironmentProblem(f"could not read the Java version from '{candidate} -version'")
+        return None
     major = int(match.group(1))
-    if major == 1 and match.group(2):  # "1.8.0" style
-        major = int(match.group(2))
-    if major < minimum:
-        raise EnvironmentProblem(f"{candidate} is Java {major}; Kafka needs Java {minimum}+: set JAVA_HOME to a newer JDK")
-    return Java(candidate, major)
+    return int(match.group(2)) if major == 1 and match.group(2) else major
 
 
 def resolve(version: str | None = None, kafka_home: str | Path | None = None) -> Distribution:

@@ -46,6 +46,7 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
         "out_of_range": {k: s.out_of_range for k, s in latencies.items()},
         **aggregates(states, consumer),
         **transaction_checks(spec, producers, states, consumer),
+        **schema_checks(spec, producers, consumer),
     }
     for kind, series in latencies.items():
         out[kind] = series.percentiles_ms()
@@ -128,6 +129,45 @@ def aggregates(states: dict[int, np.ndarray], consumer: ConsumerResult) -> dict[
     expected = expected_aggregates(states, len(consumer.aggregates))
     return {"aggregates_wrong": int((consumer.aggregates != expected).sum()),
             "aggregate_excess": int(consumer.aggregates.sum() - expected.sum())}
+
+
+def schema_checks(spec: CellSpec, producers: list[ProducerResult], consumer: ConsumerResult) -> dict[str, Any]:
+    """What reached the topics of an Avro cell, schema by schema (nothing for serialization bytes):
+
+    - schema_versions: each version the producers tried, its registry id or the registry's refusal,
+      and the records sent with it (or refused with it, never sent);
+    - records_by_schema_id: records the verifying consumer read per writer schema id;
+    - schema_refused_written: records tried with a refused schema that were read anyway (must be 0);
+    - schema_foreign_records: records read under a schema id no producer was given (topology
+      produce, must be 0); undecodable: records the registry's schemas could not decode (must be 0);
+    - serialize_errors: records that could not be serialized for another reason (the registry
+      unreachable when it had to be asked), never sent.
+    """
+    if spec.serialization != "avro":
+        return {}
+    versions: dict[int, dict] = {}
+    refused_written = 0
+    for r in producers:
+        for use in r.schemas:
+            seen = versions.setdefault(use.version, {"version": use.version, "at_s": use.at_s, "schema_id": use.schema_id,
+                                                     "refused": use.refused, "records": 0})
+            seen["records"] += use.records
+            seen["schema_id"] = seen["schema_id"] or use.schema_id
+            if use.refused:
+                for t in range(spec.fan_out):
+                    seqs = consumer.ids.get(stream(t, r.producer_index), np.zeros(0, dtype=np.int64))
+                    refused_written += int(np.count_nonzero((seqs >= use.first) & (seqs < use.first + use.records)))
+    read = {int(k): int(v) for k, v in (consumer.schema_ids or {}).items()}
+    given = {v["schema_id"] for v in versions.values() if v["schema_id"] is not None}
+    return {
+        "schema_versions": sorted(versions.values(), key=lambda v: (v["at_s"] is not None, v["at_s"] or 0)),
+        "records_by_schema_id": {str(k): v for k, v in sorted(read.items())},
+        "schema_refused_records": sum(v["records"] for v in versions.values() if v["refused"]),
+        "schema_refused_written": refused_written,
+        "schema_foreign_records": sum(n for k, n in read.items() if k not in given) if spec.topology == "produce" else 0,
+        "undecodable": consumer.undecodable,
+        "serialize_errors": sum(r.serialize_errors for r in producers),
+    }
 
 
 def client_cpu_per_record(cpu_s: dict[str, float], handled: dict[str, int]) -> dict[str, float]:

@@ -11,6 +11,7 @@ from typing import Any, Callable
 from confluent_kafka.admin import AdminClient
 
 from bench.broker import faults
+from bench.registry import embedded
 from bench.cell.spec import CellSpec, Target
 from bench.roles.launcher import CellFailed, RoleProcess
 from bench.roles.protocol import Kind, Timeline
@@ -30,6 +31,7 @@ class FaultSchedule:
                  roles: list[RoleProcess], restart_processor: Callable[[], RoleProcess] | None,
                  producers: list[RoleProcess] | None = None, start_producer: Callable[[Any], RoleProcess] | None = None):
         self.pending = sorted(spec.faults, key=lambda f: f["at_s"])
+        self.avro = spec.serialization == "avro"
         self.active: list[faults.ActiveFault] = []
         self.done: list[dict] = []
         self.target, self.admin, self.topic, self.timeline = target, admin, topic, timeline
@@ -39,6 +41,7 @@ class FaultSchedule:
         self.replacements = 0
         self.processor_window_before_kills = 0  # what killed processors had counted in the window (their last progress)
         self.zombies: list[tuple[float, RoleProcess, dict]] = []  # (resume at, the frozen producer, its record)
+        self.registry_paused: tuple[float, dict] | None = None  # (wake at, its record)
 
     def now_s(self) -> float:
         return (time.monotonic_ns() - self.timeline.measure_start_ns) / 1e9
@@ -55,19 +58,29 @@ class FaultSchedule:
                     self.done.append(self._kill_producer(fault))
                 elif fault["kind"] == "zombie":
                     self._freeze_producer(fault)
+                elif fault["kind"] == "schema_change":  # the producers change schema themselves (ProducerSpec.schema_changes)
+                    if self.avro:
+                        self.done.append({"kind": "schema_change", "compatible": fault.get("compatible", True),
+                                          "start_s": round(self.now_s(), 3), "end_s": round(self.now_s(), 3)})
+                elif fault["kind"] == "registry_pause":
+                    self._pause_registry(fault)
                 else:
                     self.active.append(faults.start(fault, self.now_s(), self.target.cluster, self.admin, self.topic))
             for active in [a for a in self.active if self.now_s() >= a.end_at_s]:
                 self._end(active)
             for zombie in [z for z in self.zombies if self.now_s() >= z[0]]:
                 self._thaw(zombie)
+            if self.registry_paused and self.now_s() >= self.registry_paused[0]:
+                self._wake_registry()
         except faults.FaultFailed as exc:
             raise CellFailed(str(exc)) from exc
 
     def finish(self) -> None:
-        """End whatever is still active: a fault never outlives its cell (no broker or producer left stopped)."""
+        """End whatever is still active: a fault never outlives its cell (no broker, registry or producer left stopped)."""
         for zombie in list(self.zombies):
             self._thaw(zombie)
+        if self.registry_paused:
+            self._wake_registry()
         for active in list(self.active):
             try:
                 self._end(active)
@@ -84,6 +97,29 @@ class FaultSchedule:
         started = self.now_s()
         next(r for r in self.roles if r.name == "consumer").send(Kind.PAUSE, fault["duration_s"])
         return {"kind": "consumer_pause", "start_s": round(started, 3), "end_s": round(started + fault["duration_s"], 3)}
+
+    def _pause_registry(self, fault: dict) -> None:
+        """Freeze the embedded schema registry for `duration_s`: producers and readers keep only
+        what they cached. The record says how many records the producers sent meanwhile (from
+        their progress reports, a second apart)."""
+        registry = self.target.registry.embedded if self.target.registry else None
+        if registry is None:
+            raise CellFailed("registry_pause needs the embedded schema registry; against your own registry use kind 'command'")
+        embedded.pause(registry, True)
+        record = {"kind": "registry_pause", "start_s": round(self.now_s(), 3), "sent_before": self._sent()}
+        self.registry_paused = (self.now_s() + fault["duration_s"], record)
+
+    def _wake_registry(self) -> None:
+        _, record = self.registry_paused
+        embedded.pause(self.target.registry.embedded, False)
+        self.registry_paused = None
+        sent_before = record.pop("sent_before")
+        self.done.append({**record, "end_s": round(self.now_s(), 3), "records_sent_during": self._sent() - sent_before})
+
+    def _sent(self) -> int:
+        for producer in self.producers:
+            producer.pump()
+        return sum(p.progress for p in self.producers)
 
     def _kill_producer(self, fault: dict) -> dict:
         """SIGKILL the first producer mid-flight (mid-transaction, for a transactional one) and, after

@@ -68,6 +68,8 @@ def run_cell(
         if spec.transaction_version is not None:
             features.set_transaction_version(target, spec.transaction_version)
         topics.create(admin, spec, target, names.topics)
+        if spec.serialization == "avro":
+            _registry(lambda: target.registry.prepare(topology.subjects(names.topics)), "set FULL compatibility")
         reader = start("consumer", specs.consumer_role, specs.consumer)
         running.append(reader)
 
@@ -131,6 +133,8 @@ def run_cell(
             role.kill()
         if not keep_topics:
             topics.delete(admin, names.topics + specs.internal_topics)
+            if spec.serialization == "avro" and target.registry is not None:
+                target.registry.forget(topology.subjects(names.topics))
         shutil.rmtree(names.streams_state_dir, ignore_errors=True)
         admin.poll(0)  # serves the admin client's log lines
     client_logs = {name: r.client_log for name, r in results.items()}
@@ -156,6 +160,14 @@ def run_cell(
         measure_start_epoch_s=(timeline.measure_start_ns / 1e9 + timeline.epoch_offset_s) if timeline else time.time(),
         faults=faults_done, client_logs=client_logs, tracebacks=tracebacks,
     )
+
+
+def _registry(call: Callable[[], None], what: str) -> None:
+    """A registry call of the cell runner; a registry that fails it fails the cell."""
+    try:
+        call()
+    except Exception as exc:  # httpx's connection errors, the registry's own answers
+        raise CellFailed(f"the schema registry did not {what}: {exc}") from None
 
 
 def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: dict[str, LatencySeries], timeline: Timeline,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, make_dataclass
 from typing import Any
 
-from bench import modes, parameters
+from bench import modes, parameters, schemas
 from bench.client_properties import for_client
 from bench.errors import BadInput
 from bench.metrics import LatencySeries
@@ -30,6 +30,13 @@ class _CellSpecRules:
             raise BadInput(f"fan_out (topics per event) applies to topology produce, not {self.topology}")
         if self.driver != "librdkafka" and self.topology != "produce":
             raise BadInput(f"driver {self.driver} applies to topology produce (its producers and verifying consumer), not {self.topology}")
+        if self.serialization == "avro":
+            if mode.streams_guarantee or self.driver != "librdkafka":
+                raise BadInput(f"serialization avro is eosbench's Python roles' (confluent-kafka's Avro serializer), not "
+                               f"{'Kafka Streams' if mode.streams_guarantee else 'driver ' + self.driver}: use serialization bytes there")
+            if self.message_size < schemas.minimum_size():
+                raise BadInput(f"message_size must be at least {schemas.minimum_size()} with serialization avro (an order "
+                               f"event's fields), not {self.message_size}")
         if self.max_in_flight > 5 and mode.producer.get("enable.idempotence") == "true":
             raise BadInput(f"max_in_flight must be 1..5 with idempotence (mode {self.mode}), not {self.max_in_flight}")
 
@@ -67,6 +74,7 @@ class Target:
     cluster: Any = None  # the embedded Cluster, for broker faults; None for a cluster we did not start
     resources: Any = None  # the run's bench.cell.resources.ResourceProbe; None: broker costs not measured
     java: tuple[str, ...] = ()  # `java ... -cp CLASSPATH` for roles played by eosbench's Java module (jvm/); () when none may run
+    registry: Any = None  # the run's bench.registry.target.RegistryTarget; None: no cell serializes with Avro
 
     @property
     def admin_config(self) -> dict:

@@ -16,6 +16,9 @@ from bench.cell.spec import CellSpec, Target
 from bench.client_properties import for_client, java_connection_properties, to_java
 from bench.metrics import STATEFUL_KEYS
 from bench.paths import state_dir
+from bench.registry.target import COMPATIBILITY
+from bench.roles.launcher import CellFailed
+from bench.schemas import COMPATIBLE, INCOMPATIBLE
 from bench.roles.protocol import ROLES, ConsumerSpec, LagSpec, LagTarget, ProcessorSpec, ProducerSpec, Role, StreamsSpec
 
 # The Java clients' defaults for what a cell's figures depend on, stated so the cell records them
@@ -110,7 +113,24 @@ def client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: Name
         # Broker quotas, request logs and metrics are keyed by client.id: one per mode and role lets an
         # operator throttle or watch exactly one of them (a profile's own client.id wins).
         config.setdefault("client.id", f"eosbench-{mode.name}-{role.replace('_', '-')}")
+    if spec.serialization == "avro" and target.registry is not None:  # recorded; the roles get target.registry.config
+        configs["schema_registry"] = {**target.registry.describe(), "subject.name.strategy": "TopicNameStrategy",
+                                      "auto.register.schemas": "true", "compatibility": COMPATIBILITY}
     return configs
+
+
+def registry_config(spec: CellSpec, target: Target) -> dict | None:
+    """The schema registry client's configuration for the roles of an Avro cell; None for bytes."""
+    if spec.serialization != "avro":
+        return None
+    if target.registry is None:
+        raise CellFailed("serialization avro needs a schema registry, which this run did not start or reach")
+    return target.registry.config
+
+
+def subjects(topics: list[str]) -> list[str]:
+    """The registry subjects of a cell's topics' values (TopicNameStrategy)."""
+    return [f"{topic}-value" for topic in topics]
 
 
 def streams_config(spec: CellSpec, mode: modes.Mode, target: Target, names: Names) -> dict[str, str]:
@@ -144,11 +164,12 @@ def roles(spec: CellSpec, mode: modes.Mode, target: Target, names: Names, config
     size, ms = spec.transaction_bounds()
     processor = None
     keyed = stateful(spec, mode)
+    registry = registry_config(spec, target)
     if mode.streams_guarantee:
         processor = StreamsSpec("processor", configs["streams"], names.topics[0], names.topics[1], keyed)
     elif spec.topology == "process":
         processor = ProcessorSpec("processor", configs["processor_consumer"], configs["processor_producer"],
-                                  names.topics[0], names.topics[1], size, ms)
+                                  names.topics[0], names.topics[1], size, ms, registry=registry)
     producers = [
         ProducerSpec(
             f"producer-{i}",
@@ -156,7 +177,9 @@ def roles(spec: CellSpec, mode: modes.Mode, target: Target, names: Names, config
             names.topics[0], i, ordinal, spec.message_size, spec.rate / spec.producers if spec.rate else None,
             size if mode.transactional_producer else None, ms if mode.transactional_producer else None, spec.abort_ratio,
             keys=STATEFUL_KEYS if keyed else 0, fan_out_topics=tuple(names.written(spec.topology)[1:]),
-            announce_transactions=any(f["kind"] in PRODUCER_FAULTS for f in spec.faults),
+            announce_transactions=any(f["kind"] in PRODUCER_FAULTS for f in spec.faults), registry=registry,
+            schema_changes=tuple((f["at_s"], COMPATIBLE if f.get("compatible", True) else INCOMPATIBLE)
+                                 for f in spec.faults if f["kind"] == "schema_change"),
         )
         for i in range(spec.producers)
     ]
@@ -166,7 +189,7 @@ def roles(spec: CellSpec, mode: modes.Mode, target: Target, names: Names, config
         watched.append(LagTarget(names.streams_application if mode.streams_guarantee else names.groups[0], names.topics[0]))
     return Roles(
         consumer=ConsumerSpec("consumer", configs["consumer"], read[0], mode.commit_offsets_before_processing,
-                              aggregate_keys=STATEFUL_KEYS if keyed else 0, fan_out_topics=tuple(read[1:])),
+                              aggregate_keys=STATEFUL_KEYS if keyed else 0, fan_out_topics=tuple(read[1:]), registry=registry),
         processor=processor, producers=producers,
         lag=LagSpec("lag-sampler", target.admin_config, spec.partitions, watched),
         processor_role=ROLES["streams"] if mode.streams_guarantee else ROLES["processor"] if processor else None,

@@ -15,6 +15,7 @@ from bench.errors import EosbenchError
 # click: not confluent-kafka, pandas, scipy or plotly.
 VERBS = {
     "broker": ("bench.cli.broker", "Run a real Apache Kafka cluster (KRaft) on 127.0.0.1."),
+    "registry": ("bench.cli.registry", "Run the embedded schema registry (Apicurio Registry) on 127.0.0.1."),
     "run": ("bench.cli.run", "Run PROFILE's cells and print what each mode costs."),
     "validate": ("bench.cli.validate", "Validate PROFILE and list its cells, running nothing."),
     "report": ("bench.cli.report", "Build the offline HTML report of a run."),

@@ -9,7 +9,8 @@ import click
 
 from bench import profile as profiles
 from bench.analysis import overhead, summary
-from bench.cli.tables import print_run_table
+from bench.analysis.serialization import avro_against_bytes
+from bench.cli.tables import print_run_table, print_schema_layer
 from bench.cell.resources import parse_jmx
 from bench.placement import parse as parse_placement
 from bench.results import DEFAULT_RESULTS_DIR
@@ -31,8 +32,11 @@ from bench.runner import Progress, RunRequest, execute
               help="Run the embedded broker and the client roles on disjoint CPUs, e.g. 0:1 or 0-1:2-3 (recorded in the manifest).")
 @click.option("--jmx", default=None, metavar="HOST:PORT[,HOST:PORT...]",
               help="JMX of each broker of --bootstrap-servers: broker CPU and request counts are read from it (the embedded broker's are known).")
+@click.option("--schema-registry", default=None, metavar="URL",
+              help="A Confluent-compatible schema registry for serialization avro, instead of the embedded Apicurio Registry "
+                   "(credentials as client properties schema.registry.*).")
 def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, results_dir, run_id, resume, keep_topics, quiet, cpus,
-        jmx) -> None:
+        jmx, schema_registry) -> None:
     """Run PROFILE's cells and print what each mode costs.
 
     Exit 1 when a mode let through what it promises to prevent: duplicates, losses, aborted reads, torn
@@ -41,13 +45,15 @@ def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, resul
     placement = parse_placement(cpus, embedded=not bootstrap_servers) if cpus else None
     endpoints = parse_jmx(jmx, embedded=not bootstrap_servers) if jmx else {}
     profile = profiles.load(profile_path, list(overrides), repeat, kafka_version)
-    request = RunRequest(profile, bootstrap_servers, results_dir, run_id, resume, keep_topics, placement, endpoints)
+    request = RunRequest(profile, bootstrap_servers, results_dir, run_id, resume, keep_topics, placement, endpoints, schema_registry)
     try:
         end = execute(request, Progress(quiet))
     except KeyboardInterrupt:
         click.echo(f"eosbench: interrupted; finished cells are kept (eosbench run {profile_path} --run-id <id> --resume)", err=True)
         sys.exit(130)
-    print_run_table(summary.cells(end.summary), overhead.overhead(end.summary, profile.baseline), profile.baseline)
+    cells = summary.cells(end.summary)
+    print_run_table(cells, overhead.overhead(end.summary, profile.baseline), profile.baseline)
+    print_schema_layer(cells, avro_against_bytes(end.summary, profile.baseline))
     click.echo(f"\nresults: {end.store.directory}")
     for line in end.broken_guarantees:
         click.echo(f"GUARANTEE BROKEN: {line}", err=True)

@@ -8,7 +8,7 @@ import click
 import pandas as pd
 
 from bench.analysis.columns import RUN_TABLE, view
-from bench.formatting import overhead_text
+from bench.formatting import change_text, overhead_text
 
 
 def render(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
@@ -55,3 +55,28 @@ def print_run_table(cells: pd.DataFrame, overhead: pd.DataFrame, baseline: str |
         for cell_id, o in by_cell.items():
             if isinstance(o.interval_note, str) and o.interval_note:
                 click.echo(f"{cell_id}: {o.interval_note}")
+
+
+def print_schema_layer(cells: pd.DataFrame, contrasts: pd.DataFrame) -> None:
+    """The schema layer of a run with Avro cells: what it cost against bytes, and what each Avro
+    cell's schema faults let into its topics."""
+    if cells.empty or "serialization" not in cells or not (cells["serialization"] == "avro").any():
+        return
+    click.echo("\nschema layer (Avro through the schema registry, subject compatibility FULL)")
+    if not contrasts.empty:
+        rows = [[r.contrast, r.cell, number(r.base_msgs), number(r.msgs), change_text(r.overhead_pct, r.ci_low_pct, r.ci_high_pct),
+                 str(r.pairs), f"{number(r.base_producer_cpu_us, 1)} -> {number(r.producer_cpu_us, 1)}",
+                 f"{number(r.base_consumer_cpu_us, 1)} -> {number(r.consumer_cpu_us, 1)}",
+                 f"{number(r.base_e2e_p99_ms, 1)} -> {number(r.e2e_p99_ms, 1)}"] for r in contrasts.itertuples()]
+        click.echo(render(["contrast", "cell", "base msg/s", "msg/s", "overhead [95% CI]", "pairs", "producer CPU us/rec",
+                           "consumer CPU us/rec", "e2e p99 ms"], rows, right={2, 3, 5}))
+        click.echo("overhead = 100 x (1 - throughput / base throughput), paired by repetition; 95% per row")
+    avro = cells[cells["serialization"] == "avro"]
+    faults = [r for r in avro.itertuples() if (getattr(r, "schema_refused_records", 0) or 0) > 0
+              or not pd.isna(getattr(r, "registry_outage_records", float("nan")))]
+    for r in faults:
+        click.echo(f"{r.cell_id}: {int(r.schema_refused_records or 0):,} records tried with a refused schema, "
+                   f"{int(r.schema_refused_written or 0):,} of them read; {int(r.schema_foreign_records or 0):,} records under "
+                   f"an unknown schema id; {int(r.serialize_errors or 0):,} serialization errors"
+                   + ("" if pd.isna(r.registry_outage_records) else
+                      f"; {int(r.registry_outage_records):,} records sent while the registry was frozen (cached schema ids)"))

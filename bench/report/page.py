@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.offline
 
 from bench.analysis import planning
+from bench.analysis.serialization import avro_against_bytes
 from bench.analysis.transaction_protocols import v2_against_v1
 from bench import modes
 from bench.analysis.columns import BY_NAME, CAPACITY, COSTS, RESOURCES, view
@@ -63,6 +64,7 @@ def build_html(data: RunData) -> str:
     parts += _capacity(data)
     parts += _streams(data)
     parts += _client_stacks(data)
+    parts += _schema_layer(data)
     parts += _resources(data)
     parts += _lag_thresholds(data)
     parts += _guarantees(data)
@@ -205,6 +207,38 @@ def _client_stacks(data: RunData) -> list[str]:
             *paired]
 
 
+def _schema_layer(data: RunData) -> list[str]:
+    """Avro through the schema registry against raw bytes, and the schema faults of the Avro cells;
+    shown for runs with Avro cells."""
+    cells = data.cells
+    if cells.empty or "serialization" not in cells or not (cells["serialization"] == "avro").any():
+        return []
+    rows = [[r.contrast, r.cell, f"{r.base_msgs:,.0f}", f"{r.msgs:,.0f}", change_text(r.overhead_pct, r.ci_low_pct, r.ci_high_pct),
+             str(r.pairs), f"{r.base_producer_cpu_us:.1f} / {r.producer_cpu_us:.1f}", f"{r.base_consumer_cpu_us:.1f} / {r.consumer_cpu_us:.1f}",
+             f"{r.base_e2e_p99_ms:,.1f} / {r.e2e_p99_ms:,.1f}"]
+            for r in avro_against_bytes(data.summary, data.baseline).itertuples()]
+    checks = [[r.cell_id, f"{r.schema_refused_records:,.0f}", f"{r.schema_refused_written:,.0f}", f"{r.schema_foreign_records:,.0f}",
+               f"{r.serialize_errors:,.0f}", "-" if _nan(r.registry_outage_records) else f"{r.registry_outage_records:,.0f}"]
+              for r in cells[cells["serialization"] == "avro"].itertuples()]
+    registry = data.manifest.get("schema_registry") or {}
+    where = (f"the embedded {registry.get('product')} {registry.get('version')}" if registry.get("embedded")
+             else f"the registry at {registry.get('url')}")
+    return ["<h2 id='schema-layer'>What the schema layer costs</h2>",
+            f"<p class='caption'>Avro order events (bench.schemas) serialized by the producers and decoded by every reader "
+            f"with confluent-kafka's Avro serializer, their schemas in {html.escape(where)} under subject compatibility FULL, "
+            "against raw bytes of the same size; and each mode with Avro against the baseline mode with bytes, the stack as "
+            "deployed. Overhead = 100 x (1 - throughput / base throughput), paired by repetition, 95% interval per row; "
+            "client CPU per record and end-to-end p99 are base / Avro.</p>",
+            table_html(rows, ["contrast", "cell", "base msg/s", "msg/s", "overhead [95% CI]", "pairs", "producer CPU us/rec",
+                              "consumer CPU us/rec", "e2e p99 ms"]),
+            "<p class='caption'>Enforcement, per Avro cell (repetitions added): records the producers tried with a schema the "
+            "registry refused (never sent), how many of them were read (must be 0), records read under a schema id no "
+            "producer was given (must be 0), records that could not be serialized, and records sent while a registry_pause "
+            "fault froze the registry.</p>",
+            table_html(checks, ["cell", "refused schema: records tried", "read", "unknown schema id: records read",
+                                "serialization errors", "sent while the registry was frozen"])]
+
+
 _STREAMS_SHOWN = tuple(BY_NAME[name] for name in ("e2e_p50_ms", "e2e_p99_ms", "processor_cpu_us_per_record"))
 
 PLANNING_RATE = 100_000  # records/s: the load the report's capacity table prices
@@ -263,6 +297,8 @@ _CHECKS = (
     ("torn_transactions", "committed transactions of which some records were read but not all"),
     ("partial_events", "events (one record per topic) read in some of their topics only"),
     ("aggregates_wrong", "keys whose final per-key count differs from their acknowledged input"),
+    ("schema_refused_written", "records tried with a schema the registry refused that were read anyway"),
+    ("schema_foreign_records", "records read under a schema id no producer was given"),
 )
 
 

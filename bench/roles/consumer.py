@@ -35,6 +35,11 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
     received = window_received = 0
     aggregates = np.zeros(spec.aggregate_keys, dtype=np.int64) if spec.aggregate_keys else None
     measure_start, measure_end = timeline.measure_start_ns, timeline.measure_end_ns
+    avro = None
+    if spec.registry:
+        from bench.roles.avro import AvroReader  # the registry client and Avro only where a cell uses them
+
+        avro = AvroReader(spec.registry, topics)
     while True:
         batch = pending or next_batch(consumer, 1000, 0.1)
         pending = []
@@ -44,7 +49,11 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
             if commit_first:
                 consumer.commit(asynchronous=True)
             values = [m.value() for m in records]
-            prefixes = read_prefixes(values)
+            if avro is None:
+                prefixes = read_prefixes(values)
+            else:  # decoded with the writer's schema, the id read from its field
+                records, decoded = avro.records(records)
+                prefixes = read_prefixes(avro.ids(decoded))
             ids = ids_by_stream(prefixes, np.fromiter((topic_index[m.topic()] for m in records), np.int64, len(records))
                                 if len(topics) > 1 else None)
             if aggregates is not None:  # a count only grows: its highest value read is the key's final aggregate
@@ -71,4 +80,5 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
         ids={key: np.concatenate(chunks) for key, chunks in seen.items()},
         received=received, cut_off=drain.cut_off, window_received=window_received, cpu_total_s=cpu_seconds(),
         histograms={"e2e": e2e.encoded()}, client_log=log.result(), aggregates=aggregates,
+        schema_ids=dict(avro.schema_ids) if avro else None, undecodable=avro.undecodable if avro else 0,
     )

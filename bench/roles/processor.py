@@ -55,6 +55,11 @@ class _Processor:
         distinct = DistinctIds()  # rewinds and duplicated input make `processed` overcount
         in_txn = False
         last_commit = last_progress = time.monotonic_ns()
+        avro = encode = None
+        if self.spec.registry:  # decode every input record, encode every output record, as an Avro pipeline stage does
+            from bench.roles.avro import AvroReader, AvroValues
+
+            avro, encode = AvroReader(self.spec.registry, [self.spec.input_topic]), AvroValues.encoder(self.spec.registry, out)
         while True:
             batch = pending or next_batch(self.consumer, 500, 0.05)
             pending = []
@@ -62,16 +67,22 @@ class _Processor:
             if records and self.transactional and not in_txn:
                 self.producer.begin_transaction()
                 in_txn = True
-            for message in records:
+            if avro is None:
+                values = [m.value() for m in records]  # the id travels in the value
+                ids = values
+            else:
+                records, decoded = avro.records(records)
+                values, ids = [encode(record) for record in decoded], avro.ids(decoded)
+            for value in values:
                 while True:
                     try:
-                        produce(out, message.value(), on_delivery=self._delivered)  # the id travels in the value
+                        produce(out, value, on_delivery=self._delivered)
                         break
                     except BufferError:
                         poll(0.001)
             poll(0)
             if records:
-                distinct.add(ids_by_producer(read_prefixes([m.value() for m in records])))
+                distinct.add(ids_by_producer(read_prefixes(ids)))
             self.uncommitted += len(records)
             self.processed += len(records)
             now = time.monotonic_ns()

@@ -83,6 +83,12 @@ class _Generator:
         self.acked_at_start: int | None = None  # records acknowledged when the window opened
         self.backlog = 0  # open loop: scheduled records not yet sent when the window ended
         self.acked_during_window = 0  # acknowledged while the window ran, whenever they were due (broker costs' denominator)
+        self.values = None  # serialization bytes: the id followed by random payload
+        if spec.registry:
+            from bench.roles.avro import AvroValues  # the registry client and Avro only where a cell uses them
+
+            self.values = AvroValues(spec.registry, self.topics, spec.message_size)
+        self.id_offset = self.values.id_offset if self.values else 0  # where a value carries the record's id
         self.delivered = self._delivery_report()
 
     def run(self) -> ProducerResult:
@@ -107,6 +113,7 @@ class _Generator:
         """Send the schedule (or as fast as librdkafka takes records) until the window ends."""
         spec, tl = self.spec, self.timeline
         payloads = [os.urandom(max(spec.message_size - PREFIX_SIZE, 0)) for _ in range(_PAYLOADS)]
+        changes = [(tl.measure_start_ns + int(at_s * 1e9), at_s, version) for at_s, version in sorted(spec.schema_changes)]
         interval_ns = int(1e9 / spec.rate) if spec.rate else 0
         txn_size = spec.transaction_size or 0
         txn_ns = int((spec.transaction_ms or 0) * 1e6)
@@ -174,13 +181,22 @@ class _Generator:
             if self.remaining is not None:
                 self.remaining[seq:seq + n] = bytes([len(self.topics)]) * n
             stamps = [intended + i * interval_ns for i in range(n)] if interval_ns else [intended] * n
-            batch = [{"value": pack(ordinal, index, seq + i, stamp) + payloads[(seq + i) % _PAYLOADS]} for i, stamp in enumerate(stamps)]
-            if keys:
-                for i, message in enumerate(batch):
-                    message["key"] = keys[(seq + i) % len(keys)]
-            self._send(self.topics[0], batch)
-            for topic in self.topics[1:]:  # the event's other records, in the same transaction
-                self._send(topic, [{k: m[k] for k in ("value", "key") if k in m} for m in batch])
+            if self.values is None:
+                batches = [[{"value": pack(ordinal, index, seq + i, stamp) + payloads[(seq + i) % _PAYLOADS]} for i, stamp in enumerate(stamps)]]
+                batches += [[{"value": m["value"]} for m in batches[0]] for _ in self.topics[1:]]
+            else:
+                if changes and now >= changes[0][0]:
+                    self.values.change(changes[0][2], changes.pop(0)[1], seq)
+                values = self.values.batch(seq, [pack(ordinal, index, seq + i, stamp) for i, stamp in enumerate(stamps)])
+                batches = None if values is None else [[{"value": v} for v in topic_values] for topic_values in values]
+            if batches is None:  # refused by the schema registry, or not serializable: never sent
+                self.states[seq:seq + n] = bytes([FAILED]) * n
+            else:
+                for topic, batch in zip(self.topics, batches):  # an event's records, in the same transaction
+                    if keys:
+                        for i, message in enumerate(batch):
+                            message["key"] = keys[(seq + i) % len(keys)]
+                    self._send(topic, batch)
             self.seq = seq + n
             if interval_ns and seq >= self.window_from[0]:
                 self.send_delay.record_many(np.maximum(0, (now - np.asarray(stamps, dtype=np.int64)) // 1000))
@@ -208,7 +224,7 @@ class _Generator:
                 if message["_error"].code() == KafkaError._QUEUE_FULL:
                     batch.append({k: message[k] for k in ("value", "key") if k in message})
                 else:
-                    self.states[RECORD_PREFIX.unpack_from(message["value"])[2]] = FAILED
+                    self.states[RECORD_PREFIX.unpack_from(message["value"], self.id_offset)[2]] = FAILED
             if batch:
                 self._wait_for_room(len(batch))
 
@@ -224,10 +240,10 @@ class _Generator:
         """The delivery callback, the hottest code of the generator: a closure over locals. The
         record's sequence number is read back from its value."""
         states, record, window_from, seq_of = self.states, self.produce_latency.record, self.window_from, _SEQ.unpack_from
-        remaining = self.remaining
+        remaining, at = self.remaining, self.id_offset + SEQ_OFFSET
 
         def delivered(err, msg) -> None:
-            seq = seq_of(msg.value(), SEQ_OFFSET)[0]
+            seq = seq_of(msg.value(), at)[0]
             if err is None:
                 states[seq] = ACKED
                 if seq >= window_from[0]:
@@ -237,7 +253,7 @@ class _Generator:
 
         def delivered_fan_out(err, msg) -> None:
             """An event is acknowledged once every one of its records is; one failure fails it."""
-            seq = seq_of(msg.value(), SEQ_OFFSET)[0]
+            seq = seq_of(msg.value(), at)[0]
             if err is None:
                 remaining[seq] -= 1
                 if not remaining[seq] and states[seq] != FAILED:
@@ -318,4 +334,5 @@ class _Generator:
                         "commit": self.commit_latency.encoded()},
             client_log=None,  # filled in by run()
             committed=np.asarray(self.committed, dtype=np.int64) if self.transactional else None, fenced=self.fenced,
+            schemas=self.values.result() if self.values else [], serialize_errors=self.values.errors if self.values else 0,
         )

@@ -95,6 +95,8 @@ class ProducerSpec:
     keys: int = 0                   # > 0: each record keyed by its sequence number modulo keys (bench.metrics.record_key)
     fan_out_topics: tuple = ()      # topics every record is also written to, in the same transaction (an event = one record per topic)
     announce_transactions: bool = False  # say each transaction's range before committing it (TXN), for a fault that kills the producer
+    registry: dict | None = None    # serialization avro: the schema registry client's configuration (url, credentials); None: bytes
+    schema_changes: tuple = ()      # (seconds into the window, schema version): schema_change faults (bench.schemas)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class ProcessorSpec:
     output_topic: str
     transaction_size: int | None    # effective commit bounds (parameters.transaction_bounds)
     transaction_ms: float | None
+    registry: dict | None = None    # serialization avro: decode every input record, encode every output record
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class ConsumerSpec:
     commit_offsets_before_processing: bool
     aggregate_keys: int = 0         # > 0: values end with the count of their key (a stateful processor's output)
     fan_out_topics: tuple = ()      # read too; ids come back per (topic, producer) stream (bench.metrics.stream)
+    registry: dict | None = None    # serialization avro: decode every record with the registry's schema for its id
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,18 @@ class ClientLogResult:
 
 
 @dataclass(frozen=True)
+class SchemaUse:
+    """A schema version a producer tried (serialization avro): registered, or refused by the registry."""
+
+    version: int             # bench.schemas.SCHEMAS
+    at_s: float | None       # seconds into the window it was tried; None: from the start
+    schema_id: int | None    # the registry's id for it; None: refused
+    refused: str | None      # the registry's answer when it refused
+    first: int               # the sequence number of the first record it was tried on
+    records: int             # records sent with it, or refused with it (never sent)
+
+
+@dataclass(frozen=True)
 class ProducerResult:
     producer_index: int
     states: bytes             # per sequence number: PENDING, ACKED, FAILED or ABORTED (bench.metrics)
@@ -172,6 +188,8 @@ class ProducerResult:
     committed: np.ndarray | None = None  # transactional: [first, end) of every committed transaction, flattened
     fenced: bool = False      # stopped by a newer instance with its transactional.id (a zombie fenced off)
     reconstructed: bool = False  # the runner's account of a producer killed by a fault (bench.cell.derive.reconstructed)
+    schemas: list[SchemaUse] = dataclasses.field(default_factory=list)  # serialization avro: every version tried, in order
+    serialize_errors: int = 0    # records that could not be serialized for another reason than a refusal (FAILED, never sent)
 
 
 @dataclass(frozen=True)
@@ -198,6 +216,8 @@ class ConsumerResult:
     histograms: dict
     client_log: ClientLogResult
     aggregates: np.ndarray | None = None  # with aggregate_keys: per key, the highest count read
+    schema_ids: dict[int, int] | None = None  # serialization avro: records read per writer schema id (from each value's header)
+    undecodable: int = 0                  # serialization avro: records the registry's schemas could not decode
 
 
 @dataclass(frozen=True)
@@ -261,14 +281,14 @@ def typed(cls: type, data: Any) -> Any:
     return cls(**values)
 
 
-_NESTED = {"ClientLogResult": ClientLogResult, "list[LagTarget]": LagTarget}
+_NESTED = {"ClientLogResult": ClientLogResult, "list[LagTarget]": LagTarget, "list[SchemaUse]": SchemaUse}
 
 
 def _field(hint: str, value: Any) -> Any:
     if hint in _NESTED:
         kind = _NESTED[hint]
         return [typed(kind, v) for v in value] if hint.startswith("list[") else typed(kind, value)
-    if hint == "dict[int, np.ndarray]":  # JSON keys are strings
+    if hint in ("dict[int, np.ndarray]", "dict[int, int] | None") and value is not None:  # JSON keys are strings
         return {int(k): v for k, v in value.items()}
     return value
 
