@@ -122,6 +122,9 @@ class Parameter:
     abbreviation: str | None      # prefix of its value in cell ids ("" for the value alone; None: not in ids)
     doc: str
     shapes: Callable[[modes.Mode, str], bool] = _always  # whether it means anything for (mode, topology)
+    # what every run made before the parameter existed had (they did not record it), so that such a
+    # run still matches a new one in compare; None: unknown, and it matches only another such run
+    before: Any = None
 
     def to_cell(self, value: Any) -> Any:
         """The profile's value as the cell spec holds it (`rate: max` is closed loop, None)."""
@@ -167,7 +170,7 @@ PARAMETERS: tuple[Parameter, ...] = (
               "value bytes per record, its 24-byte id and send time included (bench.metrics.RECORD_PREFIX)"),
     Parameter("serialization", str, one_of("bytes", "avro"), "bytes", "",
               "record values: random bytes, or Avro order events (bench.schemas) with their schema in a registry whose "
-              "subject compatibility is FULL, serialized by the producers, decoded by every reader"),
+              "subject compatibility is FULL, serialized by the producers, decoded by every reader", before="bytes"),
     Parameter("rate", int, _RATE, "max", "r",
               "records/s of the whole cell; max is closed loop; find searches the highest rate sustained within slo_p99_ms (bench.capacity)"),
     Parameter("producers", int, whole(1, 64), 1, "n", "producer processes, the rate split between them"),

@@ -11,7 +11,9 @@ Versions, under subject compatibility FULL:
 - 1, the schema every cell starts with;
 - 2, a FULL-compatible change: a new optional field with a default (old readers skip it, new
   readers fill it in for old records);
-- 3, an incompatible change: `unit_price_cents` from long to string; the registry must refuse it.
+- 3, an incompatible change: `quantity` dropped, a field without a default. BACKWARD compatibility
+  (the registries' default) allows it, since new readers ignore the field; FULL refuses it, since
+  a consumer still on version 1 cannot read such a record: so its refusal shows FULL in force.
 """
 
 from __future__ import annotations
@@ -50,14 +52,10 @@ def _schema(fields: list[dict]) -> dict:
     return {"type": "record", "name": "OrderEvent", "namespace": "eosbench", "fields": fields}
 
 
-def _changed(name: str, new_type) -> list[dict]:
-    return [{**f, "type": new_type} if f["name"] == name else f for f in _V1_FIELDS]
-
-
 SCHEMAS: dict[int, dict] = {
     1: _schema(_V1_FIELDS),
     COMPATIBLE: _schema([*_V1_FIELDS, {"name": "coupon_code", "type": ["null", "string"], "default": None}]),
-    INCOMPATIBLE: _schema(_changed("unit_price_cents", "string")),
+    INCOMPATIBLE: _schema([f for f in _V1_FIELDS if f["name"] != "quantity"]),
 }
 
 
@@ -111,7 +109,7 @@ def _fields(version: int) -> list[dict]:
         if version == COMPATIBLE:
             record["coupon_code"] = f"SAVE{rng.randrange(100)}" if i % 4 == 0 else None
         if version == INCOMPATIBLE:
-            record["unit_price_cents"] = f"{record['unit_price_cents'] / 100:.2f}"
+            del record["quantity"]
         records.append(record)
     return records
 

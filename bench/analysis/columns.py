@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench.formatting import percent
 from bench.metrics import REQUEST_TYPES
-from bench.parameters import NAMES as PARAMETER_NAMES
+from bench.parameters import BY_NAME as PARAMETERS_BY_NAME, NAMES as PARAMETER_NAMES
 
 # The tables that show metrics, each listing its columns in order (a cell's id and flags aside).
 RUN_TABLE, CAPACITY, RESOURCES = "run table", "capacity", "resources"
@@ -199,7 +199,7 @@ def with_parameter_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with a column for every parameter: a run made before a parameter existed did not
     record it (an empty value, which matches only another run that did not record it either)."""
     missing = [name for name in PARAMETER_NAMES if name not in frame.columns]
-    return frame.assign(**{name: None for name in missing}) if missing else frame
+    return frame.assign(**{name: PARAMETERS_BY_NAME[name].before for name in missing}) if missing else frame
 
 
 def view(name: str) -> list[Metric]:

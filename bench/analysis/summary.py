@@ -8,7 +8,7 @@ import pandas as pd
 
 from bench import modes
 from bench.analysis.columns import METRICS, Source, flags, with_parameter_columns
-from bench.parameters import NAMES as PARAM_COLUMNS
+from bench.parameters import BY_NAME, NAMES as PARAM_COLUMNS
 from bench.results import RunStore
 
 
@@ -29,7 +29,7 @@ def row(store: RunStore, cell: dict) -> dict:
     p = cell["params"]
     source = Source(p, cell["metrics"], store.lag(cell["dir"]))
     out = {"cell_id": p["cell_id"], "repetition": p["repetition"], "ordinal": p["ordinal"], "kafka_version": p.get("kafka_version")}
-    out.update({k: p.get(k) for k in PARAM_COLUMNS})
+    out.update({k: p.get(k, BY_NAME[k].before) for k in PARAM_COLUMNS})
     out["rate"] = "max" if p.get("rate") is None else p["rate"]
     out.update({m.name: m.source(source) for m in METRICS})
     out["status"] = source.metrics.get("status")
