@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench import capacity
-from bench.capacity import Step, _judge
+from bench.capacity import _judge
 from bench.cell.spec import CellOutcome, CellSpec, Target
 
 SPEC = dict(message_size=256, partitions=2, warmup_s=1, duration_s=2, rate="find")
@@ -35,20 +37,6 @@ def short_search(monkeypatch):
 
 
 @pytest.mark.broker
-def test_the_search_reports_the_highest_sustained_rate_below_the_closed_loop_ceiling(bootstrap_servers, short_search):
-    steps: list[Step] = []
-    result = capacity.search(CellSpec("at_least_once", slo_p99_ms=1000, **SPEC), Target(bootstrap_servers), 1,
-                             "test-capacity", steps.append)
-    assert result.status == "ok", result.status
-    found = result.metrics["capacity"]
-    assert len(found["steps"]) == len(steps) == 3
-    assert 0 < found["sustainable_msgs"] < found["closed_loop_msgs"]
-    assert found["sustainable_msgs"] == max(s.rate for s in steps if s.sustained)
-    assert all(s.rate > found["sustainable_msgs"] for s in steps if not s.sustained)
-    assert result.spec.rate == "find" and result.metrics["loop"] == "open"
-
-
-@pytest.mark.broker
 def test_an_objective_nothing_can_meet_fails_the_cell_with_one_line(bootstrap_servers, short_search):
     result = capacity.search(CellSpec("at_least_once", slo_p99_ms=0.1, **SPEC), Target(bootstrap_servers), 1, "test-capacity-slo")
     assert result.status.startswith("failed: no rate down to") and "within 0.1 ms" in result.status
@@ -67,3 +55,9 @@ def test_a_run_with_rate_find_stores_the_sustainable_rate_in_its_summary(bootstr
     row = end.summary.iloc[0]
     assert end.status == "complete" and row["status"] == "ok"
     assert row["rate"] == "find" and row["slo_p99_ms"] == 1000 and row["sustainable_msgs"] > 0
+    # the search: the highest sustained rate of its steps, below the closed-loop ceiling, every faster step not sustained
+    found = json.loads(next((tmp_path / "results" / "cap" / "cells").glob("*/r1/metrics.json")).read_text())["capacity"]
+    assert len(found["steps"]) == 3 and 0 < found["sustainable_msgs"] < found["closed_loop_msgs"]
+    assert found["sustainable_msgs"] == max(s["rate"] for s in found["steps"] if s["sustained"])
+    assert all(s["rate"] > found["sustainable_msgs"] for s in found["steps"] if not s["sustained"])
+    assert row["loop"] == "open"

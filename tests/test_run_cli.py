@@ -18,7 +18,8 @@ SECRET = "hunter2-do-not-write"
 TINY = f"""
 description: two modes, two repetitions, short
 client: {{sasl.password: "{SECRET}", sasl.oauthbearer.assertion.private.key.passphrase: "{SECRET}",
-         sasl.oauthbearer.config: "principal=admin clientSecret={SECRET}", batch.size: 2048, fetch.min.bytes: 1}}
+         sasl.oauthbearer.config: "principal=admin clientSecret={SECRET}", batch.size: 2048, fetch.min.bytes: 1,
+         schema.registry.basic.auth.user.info: "eosbench:{SECRET}"}}
 workload: {{topology: produce, partitions: 2, message_size: 200, rate: 3000, warmup_s: 1, duration_s: 2, transaction_size: 50}}
 sweep: {{mode: [at_least_once, transactional]}}
 repeat: 2

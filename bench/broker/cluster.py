@@ -85,14 +85,7 @@ class Node:
 
     def is_running(self) -> bool:
         """True only if the pid is alive AND is this node's JVM (pids get reused)."""
-        if not self.pid:
-            return False
-        try:
-            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes().decode(errors="replace")
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return False
-        return str(self.config_file) in cmdline and stat.split(")")[-1].split()[0] != "Z"
+        return process_running(self.pid, str(self.config_file))
 
 
 @dataclass
@@ -160,6 +153,19 @@ def replication(brokers: int) -> tuple[int, int]:
     """(replication factor, min.insync.replicas) for a cluster of `brokers`: 3 and 2 where there are
     three brokers to hold copies (the setting exactly-once deployments run with), else 1 and 1."""
     return (3, 2) if brokers >= 3 else (1, 1)
+
+
+def process_running(pid: int | None, marker: str) -> bool:
+    """Whether `pid` is alive (not a zombie) and its command line holds `marker`: a pid that was
+    reused by another process is not ours."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return marker in cmdline and stat.split(")")[-1].split()[0] != "Z"
 
 
 # ---------------------------------------------------------------------------------------- state

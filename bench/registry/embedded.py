@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.broker.cluster import free_port
+from bench.broker.cluster import free_port, process_running
 from bench.broker.distribution import find_jdk
 from bench.errors import EnvironmentProblem
 from bench.paths import cache_dir, state_dir
@@ -64,12 +64,7 @@ class Registry:
 
     def is_running(self) -> bool:
         """True only if the pid is alive and is this registry's JVM (pids get reused)."""
-        try:
-            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes().decode(errors="replace")
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return False
-        return _marker(self.home) in cmdline and stat.split(")")[-1].split()[0] != "Z"
+        return process_running(self.pid, _marker(self.home))
 
     def describe(self) -> dict:
         """What the manifest records."""
