@@ -22,6 +22,15 @@ from bench import schemas
 from bench.roles.protocol import SchemaUse
 
 _REFUSED = (409, 422)  # incompatible with the subject's compatibility rule; an invalid schema
+# TopicNameStrategy (`<topic>-value`), named: confluent-kafka 2.16's default (ASSOCIATED) first asks the
+# registry's associations API, which Confluent Platform has and Apicurio answers 404; on the embedded
+# registry a producer then hung in that request for minutes (seen twice, its cell never ended)
+_SERDE = {"subject.name.strategy.type": "TOPIC"}
+REQUEST_TIMEOUT_S = 30  # a registry that does not answer fails a request, never hangs a role (unless set otherwise)
+
+
+def registry_client(registry: dict) -> SchemaRegistryClient:
+    return SchemaRegistryClient({"timeout": REQUEST_TIMEOUT_S, **registry})
 
 
 class _Version:
@@ -29,7 +38,7 @@ class _Version:
 
     def __init__(self, client: SchemaRegistryClient, version: int, message_size: int, at_s: float | None, first: int):
         self.version, self.at_s, self.first = version, at_s, first
-        self.serialize = AvroSerializer(client, schemas.schema_text(version))
+        self.serialize = AvroSerializer(client, schemas.schema_text(version), conf=_SERDE)
         self.templates = schemas.templates(version, message_size)
         self.schema_id: int | None = None
         self.records = 0
@@ -48,7 +57,7 @@ class AvroValues:
     id_offset = schemas.ID_OFFSET
 
     def __init__(self, registry: dict, topics: list[str], message_size: int):
-        self.client = SchemaRegistryClient(registry)
+        self.client = registry_client(registry)
         self.message_size = message_size
         self.contexts = [SerializationContext(topic, MessageField.VALUE) for topic in topics]
         self.current = _Version(self.client, 1, message_size, None, 0)
@@ -93,7 +102,7 @@ class AvroValues:
     def encoder(registry: dict, topic: str):
         """Record -> value for `topic` with version 1 (a processor's output: it writes the schema
         it was built with, whatever version it read)."""
-        serialize = AvroSerializer(SchemaRegistryClient(registry), schemas.schema_text(1))
+        serialize = AvroSerializer(registry_client(registry), schemas.schema_text(1), conf=_SERDE)
         context = SerializationContext(topic, MessageField.VALUE)
         return lambda record: serialize(record, context)
 
@@ -106,7 +115,7 @@ class AvroReader:
     """Decodes a reader's records and counts them per writer schema id."""
 
     def __init__(self, registry: dict, topics: list[str]):
-        self.decode = AvroDeserializer(SchemaRegistryClient(registry))
+        self.decode = AvroDeserializer(registry_client(registry), conf=_SERDE)
         self.contexts = {topic: SerializationContext(topic, MessageField.VALUE) for topic in topics}
         self.schema_ids: Counter = Counter()
         self.undecodable = 0
