@@ -53,7 +53,7 @@ def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, resul
         sys.exit(130)
     cells = summary.cells(end.summary)
     print_run_table(cells, overhead.overhead(end.summary, profile.baseline), profile.baseline)
-    print_schema_layer(cells, avro_against_bytes(end.summary, profile.baseline))
+    print_schema_layer(end.summary, avro_against_bytes(end.summary, profile.baseline))
     click.echo(f"\nresults: {end.store.directory}")
     for line in end.broken_guarantees:
         click.echo(f"GUARANTEE BROKEN: {line}", err=True)

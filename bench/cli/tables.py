@@ -57,10 +57,10 @@ def print_run_table(cells: pd.DataFrame, overhead: pd.DataFrame, baseline: str |
                 click.echo(f"{cell_id}: {o.interval_note}")
 
 
-def print_schema_layer(cells: pd.DataFrame, contrasts: pd.DataFrame) -> None:
-    """The schema layer of a run with Avro cells: what it cost against bytes, and what each Avro
-    cell's schema faults let into its topics."""
-    if cells.empty or "serialization" not in cells or not (cells["serialization"] == "avro").any():
+def print_schema_layer(runs: pd.DataFrame, contrasts: pd.DataFrame) -> None:
+    """The schema layer of a run with Avro cells (`runs`: one row per cell repetition): what it cost
+    against bytes, and what each Avro cell's schema faults let into its topics (repetitions added)."""
+    if runs.empty or "serialization" not in runs or not (runs["serialization"] == "avro").any():
         return
     click.echo("\nschema layer (Avro through the schema registry, subject compatibility FULL)")
     if not contrasts.empty:
@@ -71,12 +71,12 @@ def print_schema_layer(cells: pd.DataFrame, contrasts: pd.DataFrame) -> None:
         click.echo(render(["contrast", "cell", "base msg/s", "msg/s", "overhead [95% CI]", "pairs", "producer CPU us/rec",
                            "consumer CPU us/rec", "e2e p99 ms"], rows, right={2, 3, 5}))
         click.echo("overhead = 100 x (1 - throughput / base throughput), paired by repetition; 95% per row")
-    avro = cells[cells["serialization"] == "avro"]
-    faults = [r for r in avro.itertuples() if (getattr(r, "schema_refused_records", 0) or 0) > 0
-              or not pd.isna(getattr(r, "registry_outage_records", float("nan")))]
-    for r in faults:
-        click.echo(f"{r.cell_id}: {int(r.schema_refused_records or 0):,} records tried with a refused schema, "
-                   f"{int(r.schema_refused_written or 0):,} of them read; {int(r.schema_foreign_records or 0):,} records under "
-                   f"an unknown schema id; {int(r.serialize_errors or 0):,} serialization errors"
-                   + ("" if pd.isna(r.registry_outage_records) else
-                      f"; {int(r.registry_outage_records):,} records sent while the registry was frozen (cached schema ids)"))
+    columns = ["schema_refused_records", "schema_refused_written", "schema_foreign_records", "serialize_errors", "registry_outage_records"]
+    avro = runs[(runs["serialization"] == "avro") & (runs["status"] == "ok")]
+    for cell_id, r in avro.groupby("cell_id", sort=False)[columns].sum(min_count=1).iterrows():
+        if (r["schema_refused_records"] or 0) > 0 or not pd.isna(r["registry_outage_records"]):
+            click.echo(f"{cell_id}: {r['schema_refused_records']:,.0f} records tried with a refused schema, "
+                       f"{r['schema_refused_written']:,.0f} of them read; {r['schema_foreign_records']:,.0f} records under an "
+                       f"unknown schema id; {r['serialize_errors']:,.0f} serialization errors"
+                       + ("" if pd.isna(r["registry_outage_records"]) else
+                          f"; {r['registry_outage_records']:,.0f} records sent while the registry was frozen"))

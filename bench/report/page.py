@@ -217,9 +217,10 @@ def _schema_layer(data: RunData) -> list[str]:
              str(r.pairs), f"{r.base_producer_cpu_us:.1f} / {r.producer_cpu_us:.1f}", f"{r.base_consumer_cpu_us:.1f} / {r.consumer_cpu_us:.1f}",
              f"{r.base_e2e_p99_ms:,.1f} / {r.e2e_p99_ms:,.1f}"]
             for r in avro_against_bytes(data.summary, data.baseline).itertuples()]
-    checks = [[r.cell_id, f"{r.schema_refused_records:,.0f}", f"{r.schema_refused_written:,.0f}", f"{r.schema_foreign_records:,.0f}",
-               f"{r.serialize_errors:,.0f}", "-" if _nan(r.registry_outage_records) else f"{r.registry_outage_records:,.0f}"]
-              for r in cells[cells["serialization"] == "avro"].itertuples()]
+    columns = ["schema_refused_records", "schema_refused_written", "schema_foreign_records", "serialize_errors", "registry_outage_records"]
+    runs = data.summary[(data.summary["serialization"] == "avro") & (data.summary["status"] == "ok")]
+    checks = [[cell_id, *("-" if _nan(v) else f"{v:,.0f}" for v in r)]
+              for cell_id, r in runs.groupby("cell_id", sort=False)[columns].sum(min_count=1).iterrows()]
     registry = data.manifest.get("schema_registry") or {}
     where = (f"the embedded {registry.get('product')} {registry.get('version')}" if registry.get("embedded")
              else f"the registry at {registry.get('url')}")
