@@ -75,8 +75,8 @@ def print_schema_layer(runs: pd.DataFrame, contrasts: pd.DataFrame) -> None:
     avro = runs[(runs["serialization"] == "avro") & (runs["status"] == "ok")]
     for cell_id, r in avro.groupby("cell_id", sort=False)[columns].sum(min_count=1).iterrows():
         if (r["schema_refused_records"] or 0) > 0 or not pd.isna(r["registry_outage_records"]):
-            click.echo(f"{cell_id}: {r['schema_refused_records']:,.0f} records tried with a refused schema, "
-                       f"{r['schema_refused_written']:,.0f} of them read; {r['schema_foreign_records']:,.0f} records under an "
-                       f"unknown schema id; {r['serialize_errors']:,.0f} serialization errors"
+            click.echo(f"{cell_id}: refused schema: {r['schema_refused_records']:,.0f} record(s) tried, "
+                       f"{r['schema_refused_written']:,.0f} read; unknown schema id: {r['schema_foreign_records']:,.0f} read; "
+                       f"serialization errors: {r['serialize_errors']:,.0f}"
                        + ("" if pd.isna(r["registry_outage_records"]) else
-                          f"; {r['registry_outage_records']:,.0f} records sent while the registry was frozen"))
+                          f"; sent while the registry was frozen: {r['registry_outage_records']:,.0f}"))
