@@ -99,7 +99,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     rows = [summary.row(store, cell) for cell in store.cells()]  # read once; each new cell adds its row
     home = state_dir() / "runs" / store.directory.name
     try:
-        if registry is not None and registry.embedded is None and not request.schema_registry:
+        if registry is not None and not request.schema_registry:  # the embedded one, started for this run
             registry = replace(registry, embedded=embedded_registry.start(home))
             progress.note(f"schema registry: Apicurio Registry {registry.embedded.version} at {registry.embedded.url}, "
                           f"ready in {registry.embedded.start_s:.1f}s" + (f" (fetched in {registry.embedded.fetched_s:.1f}s)"

@@ -69,7 +69,10 @@ def run_cell(
             features.set_transaction_version(target, spec.transaction_version)
         topics.create(admin, spec, target, names.topics)
         if spec.serialization == "avro":
-            _registry(lambda: target.registry.prepare(topology.subjects(names.topics)), "set FULL compatibility")
+            try:
+                target.registry.prepare(topology.subjects(names.topics))
+            except Exception as exc:  # httpx's connection errors, the registry's own answers
+                raise CellFailed(f"the schema registry did not set FULL compatibility: {exc}") from None
         reader = start("consumer", specs.consumer_role, specs.consumer)
         running.append(reader)
 
@@ -160,14 +163,6 @@ def run_cell(
         measure_start_epoch_s=(timeline.measure_start_ns / 1e9 + timeline.epoch_offset_s) if timeline else time.time(),
         faults=faults_done, client_logs=client_logs, tracebacks=tracebacks,
     )
-
-
-def _registry(call: Callable[[], None], what: str) -> None:
-    """A registry call of the cell runner; a registry that fails it fails the cell."""
-    try:
-        call()
-    except Exception as exc:  # httpx's connection errors, the registry's own answers
-        raise CellFailed(f"the schema registry did not {what}: {exc}") from None
 
 
 def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: dict[str, LatencySeries], timeline: Timeline,
