@@ -55,6 +55,18 @@ BAD = {
     "unknown fault": ("'faults[0].kind' must be one of", GOOD + "faults: [{kind: nuke, at_s: 1}]\n"),
     "a capacity search under faults": ("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults",
                                        GOOD.replace("partitions: 1,", "partitions: 1, rate: find,") + "faults: [{kind: consumer_pause, at_s: 0.5, duration_s: 0.2}]\n"),
+    "a schema change without Avro": ("faults[0]: schema_change needs serialization avro",
+                                     GOOD + "faults: [{kind: schema_change, at_s: 0.5}]\n"),
+    "a registry pause without its length": ("'faults[0].duration_s' must say how long the registry_pause lasts",
+                                            GOOD.replace("partitions: 1,", "partitions: 1, serialization: avro,")
+                                            + "faults: [{kind: registry_pause, at_s: 0.5}]\n"),
+    "a schema change neither compatible nor not": ("'faults[0].compatible' must be true",
+                                                   GOOD.replace("partitions: 1,", "partitions: 1, serialization: avro,")
+                                                   + "faults: [{kind: schema_change, at_s: 0.5, compatible: maybe}]\n"),
+    "a schema registry property the client does not know": ("the schema registry client refuses its properties",
+                                                            GOOD + "client: {schema.registry.bogus.key: x}\n"),
+    "the schema registry's url as a client property": ("give --schema-registry URL instead",
+                                                        GOOD + "client: {schema.registry.url: 'http://r:8081'}\n"),
     "an objective of zero": ("'workload.slo_p99_ms' must be a number >= 0.1", GOOD.replace("partitions: 1,", "partitions: 1, slo_p99_ms: 0,")),
     # the reproductions: guarantees overridden past validation
     "idempotence switched off under transactional": ("client property 'enable.idempotence' would change what mode transactional means",
