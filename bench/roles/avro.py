@@ -63,8 +63,7 @@ class AvroValues:
         self.current = _Version(self.client, 1, message_size, None, 0)
         self.trying: _Version | None = None  # a version asked for and not yet accepted by the registry
         self.uses: list[SchemaUse] = []       # finished uses: refused versions, and versions replaced by a newer one
-        self.errors = 0
-        self.first_error: str | None = None
+        self.errors = 0  # records that could not be serialized (ProducerResult.serialize_errors)
 
     def change(self, version: int, at_s: float, seq: int) -> None:
         """From the next batch on, write `version` (a schema_change fault)."""
@@ -82,9 +81,11 @@ class AvroValues:
                 self.uses.append(version.use(refused=f"HTTP {exc.http_status_code}: {exc.error_message}"[:500]))
                 self.trying = None
                 return None
-            return self._failed(exc, len(ids))
-        except Exception as exc:  # the registry unreachable while a schema had to be registered or looked up
-            return self._failed(exc, len(ids))
+            self.errors += len(ids)
+            return None
+        except Exception:  # the registry unreachable while a schema had to be registered or looked up
+            self.errors += len(ids)
+            return None
         if version is self.trying:
             self.uses.append(self.current.use())
             self.current, self.trying = version, None
@@ -92,11 +93,6 @@ class AvroValues:
             version.schema_id = int.from_bytes(values[0][0][1:schemas.WIRE_HEADER], "big")
         version.records += len(ids)
         return values
-
-    def _failed(self, exc: Exception, records: int) -> None:
-        self.errors += records
-        self.first_error = self.first_error or f"{type(exc).__name__}: {exc}"[:300]
-        return None
 
     @staticmethod
     def encoder(registry: dict, topic: str):
