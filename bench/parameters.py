@@ -174,6 +174,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("rate", int, _RATE, "max", "r",
               "records/s of the whole cell; max is closed loop; find searches the highest rate sustained within slo_p99_ms (bench.capacity)"),
     Parameter("producers", int, whole(1, 64), 1, "n", "producer processes, the rate split between them"),
+    Parameter("launcher", str, one_of("local", "trogdor"), "local", "",
+              "where the cell's roles run: processes of this run (local), or Trogdor ExternalCommand tasks on the agents "
+              "of the profile's `trogdor` section (bench.trogdor)", before="local"),
     Parameter("abort_ratio", float, (lambda v: number(v) and 0 <= v < 1, "a number in [0, 1)"), 0.0, "ab",
               "share of the producer's transactions aborted on purpose", _aborts),
     Parameter("replication_factor", int, optional(whole(1, 16)), None, "rf", "of the cell's topics; null: the cluster's default"),

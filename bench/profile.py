@@ -25,7 +25,7 @@ from bench.registry.target import check_properties as check_registry_properties,
 
 ORDERS = ("interleaved", "sequential")
 FAULT_KINDS = ("processor_kill", "consumer_pause", "producer_kill", "zombie", "pause", "kill", "command", "schema_change",
-               "registry_pause")
+               "registry_pause", "trogdor_process_stop")
 
 # Limits: a value past one is legal YAML but not a benchmark anyone means to run (or a typo of
 # one); refusing it up front is cheaper than finding out hours into a run. Documented in the README.
@@ -40,7 +40,9 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+([-.][0-9A-Za-z.-]+)?$")
 
 _SECONDS_INTO_WINDOW = between(0, 86_400)
 
-TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "baseline", "faults", "warmup_max_s")
+TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "baseline", "faults", "warmup_max_s", "trogdor")
+TROGDOR_KEYS = ("agents", "placement", "python")
+PLACEMENT_KEYS = ("producers", "consumer", "processor")
 KAFKA_KEYS = ("version", "brokers", "storage")
 
 
@@ -61,6 +63,7 @@ class Profile:
     faults: list[dict] = field(default_factory=list)
     warmup_max_s: float = warmup.MAX_S  # the run's warm-up (bench.warmup) per broker start at most; 0: one round
     storage: str = "disk"  # the embedded brokers' log directories: disk, or memory (a tmpfs; bench.broker.cluster)
+    trogdor: dict = field(default_factory=dict)  # where cells with launcher trogdor run (bench.trogdor.placement)
 
     def as_dict(self) -> dict:
         """The resolved profile, as recorded in the manifest (secrets are redacted by the caller)."""
@@ -71,6 +74,7 @@ class Profile:
             "client": dict(self.client), "workload": dict(self.workload), "sweep": dict(self.sweep),
             "repeat": self.repeat, "order": self.order, "baseline": self.baseline, "faults": list(self.faults),
             "warmup_max_s": self.warmup_max_s,
+            **({"trogdor": dict(self.trogdor)} if self.trogdor else {}),  # absent when unset, as in runs made before it
         }
 
 
@@ -267,10 +271,38 @@ def _validate(raw: dict, source: str) -> Profile:
         if fault["at_s"] >= shortest:
             raise fail(f"faults[{i}].at_s {fault['at_s']:g} lies after the measured window ({shortest:g} s): the fault would never happen")
 
+    trogdor = _trogdor(_section(raw, "trogdor", fail), fail)
+    if "trogdor" not in sweep.get("launcher", [workload["launcher"]]):
+        if trogdor:
+            raise fail("'trogdor' places the roles of cells with launcher trogdor, and no cell has it: set workload.launcher: trogdor")
+        if any(f["kind"] == "trogdor_process_stop" for f in faults):
+            raise fail("a trogdor_process_stop fault runs through Trogdor: it needs cells with launcher trogdor")
+
     if faults and "find" in sweep.get("rate", [workload["rate"]]):
         raise fail("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults (give the faults a fixed rate)")
     return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults,
-                   float(warmup_max_s), storage)
+                   float(warmup_max_s), storage, trogdor)
+
+
+def _trogdor(section: dict, fail) -> dict:
+    """`trogdor`: `agents` (how many the embedded Trogdor starts, or the names of --trogdor's agents),
+    `placement` (agent names per role: producers, consumer, processor) and `python` (the
+    interpreter with eosbench on the agents' hosts)."""
+    _known(section, TROGDOR_KEYS, "trogdor.", fail)
+    agents = section.get("agents")
+    if agents is not None and not whole(1, 16)[0](agents) and not (
+            isinstance(agents, list) and agents and all(isinstance(a, str) and a for a in agents) and len(set(agents)) == len(agents)):
+        raise fail(f"'trogdor.agents' must be how many agents to start (1 to 16) or a list of distinct agent names, not {agents!r}")
+    placement = _section(section, "placement", fail) if "placement" in section else {}
+    _known(placement, PLACEMENT_KEYS, "trogdor.placement.", fail)
+    for key, value in placement.items():
+        names = value if key == "producers" and isinstance(value, list) else [value]
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise fail(f"'trogdor.placement.{key}' must be an agent name{' or a list of them' if key == 'producers' else ''}, not {value!r}")
+    python = section.get("python")
+    if python is not None and not (isinstance(python, str) and python):
+        raise fail(f"'trogdor.python' must be the path of a Python with eosbench installed on the agents' hosts, not {python!r}")
+    return section
 
 
 # Properties eosbench sets itself, per cell and role: a profile that set them would break the cell.
@@ -345,7 +377,7 @@ def _check_fault(fault: Any, label: str, fail) -> None:
                "producer_kill": ("at_s", "duration_s"), "zombie": ("at_s", "duration_s"),
                "pause": ("at_s", "duration_s", "target"), "kill": ("at_s", "duration_s", "target"),
                "command": ("at_s", "duration_s", "command", "end_command"), "schema_change": ("at_s", "compatible"),
-               "registry_pause": ("at_s", "duration_s")}[kind]
+               "registry_pause": ("at_s", "duration_s"), "trogdor_process_stop": ("at_s", "duration_s", "agents", "process")}[kind]
     _known(fault, ("kind", *allowed), f"{label}.", fail)
     if not _SECONDS_INTO_WINDOW[0](fault.get("at_s")):
         raise fail(f"'{label}.at_s' must be a number of seconds into the measured window ({_SECONDS_INTO_WINDOW[1]})")
@@ -353,10 +385,16 @@ def _check_fault(fault: Any, label: str, fail) -> None:
         raise fail(f"'{label}.duration_s' must be {between(0, 3_600)[1]} seconds")
     if kind == "schema_change" and not isinstance(fault.get("compatible", True), bool):
         raise fail(f"'{label}.compatible' must be true (a FULL-compatible change) or false (an incompatible one)")
-    if kind in ("consumer_pause", "pause", "zombie", "registry_pause") and not fault.get("duration_s"):
+    if kind in ("consumer_pause", "pause", "zombie", "registry_pause", "trogdor_process_stop") and not fault.get("duration_s"):
         raise fail(f"'{label}.duration_s' must say how long the {kind} lasts (seconds > 0)")
     target = fault.get("target", "leader")
     if kind in ("pause", "kill") and target != "leader" and not whole(1, 3)[0](target):
         raise fail(f"'{label}.target' must be 'leader' or a broker id, not {target!r}")
+    if kind == "trogdor_process_stop":
+        agents = fault.get("agents")
+        if not (isinstance(agents, list) and agents and all(isinstance(a, str) and a for a in agents)):
+            raise fail(f"'{label}.agents' must list the Trogdor agents on the hosts of the processes to stop")
+        if not (isinstance(fault.get("process", "kafka.Kafka"), str) and fault.get("process", "kafka.Kafka")):
+            raise fail(f"'{label}.process' must be a part of the Java processes' jcmd line (default kafka.Kafka: the brokers)")
     if kind == "command" and not isinstance(fault.get("command"), str):
         raise fail(f"'{label}.command' must be the shell command to run")

@@ -24,7 +24,7 @@ from bench.broker.session import session
 from bench.cell.phases import run_cell
 from bench.cell.spec import CellOutcome, Target
 from bench.client_properties import for_client, redact, to_java
-from bench.errors import BadInput
+from bench.errors import BadInput, EnvironmentProblem
 from bench.paths import state_dir
 from bench.placement import Placement, pin_this_process
 from bench.profile import Profile
@@ -32,6 +32,8 @@ from bench.registry import embedded as embedded_registry, target as registry_tar
 from bench.registry.target import RegistryTarget, split_properties
 from bench.broker.distribution import find_jdk
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
+from bench.roles.launcher import AgentLost
+from bench.trogdor import embedded as embedded_trogdor, site as trogdor_site
 from bench.sweep import PlannedCell, plan
 from bench import warmup
 
@@ -49,6 +51,7 @@ class RunRequest:
     placement: Placement | None = None  # --cpus: broker and clients on disjoint CPUs
     jmx: dict[str, str] = field(default_factory=dict)  # --jmx: broker -> host:port of a cluster eosbench did not start
     schema_registry: str | None = None  # --schema-registry: a Confluent-compatible registry instead of the embedded one
+    trogdor: str | None = None  # --trogdor: a Trogdor coordinator for cells with launcher trogdor, instead of the embedded one
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         for version in profile.kafka_versions:
             jvm.classpath(distribution.resolve(version))
     registry = _registry(request, cells, progress)  # a registry that does not answer, or no Java for one: before anything is written
+    trogdor = trogdor_site.connect(request.trogdor, profile.trogdor, [c.spec.launcher for c in cells])  # likewise
+    if request.trogdor and trogdor is None:
+        progress.note("no cell has launcher trogdor: --trogdor is not used")
     store = _open_store(request, cells)
     todo = [c for c in cells if not store.has_cell(c)]
     progress.begin(len(cells), len(cells) - len(todo), todo)
@@ -107,21 +113,31 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
             registry = replace(registry, config={**registry.config, "url": registry.embedded.url})
         if registry is not None:
             store.update_manifest(schema_registry=registry.describe())
+        if trogdor is not None and trogdor.owned:
+            trogdor = trogdor_site.start(trogdor, home, profile.kafka_versions[0])
+            progress.note(f"trogdor: a coordinator and {len(trogdor.agents)} agents at {trogdor.coordinator.url}, "
+                          f"ready in {trogdor.embedded.start_s:.1f}s")
+        if trogdor is not None:
+            store.update_manifest(trogdor=trogdor.describe())
         for version, block in _blocks(todo):
             with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note,
                          placement.broker if placement else (), request.jmx, java_roles=java_roles,
                          storage=profile.storage) as (target, broker):
-                target = replace(target, registry=registry)
+                target = replace(target, registry=registry, trogdor=trogdor)
                 brokers.setdefault(version, broker)
                 store.update_manifest(broker=_broker_record(brokers), status="running")
                 _run_cells(store, block, target, request.keep_topics, progress, rows)
         status = "complete"
+    except AgentLost as exc:  # in a warm-up cell (a measured one says more, in _run_cells)
+        raise EnvironmentProblem(f"a warm-up cell failed: {exc}; nothing was measured yet") from None
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
         if registry is not None and registry.embedded is not None:
             embedded_registry.stop(registry.embedded)
+        if trogdor is not None and trogdor.owned and trogdor.embedded is not None:
+            embedded_trogdor.stop(trogdor.embedded)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if placement:
@@ -215,10 +231,17 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
     for planned in todo:
         _stop_if_interrupted()
         progress.cell_started(planned)
-        if planned.spec.rate == capacity.FIND:
-            outcome = capacity.search(planned.spec, target, planned.ordinal, store.directory.name, progress.step)
-        else:
-            outcome = run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)
+        try:
+            if planned.spec.rate == capacity.FIND:
+                outcome = capacity.search(planned.spec, target, planned.ordinal, store.directory.name, progress.step)
+            else:
+                outcome = run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)
+        except AgentLost as exc:
+            lost = {"cell_id": planned.cell_id, "repetition": planned.repetition, "status": f"failed: {exc}", "at": time.time()}
+            store.update_manifest(lost_cells=[*store.manifest().get("lost_cells", []), lost])
+            raise EnvironmentProblem(
+                f"cell {planned.cell_id} r{planned.repetition} failed: {exc}. The run stops here and keeps its {len(rows)} "
+                f"finished cell(s); once the agent is back, finish it with --run-id {store.directory.name} --resume") from None
         rows.append(summary.row(store, store.cell(store.write_cell(planned, outcome))))
         frame = summary.table(rows)
         store.write_table("summary", frame)

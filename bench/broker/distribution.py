@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from bench.errors import BadInput, EnvironmentProblem
 from bench.paths import cache_dir
@@ -139,26 +140,34 @@ def _from_maven(version: str) -> Distribution:
     if int(version.split(".")[0]) < 4:
         raise BadInput(f"Kafka {version} is not supported: the embedded broker runs Kafka 4.x (KRaft with log4j2); use --kafka-home for older distributions")
     libs = cache_dir() / "kafka" / version / "libs"
-    if (libs / ".complete").exists():
-        return Distribution(version, libs, "maven (cached)")
+    if not (libs / ".complete").exists():
+        copy_dependencies(_POM.format(v=version, log4j=LOG4J2_VERSION, slf4j=SLF4J_VERSION), libs,
+                          "no Maven (mvn) on PATH and no KAFKA_HOME: install Maven or point --kafka-home at a Kafka distribution",
+                          lambda output: _raise_maven_failure(version, output))
+        return Distribution(version, libs, "maven")
+    return Distribution(version, libs, "maven (cached)")
+
+
+def copy_dependencies(pom: str, libs: Path, no_maven: str, failed: Callable[[str], None]) -> None:
+    """Resolve `pom`'s runtime dependencies with Maven into `libs`, atomically (a `.complete`
+    marker last); `failed(output)` raises when Maven fails, `no_maven` is the line without Maven."""
     mvn = shutil.which("mvn")
     if not mvn:
-        raise EnvironmentProblem("no Maven (mvn) on PATH and no KAFKA_HOME: install Maven or point --kafka-home at a Kafka distribution")
+        raise EnvironmentProblem(no_maven)
     libs.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=libs.parent) as work:
-        (Path(work) / "pom.xml").write_text(_POM.format(v=version, log4j=LOG4J2_VERSION, slf4j=SLF4J_VERSION))
+        (Path(work) / "pom.xml").write_text(pom)
         out_dir = Path(work) / "libs"
         proc = subprocess.run(
             [mvn, "-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={out_dir}"],
             cwd=work, capture_output=True, text=True,
         )
         if proc.returncode != 0:
-            _raise_maven_failure(version, proc.stdout + proc.stderr)
-        (out_dir / ".complete").write_text(version + "\n")
-        if libs.exists():  # another process finished first; theirs is as good as ours
-            return Distribution(version, libs, "maven (cached)")
-        out_dir.rename(libs)
-    return Distribution(version, libs, "maven")
+            failed(proc.stdout + proc.stderr)
+        (out_dir / ".complete").write_text("\n")
+        if not (libs / ".complete").exists():  # another process may have finished first; theirs is as good as ours
+            shutil.rmtree(libs, ignore_errors=True)
+            out_dir.rename(libs)
 
 
 def _raise_maven_failure(version: str, output: str) -> None:

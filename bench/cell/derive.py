@@ -206,6 +206,38 @@ def resource_costs(spec: CellSpec, records: int, window: dict | None, why_not: s
     return out
 
 
+# End-to-end latency across hosts is timed on one clock to within the offset's uncertainty
+# (bench.trogdor.launcher); past this it would be mostly clock error, and is left out.
+CROSS_HOST_CLOCK_LIMIT_US = 1_000.0
+
+
+def cross_host_latency_refused(clock: dict | None) -> str:
+    """Why the cell's end-to-end latencies are left out ('' when they are kept)."""
+    if not clock or clock["same_host"] or clock["e2e_uncertainty_us"] <= CROSS_HOST_CLOCK_LIMIT_US:
+        return ""
+    return (f"producers and readers ran on hosts whose clocks are known to +-{clock['e2e_uncertainty_us']:,.0f} us only "
+            f"(more than {CROSS_HOST_CLOCK_LIMIT_US:,.0f} us): end-to-end latency not reported")
+
+
+def agents(placement: dict[str, dict], results: dict, duration_s: float) -> dict[str, dict]:
+    """Per Trogdor agent: its host, the roles it ran, their CPU, its producers' CPU in the measured
+    window as a share of one core, and whether they kept every core of the host busy (a
+    generator-bound agent; `generator_bound` looks at each producer alone)."""
+    out: dict[str, dict] = {}
+    for name, where in sorted(placement.items()):
+        agent = out.setdefault(where["agent"], {"host": where["host"], "cpus": where["cpus"], "roles": [], "cpu_s": 0.0,
+                                                "producer_cpu_share": 0.0})
+        agent["roles"].append(name)
+        result = results.get(name)
+        if result is not None and not getattr(result, "reconstructed", False):
+            agent["cpu_s"] = round(agent["cpu_s"] + result.cpu_total_s, 3)
+            if isinstance(result, ProducerResult):
+                agent["producer_cpu_share"] = round(agent["producer_cpu_share"] + result.cpu_window_s / duration_s, 3)
+    for agent in out.values():
+        agent["generator_bound"] = agent["producer_cpu_share"] >= GENERATOR_CPU_LIMIT * agent["cpus"]
+    return out
+
+
 def generator_bound(cpu_share: float) -> tuple[bool, str]:
     """The load generator, not Kafka, set the pace: a producer process near a full core."""
     if cpu_share >= GENERATOR_CPU_LIMIT:

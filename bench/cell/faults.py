@@ -14,10 +14,10 @@ from bench.broker import faults
 from bench.registry import embedded
 from bench.cell.spec import CellSpec, Target
 from bench.roles.launcher import CellFailed, RoleProcess
-from bench.roles.protocol import Kind, Timeline
+from bench.errors import EnvironmentProblem
+from bench.roles.protocol import REPLACEMENT_STRIDE, Kind, Timeline
 
 READY_TIMEOUT_S = 90.0
-REPLACEMENT_STRIDE = 100  # a replacement producer's index: the victim's plus this, so its record ids are its own
 
 
 class FaultSchedule:
@@ -42,6 +42,7 @@ class FaultSchedule:
         self.processor_window_before_kills = 0  # what killed processors had counted in the window (their last progress)
         self.zombies: list[tuple[float, RoleProcess, dict]] = []  # (resume at, the frozen producer, its record)
         self.registry_paused: tuple[float, dict] | None = None  # (wake at, its record)
+        self.process_stops: list[tuple[float, str, dict]] = []  # Trogdor ProcessStopFault tasks: (ends at, task id, record)
 
     def now_s(self) -> float:
         return (time.monotonic_ns() - self.timeline.measure_start_ns) / 1e9
@@ -64,6 +65,8 @@ class FaultSchedule:
                                           "start_s": round(self.now_s(), 3), "end_s": round(self.now_s(), 3)})
                 elif fault["kind"] == "registry_pause":
                     self._pause_registry(fault)
+                elif fault["kind"] == "trogdor_process_stop":
+                    self._stop_processes(fault)
                 else:
                     self.active.append(faults.start(fault, self.now_s(), self.target.cluster, self.admin, self.topic))
             for active in [a for a in self.active if self.now_s() >= a.end_at_s]:
@@ -72,6 +75,8 @@ class FaultSchedule:
                 self._thaw(zombie)
             if self.registry_paused and self.now_s() >= self.registry_paused[0]:
                 self._wake_registry()
+            for stop in [p for p in list(self.process_stops) if self.now_s() >= p[0]]:
+                self._end_process_stop(stop)
         except faults.FaultFailed as exc:
             raise CellFailed(str(exc)) from exc
 
@@ -81,6 +86,8 @@ class FaultSchedule:
             self._thaw(zombie)
         if self.registry_paused:
             self._wake_registry()
+        for stop in list(self.process_stops):
+            self._end_process_stop(stop, final=True)
         for active in list(self.active):
             try:
                 self._end(active)
@@ -115,6 +122,47 @@ class FaultSchedule:
         self.registry_paused = None
         sent_before = record.pop("sent_before")
         self.done.append({**record, "end_s": round(self.now_s(), 3), "records_sent_during": self._sent() - sent_before})
+
+    def _stop_processes(self, fault: dict) -> None:
+        """Trogdor's ProcessStopFault on the agents' hosts: SIGSTOP every Java process whose jcmd
+        line holds `process` (default kafka.Kafka: the brokers), SIGCONT `duration_s` later, done by
+        the agents themselves; for clusters whose hosts run a Trogdor agent and that eosbench did not start."""
+        if self.target.trogdor is None:
+            raise CellFailed("a trogdor_process_stop fault needs a Trogdor (cells with launcher trogdor)")
+        process = fault.get("process", "kafka.Kafka")
+        task = f"eosbench.{self.topic}.process-stop.{len(self.done)}"
+        started = self.now_s()
+        try:
+            self.target.trogdor.stop_processes(task, fault["agents"], process, fault["duration_s"])
+        except EnvironmentProblem as exc:
+            raise CellFailed(f"Trogdor did not start the process-stop fault: {exc}") from None
+        record = {"kind": "trogdor_process_stop", "agents": fault["agents"], "process": process, "task": task,
+                  "start_s": round(started, 3)}
+        self.process_stops.append((started + fault["duration_s"], task, record))
+
+    def _end_process_stop(self, stop: tuple[float, str, dict], final: bool = False) -> None:
+        """Trogdor resumes the processes itself at the task's end and says so in the task's state
+        (on its next heartbeat: looked at again each half second for up to 10 s, never blocking the
+        window); the cell's end stops a task still running. The record keeps Trogdor's last status."""
+        self.process_stops.remove(stop)
+        ends_at, task, record = stop
+        coordinator = self.target.trogdor.coordinator
+        try:
+            state = coordinator.task(task)
+            if not final and state is not None and state.state != "DONE" and self.now_s() < ends_at + 10:
+                self.process_stops.append((self.now_s() + 0.5, task, record))
+                return
+            if final and state is not None and state.state != "DONE":
+                coordinator.stop(task)
+                deadline = time.monotonic() + 5
+                while state is not None and state.state != "DONE" and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    state = coordinator.task(task)
+            outcome = {"trogdor_state": state.state, "trogdor_status": state.status, "error": state.error or None} if state else {}
+            coordinator.destroy(task)
+        except EnvironmentProblem as exc:
+            outcome = {"error": str(exc)}
+        self.done.append({**record, "end_s": round(self.now_s(), 3), **{k: v for k, v in outcome.items() if v is not None}})
 
     def _sent(self) -> int:
         for producer in self.producers:

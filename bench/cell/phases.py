@@ -24,7 +24,7 @@ from bench.errors import EnvironmentProblem
 from bench.client_properties import redact
 from bench.metrics import ACKED, LAG_COLUMNS, LATENCY_KINDS, LatencySeries
 from bench.roles import ClientLog
-from bench.roles.launcher import CellFailed, CommandLauncher, Launcher, RoleProcess, SpawnLauncher
+from bench.roles.launcher import AgentLost, CellFailed, CommandLauncher, Launcher, RoleProcess, SpawnLauncher
 from bench.roles.protocol import ROLES, DrainOrder, Kind, ProducerResult, ProducerSpec, Role, Timeline
 
 DRAIN_QUIET_S = 5.0
@@ -38,7 +38,8 @@ def run_cell(
 ) -> CellOutcome:
     """Measure one cell; a failure becomes the outcome's status, never an exception."""
     spec.check()
-    launcher = launcher or SpawnLauncher()
+    if launcher is None:
+        launcher = target.trogdor.launcher(spec.producers, f"eosbench.{run_tag}.c{ordinal}") if spec.launcher == "trogdor" else SpawnLauncher()
     mode = modes.get(spec.mode)
     names = topology.Names.of(run_tag, ordinal, spec.topology, spec.fan_out)
     admin_log = ClientLog("admin", target.admin_config)
@@ -53,6 +54,7 @@ def run_cell(
     timeline = None
     edges: WindowEdges | None = None
     status = "ok"
+    lost: AgentLost | None = None
     results: dict[str, object] = {}
     tracebacks: dict[str, str] = {}
     java = CommandLauncher(lambda role: [*target.java, role.java_class])
@@ -129,23 +131,35 @@ def run_cell(
         lag_rows = sampler.rows
     except CellFailed as exc:
         status = f"failed: {exc}"
+        lost = exc if isinstance(exc, AgentLost) else None
         if exc.traceback:
             tracebacks[exc.role] = exc.traceback
     finally:
         for role in running:
             role.kill()
+        launcher.close()
         if not keep_topics:
             topics.delete(admin, names.topics + specs.internal_topics)
             if spec.serialization == "avro" and target.registry is not None:
                 target.registry.forget(topology.subjects(names.topics))
         shutil.rmtree(names.streams_state_dir, ignore_errors=True)
         admin.poll(0)  # serves the admin client's log lines
+    if lost:
+        raise lost
     client_logs = {name: r.client_log for name, r in results.items()}
     client_logs["admin"] = admin_log.result()
     for result in results.values():
         for kind, encoded in getattr(result, "histograms", {}).items():
             latencies[kind].merge(encoded)
+    where = launcher.record()
+    refused = derive.cross_host_latency_refused(where.get("clock"))
+    if refused:
+        latencies["e2e"] = LatencySeries()
     metrics = _metrics(spec, specs, results, latencies, timeline, edges) if status == "ok" else {}
+    if metrics and where:
+        metrics.update(where, agents=derive.agents(where["placement"], results, timeline.duration_s))
+        if refused:
+            metrics["e2e_refused"] = refused
     if metrics and metrics["window_records"] == 0:
         # Seen when the machine stalled (out of memory) for the whole window: a cell that delivered
         # nothing measured nothing, and must not pass as a throughput of 0.

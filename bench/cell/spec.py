@@ -37,6 +37,12 @@ class _CellSpecRules:
             if self.message_size < schemas.minimum_size():
                 raise BadInput(f"message_size must be at least {schemas.minimum_size()} with serialization avro (an order "
                                f"event's fields), not {self.message_size}")
+        if self.launcher == "trogdor":
+            if mode.streams_guarantee or self.driver != "librdkafka":
+                raise BadInput(f"launcher trogdor runs eosbench's Python roles, not "
+                               f"{'Kafka Streams' if mode.streams_guarantee else 'driver ' + self.driver}: use launcher local there")
+            if any(f["kind"] == "zombie" for f in self.faults):
+                raise BadInput("a zombie fault freezes a producer process of this run: use launcher local for it")
         if self.max_in_flight > 5 and mode.producer.get("enable.idempotence") == "true":
             raise BadInput(f"max_in_flight must be 1..5 with idempotence (mode {self.mode}), not {self.max_in_flight}")
 
@@ -75,6 +81,7 @@ class Target:
     resources: Any = None  # the run's bench.cell.resources.ResourceProbe; None: broker costs not measured
     java: tuple[str, ...] = ()  # `java ... -cp CLASSPATH` for roles played by eosbench's Java module (jvm/); () when none may run
     registry: Any = None  # the run's bench.registry.target.RegistryTarget; None: no cell serializes with Avro
+    trogdor: Any = None  # the run's bench.trogdor.site.Site; None: no cell has launcher trogdor
 
     @property
     def admin_config(self) -> dict:

@@ -35,8 +35,11 @@ from bench.runner import Progress, RunRequest, execute
 @click.option("--schema-registry", default=None, metavar="URL",
               help="A Confluent-compatible schema registry for serialization avro, instead of the embedded Apicurio Registry "
                    "(credentials as client properties schema.registry.*).")
+@click.option("--trogdor", default=None, metavar="URL",
+              help="A Trogdor coordinator (http://HOST:PORT) whose agents run the roles of cells with launcher trogdor, "
+                   "instead of the embedded coordinator and agents.")
 def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, results_dir, run_id, resume, keep_topics, quiet, cpus,
-        jmx, schema_registry) -> None:
+        jmx, schema_registry, trogdor) -> None:
     """Run PROFILE's cells and print what each mode costs.
 
     Exit 1 when a mode let through what it promises to prevent: duplicates, losses, aborted reads, torn
@@ -45,7 +48,8 @@ def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, resul
     placement = parse_placement(cpus, embedded=not bootstrap_servers) if cpus else None
     endpoints = parse_jmx(jmx, embedded=not bootstrap_servers) if jmx else {}
     profile = profiles.load(profile_path, list(overrides), repeat, kafka_version)
-    request = RunRequest(profile, bootstrap_servers, results_dir, run_id, resume, keep_topics, placement, endpoints, schema_registry)
+    request = RunRequest(profile, bootstrap_servers, results_dir, run_id, resume, keep_topics, placement, endpoints, schema_registry,
+                         trogdor)
     try:
         end = execute(request, Progress(quiet))
     except KeyboardInterrupt:

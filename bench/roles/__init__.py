@@ -17,6 +17,7 @@ import importlib
 from typing import Any, Callable, Protocol
 
 from bench.client_properties import REDACTED, is_secret
+from bench.roles import clock
 from bench.roles.protocol import ClientLogResult, Kind, RoleError, Timeline
 
 
@@ -107,7 +108,7 @@ def wait_for_go(channel: Channel) -> Timeline:
 
 
 def sleep_until(t_ns: int) -> None:
-    delay = (t_ns - time.monotonic_ns()) / 1e9
+    delay = (t_ns - clock.now_ns()) / 1e9
     if delay > 0:
         time.sleep(delay)
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 import numpy as np
 from confluent_kafka import Consumer
 
+from bench.roles import clock
 from bench.metrics import IntervalRecorder, ids_by_stream, read_counts, read_prefixes
 from bench.roles import Channel, ClientLog, cpu_seconds, wait_for_go
 from bench.roles.protocol import ConsumerResult, ConsumerSpec
@@ -43,7 +44,7 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
     while True:
         batch = pending or next_batch(consumer, 1000, 0.1)
         pending = []
-        now = time.monotonic_ns()
+        now = clock.now_ns()
         records = [m for m in batch if m.error() is None]
         if records:
             if commit_first:

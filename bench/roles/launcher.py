@@ -109,7 +109,7 @@ class RoleProcess(ABC):
                 return self.result
             if self.closed:
                 self._reap(5)  # its end of the channel closes a moment before it exits: wait for the exit code
-                raise CellFailed(f"{self.name} exited (code {self.exitcode()}) before '{kind.value}'")
+                raise self.gone(kind)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise CellFailed(f"{self.name} sent no '{kind.value}' within {timeout_s:.0f}s")
@@ -131,7 +131,11 @@ class RoleProcess(ABC):
         except (BrokenPipeError, ConnectionResetError):
             self.pump()  # raises the role's own error if it sent one
             self._reap(5)
-            raise CellFailed(f"{self.name} exited (code {self.exitcode()}) before '{kind.value}'") from None
+            raise self.gone(kind) from None
+
+    def gone(self, kind: Kind) -> CellFailed:
+        """The failure of a role that went away before sending (or being sent) `kind`."""
+        return CellFailed(f"{self.name} exited (code {self.exitcode()}) before '{kind.value}'")
 
     def finish(self, timeout_s: float) -> Any:
         result = self.expect(Kind.RESULT, timeout_s)
@@ -142,10 +146,23 @@ class RoleProcess(ABC):
     def _reap(self, timeout_s: float) -> None: ...
 
 
+class AgentLost(CellFailed):
+    """The machine a role ran on went away during a cell (a Trogdor agent, bench.trogdor): no
+    figure of the cell's, and no fault of Kafka's. The run stops there and keeps the cells it
+    finished; `--resume` measures this one again once the agent is back."""
+
+
 class Launcher(ABC):
     @abstractmethod
     def start(self, name: str, role: Role, spec: Any) -> RoleProcess:
         """Start role `name` (unique in its cell) playing `role` with `spec`."""
+
+    def record(self) -> dict:
+        """What the cell's metrics record about where its roles ran (nothing for local processes)."""
+        return {}
+
+    def close(self) -> None:
+        """Release what the launcher holds once its cell is over."""
 
 
 # ----------------------------------------------------------------------------- spawned Python

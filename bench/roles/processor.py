@@ -14,6 +14,7 @@ import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 
+from bench.roles import clock
 from bench.metrics import IntervalRecorder, ids_by_producer, read_prefixes
 from bench.roles import Channel, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
 from bench.roles.protocol import Kind, ProcessorResult, ProcessorSpec, Timeline
@@ -54,7 +55,7 @@ class _Processor:
         drain = Drain(LogEnd(self.spec.consumer_config, log.logger))
         distinct = DistinctIds()  # rewinds and duplicated input make `processed` overcount
         in_txn = False
-        last_commit = last_progress = time.monotonic_ns()
+        last_commit = last_progress = clock.now_ns()
         avro = encode = None
         if self.spec.registry:  # decode every input record, encode every output record, as an Avro pipeline stage does
             from bench.roles.avro import AvroReader, AvroValues
@@ -85,11 +86,11 @@ class _Processor:
                 distinct.add(ids_by_producer(read_prefixes(ids)))
             self.uncommitted += len(records)
             self.processed += len(records)
-            now = time.monotonic_ns()
+            now = clock.now_ns()
             if self.uncommitted and ((every and self.uncommitted >= every) or (every_ns and now - last_commit >= every_ns)):
                 self._commit(now)
                 in_txn = False
-                last_commit = time.monotonic_ns()
+                last_commit = clock.now_ns()
             self.commit_latency.tick(now)
             if now - last_progress > 1_000_000_000:  # what a kill would otherwise take with it (bench.cell.faults)
                 self.channel.send(Kind.PROGRESS, self.window_committed)
@@ -98,7 +99,7 @@ class _Processor:
             if drain.done(now, distinct.count, bool(records), self.consumer):
                 break
         if self.uncommitted:
-            self._commit(time.monotonic_ns())
+            self._commit(clock.now_ns())
         self.consumer.close()
         drain.close()
         return ProcessorResult(
@@ -108,13 +109,13 @@ class _Processor:
         )
 
     def _commit(self, now: int) -> None:
-        started = time.monotonic_ns()
+        started = clock.now_ns()
         committed = self._commit_transaction() if self.transactional else self._commit_after_flush()
         if committed:
             self.commits += 1
             if self.timeline.measure_start_ns <= now < self.timeline.measure_end_ns:
                 self.window_committed += self.uncommitted
-                self.commit_latency.record((time.monotonic_ns() - started) // 1000)
+                self.commit_latency.record((clock.now_ns() - started) // 1000)
         self.uncommitted = 0
 
     def _positions(self):

@@ -18,6 +18,7 @@ from dataclasses import replace
 import numpy as np
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from bench.roles import clock
 from bench.metrics import ABORTED, ACKED, FAILED, PREFIX_SIZE, RECORD_PREFIX, SEQ_OFFSET, IntervalRecorder, record_keys
 from bench.roles import Channel, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
 from bench.roles.protocol import Kind, ProducerResult, ProducerSpec, Timeline
@@ -54,7 +55,7 @@ class BrokerThrottle:
 
     def on_stats(self, raw: str) -> None:
         brokers = json.loads(raw).get("brokers", {}).values()
-        self.samples.append((time.monotonic_ns(), float(sum((b.get("throttle") or {}).get("sum", 0) for b in brokers))))
+        self.samples.append((clock.now_ns(), float(sum((b.get("throttle") or {}).get("sum", 0) for b in brokers))))
 
     def total_ms(self, start_ns: int, end_ns: int) -> float:
         """Throttle reported for the window; a report covers the second before it arrives."""
@@ -105,7 +106,7 @@ class _Generator:
         if self.in_txn and not self.fenced:
             self._end_transaction(True)
         self.producer.flush(60)
-        self.finished_ns = time.monotonic_ns()
+        self.finished_ns = clock.now_ns()
         self._tick(self.finished_ns)
         return self._result(cpu_window_s)
 
@@ -119,7 +120,7 @@ class _Generator:
         txn_ns = int((spec.transaction_ms or 0) * 1e6)
         ordinal, index = spec.cell_ordinal, spec.producer_index
         keys = record_keys(spec.keys) if spec.keys else []
-        poll, monotonic, pack = self.producer.poll, time.monotonic_ns, RECORD_PREFIX.pack
+        poll, monotonic, pack = self.producer.poll, clock.now_ns, RECORD_PREFIX.pack
         last_progress = 0
         budget = spec.max_records
         now = monotonic()
@@ -283,7 +284,7 @@ class _Generator:
             self.aborts += 1
             self.aborts_on_purpose += 1
             return
-        started = time.monotonic_ns()
+        started = clock.now_ns()
         if self.spec.announce_transactions:
             self.channel.send(Kind.TXN, [first, last])
         while True:
@@ -306,7 +307,7 @@ class _Generator:
                 self._fenced_or_raise(exc, first)
                 return
         if in_window:
-            self.commit_latency.record((time.monotonic_ns() - started) // 1000)
+            self.commit_latency.record((clock.now_ns() - started) // 1000)
         self.transactions += 1
         self.committed += [first, last]
 

@@ -31,6 +31,9 @@ from typing import Any
 import numpy as np
 
 
+REPLACEMENT_STRIDE = 100  # a replacement producer's index: its victim's plus a multiple of this, so its record ids are its own
+
+
 class Kind(str, Enum):
     READY = "ready"        # role -> runner
     PROGRESS = "progress"  # role -> runner: int, records sent so far (producers), or counted in the window so far (processors)

@@ -18,6 +18,7 @@ import time
 import numpy as np
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
+from bench.roles import clock
 from bench.roles import Channel, RoleFailed
 from bench.roles.protocol import Kind
 
@@ -86,7 +87,7 @@ class Drain:
         self.expected: int | None = None
         self.quiet_ns = 0
         self.deadline_ns: int | None = None
-        self.last_message_ns = time.monotonic_ns()
+        self.last_message_ns = clock.now_ns()
         self.cut_off = False
 
     def close(self) -> None:
@@ -101,7 +102,7 @@ class Drain:
             if kind is Kind.DRAIN:
                 self.expected = payload.expected
                 self.quiet_ns = int(payload.quiet_s * 1e9)
-                self.deadline_ns = time.monotonic_ns() + int(payload.timeout_s * 1e9)
+                self.deadline_ns = clock.now_ns() + int(payload.timeout_s * 1e9)
             elif kind is Kind.PAUSE:
                 pause_s += payload
         return pause_s
