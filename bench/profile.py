@@ -41,7 +41,7 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+([-.][0-9A-Za-z.-]+)?$")
 _SECONDS_INTO_WINDOW = between(0, 86_400)
 
 TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "baseline", "faults", "warmup_max_s", "trogdor")
-TROGDOR_KEYS = ("agents", "placement", "python")
+TROGDOR_KEYS = ("agents", "placement", "python", "clock")
 PLACEMENT_KEYS = ("producers", "consumer", "processor")
 KAFKA_KEYS = ("version", "brokers", "storage")
 
@@ -286,8 +286,9 @@ def _validate(raw: dict, source: str) -> Profile:
 
 def _trogdor(section: dict, fail) -> dict:
     """`trogdor`: `agents` (how many the embedded Trogdor starts, or the names of --trogdor's agents),
-    `placement` (agent names per role: producers, consumer, processor) and `python` (the
-    interpreter with eosbench on the agents' hosts)."""
+    `placement` (agent names per role: producers, consumer, processor), `python` (the interpreter
+    with eosbench on the agents' hosts) and `clock` (probe: estimate the clock offset of every
+    role, also of those sharing this host's clock, which shows the method's own error)."""
     _known(section, TROGDOR_KEYS, "trogdor.", fail)
     agents = section.get("agents")
     if agents is not None and not whole(1, 16)[0](agents) and not (
@@ -299,6 +300,9 @@ def _trogdor(section: dict, fail) -> dict:
         names = value if key == "producers" and isinstance(value, list) else [value]
         if not names or not all(isinstance(n, str) and n for n in names):
             raise fail(f"'trogdor.placement.{key}' must be an agent name{' or a list of them' if key == 'producers' else ''}, not {value!r}")
+    if section.get("clock", "auto") not in ("auto", "probe"):
+        raise fail(f"'trogdor.clock' must be auto (probe the clock offset of roles on other hosts) or probe (of every role), "
+                   f"not {section['clock']!r}")
     python = section.get("python")
     if python is not None and not (isinstance(python, str) and python):
         raise fail(f"'trogdor.python' must be the path of a Python with eosbench installed on the agents' hosts, not {python!r}")

@@ -67,6 +67,20 @@ BAD = {
                                                             GOOD + "client: {schema.registry.bogus.key: x}\n"),
     "the schema registry's url as a client property": ("give --schema-registry URL instead",
                                                         GOOD + "client: {schema.registry.url: 'http://r:8081'}\n"),
+    "a trogdor section and no cell with launcher trogdor": ("'trogdor' places the roles of cells with launcher trogdor",
+                                                           GOOD + "trogdor: {agents: 3}\n"),
+    "an unknown trogdor key": ("unknown key 'trogdor.agent'",
+                               GOOD.replace("partitions: 1,", "partitions: 1, launcher: trogdor,") + "trogdor: {agent: 3}\n"),
+    "trogdor agents neither a count nor names": ("'trogdor.agents' must be how many agents to start (1 to 16) or a list",
+                                                 GOOD.replace("partitions: 1,", "partitions: 1, launcher: trogdor,") + "trogdor: {agents: 40}\n"),
+    "a placement of a role that does not exist": ("unknown key 'trogdor.placement.sampler'",
+                                                  GOOD.replace("partitions: 1,", "partitions: 1, launcher: trogdor,")
+                                                  + "trogdor: {placement: {sampler: agent-0}}\n"),
+    "a Trogdor process stop without its agents": ("'faults[0].agents' must list the Trogdor agents",
+                                                  GOOD.replace("partitions: 1,", "partitions: 1, launcher: trogdor,")
+                                                  + "faults: [{kind: trogdor_process_stop, at_s: 0.5, duration_s: 1}]\n"),
+    "a Trogdor process stop and no Trogdor": ("a trogdor_process_stop fault runs through Trogdor",
+                                              GOOD + "faults: [{kind: trogdor_process_stop, at_s: 0.5, duration_s: 1, agents: [agent-0]}]\n"),
     "an objective of zero": ("'workload.slo_p99_ms' must be a number >= 0.1", GOOD.replace("partitions: 1,", "partitions: 1, slo_p99_ms: 0,")),
     # the reproductions: guarantees overridden past validation
     "idempotence switched off under transactional": ("client property 'enable.idempotence' would change what mode transactional means",

@@ -21,7 +21,7 @@ from bench.registry.embedded import Registry
 from bench.registry.target import RegistryTarget, redact_url
 from bench.roles.protocol import ClientLogResult, ConsumerResult, ProducerResult, SchemaUse
 
-from tests.conftest import eosbench
+from tests.conftest import LOOPBACK, eosbench, listening_addresses
 
 
 @pytest.mark.parametrize("size", [schemas.minimum_size(), 100, 1024, 10_240])
@@ -115,22 +115,6 @@ def test_no_java_21_for_the_embedded_registry_is_one_line_and_exit_3(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and "needs Java 21+ and none was found" in result.stderr
 
 
-def _listening_addresses(pid: int) -> set[str]:
-    """The local addresses of the TCP sockets process `pid` listens on (from /proc)."""
-    inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
-              if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
-                found.add(fields[1].split(":")[0])
-    return found
-
-
-LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
-
-
 @pytest.mark.network  # Apicurio Registry comes from Maven Central the first time
 def test_registry_up_serves_the_confluent_api_on_loopback_only_until_down(tmp_path):
     from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -159,7 +143,7 @@ def test_registry_up_serves_the_confluent_api_on_loopback_only_until_down(tmp_pa
                 client.register_schema(subject, Schema(schemas.schema_text(schemas.INCOMPATIBLE), "AVRO"))
             assert len(client.get_versions(subject)) == 2
         state = json.loads((tmp_path / "registry.json").read_text())
-        assert _listening_addresses(state["pid"]) <= LOOPBACK, "the registry listens beyond 127.0.0.1"
+        assert listening_addresses(state["pid"]) <= LOOPBACK, "the registry listens beyond 127.0.0.1"
         status = eosbench("registry", "status", env=env)
         assert f"url: {url}" in status.stdout
     finally:

@@ -51,16 +51,22 @@ class Placed:
 
 class TrogdorLauncher(Launcher):
     def __init__(self, coordinator: Coordinator, placement: AgentPlacement, python: str, task_prefix: str,
-                 diagnose: Callable[[str], str | None] = lambda agent: None) -> None:
+                 diagnose: Callable[[str], str | None] = lambda agent: None, probe_clocks: bool = False) -> None:
         """`python`: the interpreter with eosbench installed on the agents' hosts; `diagnose(agent)`:
-        what is wrong with an agent, when the caller can tell (the embedded Trogdor can)."""
+        what is wrong with an agent, when the caller can tell (the embedded Trogdor can);
+        `probe_clocks`: estimate the offset also for roles that share this host's clock."""
         self.coordinator, self.placement, self.python, self.prefix, self.diagnose = coordinator, placement, python, task_prefix, diagnose
+        self.probe_clocks = probe_clocks
         self.listener = socket.create_server((_callback_host(coordinator.url), 0), backlog=64)
         self.address = "%s:%d" % self.listener.getsockname()[:2]
         self.placed: dict[str, Placed] = {}
+        self.starting: dict[str, _Remote] = {}                         # token -> a role not connected yet
+        self.arrived: dict[str, tuple[socket.socket, dict]] = {}       # token -> its connection, accepted early
         self.boot_id = boot_id()
 
     def start(self, name: str, role: Role, spec: Any) -> RoleProcess:
+        """Create the role's task and return at once: the role connects back while the next ones
+        start (their processes boot in parallel); the first message to or from it waits for that."""
         if not role.module:
             raise CellFailed(f"{name} is a Java role ({role.java_class}): Trogdor runs eosbench's Python roles")
         agent = self.placement.agent_for(name)
@@ -72,21 +78,32 @@ class TrogdorLauncher(Launcher):
                                                            TASK_DURATION_MS, STOP_GRACE_MS))
         except Unreachable as exc:
             raise AgentLost(str(exc)) from None
-        sock, hello = self._accept(task, token, name, agent)
-        placed = self._handshake(sock, hello, agent, task)
-        sock.sendall(spec_line(spec))
-        self.placed[name] = placed
-        return _Remote(name, role, spec, sock, placed, self)
+        remote = _Remote(name, role, spec, self, agent, task, token)
+        self.starting[token] = remote
+        return remote
 
-    def _accept(self, task: str, token: str, name: str, agent: str) -> tuple[socket.socket, dict]:
-        """The connection of the role just created, by its token; a task that ends first fails the cell."""
+    def connect(self, remote: "_Remote") -> None:
+        """Take `remote`'s connection (accepting, and keeping for later, those of roles started
+        after it), run the clock handshake and send its spec."""
+        sock, hello = self.arrived.pop(remote.token, None) or self._accept(remote)
+        del self.starting[remote.token]
+        remote.placed = self.placed[remote.name] = self._handshake(sock, hello, remote.agent, remote.task)
+        sock.sendall(spec_line(remote.spec))
+        remote.attach(sock)
+
+    def _accept(self, remote: "_Remote") -> tuple[socket.socket, dict]:
+        """The connection carrying `remote`'s token; a task that ends first, or an agent that goes, fails the cell."""
+        name, agent = remote.name, remote.agent
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         self.listener.settimeout(1.0)
         while time.monotonic() < deadline:
             try:
                 sock, _ = self.listener.accept()
             except socket.timeout:
-                state = self._task_state(task)
+                problem = self.diagnose(agent)
+                if problem:
+                    raise AgentLost(f"{name} could not start on Trogdor agent '{agent}': the agent is gone ({problem})")
+                state = self._task_state(remote.task)
                 if state and state.state == "DONE":
                     raise CellFailed(f"{name} on Trogdor agent '{agent}' did not start: {state.error or 'its task ended'}"
                                      + self._problem(agent))
@@ -97,15 +114,18 @@ class TrogdorLauncher(Launcher):
             except (OSError, ValueError):
                 sock.close()
                 continue
-            if hello.get("hello") == token:
+            if hello.get("hello") == remote.token:
                 return sock, hello
-            sock.close()  # not this task's (a stale one of an earlier cell): ignored
+            if hello.get("hello") in self.starting:
+                self.arrived[hello["hello"]] = (sock, hello)  # a role started after this one, connected first
+            else:
+                sock.close()  # not a role of this cell's (a stale task of an earlier one): ignored
         raise CellFailed(f"{name} on Trogdor agent '{agent}' did not connect back to {self.address} within "
                          f"{CONNECT_TIMEOUT_S:.0f}s: can the agent's host run '{self.python} -m bench.roles.remote' and reach this address?"
                          + self._problem(agent))
 
     def _handshake(self, sock: socket.socket, hello: dict, agent: str, task: str) -> Placed:
-        same = hello.get("boot_id") == self.boot_id
+        same = hello.get("boot_id") == self.boot_id and not self.probe_clocks
         offset, uncertainty = 0, 0
         if not same:
             samples = []
@@ -131,6 +151,8 @@ class TrogdorLauncher(Launcher):
         return f" (agent '{agent}': {problem})" if problem else ""
 
     def close(self) -> None:
+        for sock, _ in self.arrived.values():
+            sock.close()
         self.listener.close()
 
     def record(self) -> dict:
@@ -156,65 +178,86 @@ def clock_offset(samples: list[tuple[int, int, int]]) -> tuple[int, int]:
 
 
 class _Remote(RoleProcess):
-    def __init__(self, name: str, role: Role, spec: Any, sock: socket.socket, placed: Placed, launcher: TrogdorLauncher):
+    def __init__(self, name: str, role: Role, spec: Any, launcher: TrogdorLauncher, agent: str, task: str, token: str):
         super().__init__(name, role, spec)
-        self.sock, self.placed, self.launcher = sock, placed, launcher
-        self.channel = LineChannel(sock.fileno(), sock.fileno(), role.result)
+        self.launcher, self.agent, self.task, self.token = launcher, agent, task, token
+        self.sock: socket.socket | None = None
+        self.channel: LineChannel | None = None
+        self.placed: Placed | None = None
         self.stopped = False
 
+    def attach(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.channel = LineChannel(sock.fileno(), sock.fileno(), self.role.result)
+
+    def _connected(self) -> LineChannel:
+        if self.channel is None:
+            self.launcher.connect(self)
+        return self.channel
+
     def _poll(self, timeout_s: float) -> bool:
+        channel = self._connected()
         try:
-            return self.channel.poll(timeout_s)
+            return channel.poll(timeout_s)
         except OSError:  # reset by a dying peer
-            self.channel.eof = True
+            channel.eof = True
             return True
 
     def _recv(self) -> tuple[Kind, Any]:
-        return self.channel.recv()
+        return self._connected().recv()
 
     def _send(self, kind: Kind, payload: Any) -> None:
-        self.channel.send(kind, payload)
+        self._connected().send(kind, payload)
 
     def alive(self) -> bool:
-        return not self.channel.eof
+        return self.channel is None or not self.channel.eof
 
     @property
     def pid(self) -> int:
-        return self.placed.pid
+        return self.placed.pid if self.placed else 0
 
     def exitcode(self) -> int | None:
         return None
 
     def freeze(self, frozen: bool) -> None:
-        raise CellFailed(f"{self.name} runs on Trogdor agent '{self.placed.agent}': it cannot be frozen from here")
+        raise CellFailed(f"{self.name} runs on Trogdor agent '{self.agent}': it cannot be frozen from here")
 
     def kill(self) -> None:
         """Trogdor stops the task (SIGTERM, SIGKILL after the grace period); the task is then forgotten."""
         if not self.stopped:
             self.stopped = True
             try:
-                self.launcher.coordinator.stop(self.placed.task)
-                self._reap(STOP_GRACE_MS / 1000 + 5)
-                self.launcher.coordinator.destroy(self.placed.task)
+                self.launcher.coordinator.stop(self.task)
+                if self.channel is not None:
+                    self._reap(STOP_GRACE_MS / 1000 + 5)
+                self.launcher.coordinator.destroy(self.task)
             except Exception:  # a coordinator that is gone has nothing left to stop
                 pass
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
 
     def _reap(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while not self.channel.eof and time.monotonic() < deadline:
+        while self.channel is not None and not self.channel.eof and time.monotonic() < deadline:
             if self._poll(min(0.2, max(0.0, deadline - time.monotonic()))) and not self.channel.eof:
                 self.channel.buffer = self.channel.buffer.partition(b"\n")[2]  # after its result, nothing is read
 
     def gone(self, kind: Kind) -> CellFailed:
-        """A role whose connection closed: its task's error, and whether its agent is still there."""
-        state = self.launcher._task_state(self.placed.task)
-        problem = self.launcher.diagnose(self.placed.agent)
-        where = f"{self.name} on Trogdor agent '{self.placed.agent}' (pid {self.placed.pid} on {self.placed.host})"
-        if problem or state is None:
-            return AgentLost(f"{where} went away before '{kind.value}': the agent {problem or 'is unknown to the coordinator'}")
-        reason = state.error or f"task {state.state.lower()}"
-        return CellFailed(f"{where} exited before '{kind.value}': {reason}")
+        """A role whose connection closed: whether its agent is still there, else its task's error
+        (which Trogdor learns on its next heartbeat: waited for up to 3 s)."""
+        where = f"{self.name} on Trogdor agent '{self.agent}' (pid {self.placed.pid} on {self.placed.host})"
+        deadline = time.monotonic() + 3
+        while True:
+            problem = self.launcher.diagnose(self.agent)
+            if problem:
+                return AgentLost(f"{where} went away before '{kind.value}': the agent is gone ({problem})")
+            state = self.launcher._task_state(self.task)
+            if state is not None and state.state == "DONE":
+                return CellFailed(f"{where} exited before '{kind.value}': {state.error or 'its task ended'}")
+            if time.monotonic() > deadline:
+                return AgentLost(f"{where} went away before '{kind.value}' while its task still runs on the coordinator's "
+                                 f"books ({state.state.lower() if state else 'no such task'}): its agent is probably gone")
+            time.sleep(0.2)
 
 
 def _read_line(sock: socket.socket) -> bytes:

@@ -37,7 +37,8 @@ class Site:
     def launcher(self, producers: int, task_prefix: str) -> TrogdorLauncher:
         placement = of_profile(self.section, self.agents, producers)
         return TrogdorLauncher(self.coordinator, placement, self.python, task_prefix,
-                               self.embedded.agent_problem if self.embedded else (lambda agent: None))
+                               self.embedded.agent_problem if self.embedded else (lambda agent: None),
+                               probe_clocks=self.section.get("clock") == "probe")
 
     def stop_processes(self, task: str, agents: list[str], process: str, duration_s: float) -> None:
         """Trogdor's ProcessStopFault: SIGSTOP the Java processes matching `process` on the agents' hosts, SIGCONT after `duration_s`."""
