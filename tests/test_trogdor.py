@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from bench.cell.derive import cross_host_latency_refused
-from bench.trogdor.embedded import Trogdor, load
+from bench.trogdor.embedded import load
 from bench.trogdor.launcher import clock_offset
 from bench.trogdor.placement import of_profile, round_robin
 
@@ -49,6 +49,23 @@ def test_end_to_end_latency_across_hosts_is_left_out_beyond_a_millisecond_of_clo
     assert cross_host_latency_refused({"same_host": True, "e2e_uncertainty_us": 0.0}) == ""
     assert cross_host_latency_refused({"same_host": False, "e2e_uncertainty_us": 250.0}) == ""
     assert "known to +-1,500 us only" in cross_host_latency_refused({"same_host": False, "e2e_uncertainty_us": 1500.0})
+
+
+def test_each_trogdor_cell_is_set_against_its_local_twin_paired_by_repetition():
+    from bench.analysis.launchers import trogdor_against_local
+
+    rows = []
+    for rep, drift in ((1, 1.0), (2, 0.7), (3, 1.2)):  # the machine drifts; the pairs cancel it
+        for mode, launcher, msgs in (("at_least_once", "local", 100_000), ("at_least_once", "trogdor", 98_000),
+                                     ("transactional", "local", 60_000), ("transactional", "trogdor", 60_000)):
+            rows.append({"cell_id": f"{mode}-{launcher}", "repetition": rep, "mode": mode, "topology": "produce",
+                         "launcher": launcher, "transaction_size": 100 if mode == "transactional" else None, "status": "ok",
+                         "throughput_msgs": msgs * drift, "e2e_p99_ms": 10.0})
+    table = trogdor_against_local(pd.DataFrame(rows)).set_index("cell")
+    assert list(table.index) == ["at_least_once-trogdor", "transactional-trogdor"]
+    assert table.loc["at_least_once-trogdor", "change_pct"] == pytest.approx(-2)
+    assert table.loc["at_least_once-trogdor", "base_cell"] == "at_least_once-local" and table.loc["at_least_once-trogdor", "pairs"] == 3
+    assert table.loc["transactional-trogdor", "change_pct"] == pytest.approx(0)
 
 
 def _profile(tmp_path: Path, name: str = "p.yaml", **sections) -> Path:
@@ -149,18 +166,19 @@ def _eosbench_processes(marker: str) -> list[int]:
 
 
 @pytest.mark.broker
-def test_an_agent_lost_mid_cell_fails_that_cell_stops_the_run_and_resume_finishes_it(bootstrap_servers, tmp_path):
-    env = {**os.environ, "EOSBENCH_STATE_DIR": str(tmp_path / "state")}
-    profile = _profile(tmp_path, repeat=2)  # one mode: one warm-up cell per run
-    args = [sys.executable, "-m", "bench", "run", str(profile), "--set", "duration_s=6", "--bootstrap-servers", bootstrap_servers,
-            "--results-dir", str(tmp_path), "--run-id", "lost"]
+def test_an_agent_lost_mid_cell_fails_that_cell_stops_the_run_and_resume_finishes_it(bootstrap_servers, trogdor, tmp_path):
+    url, env = trogdor
+    env = {**os.environ, **env}
+    args = [sys.executable, "-m", "bench", "run", str(_profile(tmp_path, repeat=2)), "--set", "duration_s=5", "--trogdor", url,
+            "--bootstrap-servers", bootstrap_servers, "--results-dir", str(tmp_path), "--run-id", "lost"]
     run = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while not list((tmp_path / "lost" / "cells").glob("*/r1/metrics.json")) and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(4)  # well into the second repetition: its consumer runs on agent-2
-    trogdor = load(tmp_path / "state" / "runs" / "lost")
-    os.kill(next(a.pid for a in trogdor.agents if a.name == "agent-2"), signal.SIGKILL)
+    running = load(Path(env["EOSBENCH_STATE_DIR"]))
+    victim = next(a for a in running.agents if a.name == "agent-2")
+    os.kill(victim.pid, signal.SIGKILL)
     out, err = run.communicate(timeout=240)
     assert run.returncode == 3, err
     line = err.strip().splitlines()[-1]
@@ -169,7 +187,12 @@ def test_an_agent_lost_mid_cell_fails_that_cell_stops_the_run_and_resume_finishe
     manifest = json.loads((tmp_path / "lost" / "manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["lost_cells"][0]["repetition"] == 2
     assert [p.name for p in (tmp_path / "lost" / "cells" / "idempotent").iterdir()] == ["r1"]
-    assert not Trogdor.is_running(trogdor) and not _eosbench_processes("bench.roles.remote"), "the run left Trogdor or roles behind"
+    time.sleep(1)  # the roles of the dead agent stop when their stdin closes; the others were stopped by the run
+    assert not [pid for pid in _eosbench_processes("bench.roles.remote")], "roles outlived the cell"
+
+    up = eosbench("trogdor", "up", env=env)  # starts the dead agent again, on its port
+    assert up.returncode == 0 and "started again: agent-2" in up.stderr, up.stderr
+    assert load(Path(env["EOSBENCH_STATE_DIR"])).agent_problem("agent-2") is None
     resumed = subprocess.run([*args, "--resume"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     frame = pd.read_csv(tmp_path / "lost" / "summary.csv")

@@ -80,3 +80,15 @@ def print_schema_layer(runs: pd.DataFrame, contrasts: pd.DataFrame) -> None:
                        f"serialization errors: {r['serialize_errors']:,.0f}"
                        + ("" if pd.isna(r["registry_outage_records"]) else
                           f"; sent while the registry was frozen: {r['registry_outage_records']:,.0f}"))
+
+
+def print_launchers(contrasts: pd.DataFrame) -> None:
+    """Cells run through Trogdor against their local twins (bench.analysis.launchers)."""
+    if contrasts.empty:
+        return
+    click.echo("\nroles on Trogdor agents against local processes")
+    rows = [[r.cell, number(r.base_msgs), number(r.msgs), change_text(r.change_pct, r.ci_low_pct, r.ci_high_pct), str(r.pairs),
+             f"{number(r.base_e2e_p99_ms, 1)} -> {number(r.e2e_p99_ms, 1)}"] for r in contrasts.itertuples()]
+    click.echo(render(["cell", "local msg/s", "trogdor msg/s", "change [95% CI]", "pairs", "e2e p99 ms"], rows, right={1, 2, 4}))
+    click.echo("change = 100 x (trogdor / local throughput - 1), paired by repetition; 95% per row")
+

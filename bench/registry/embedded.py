@@ -30,7 +30,7 @@ from pathlib import Path
 from bench.broker.cluster import free_port, process_running
 from bench.broker.distribution import find_jdk
 from bench.errors import EnvironmentProblem
-from bench.paths import cache_dir, state_dir
+from bench.paths import cache_dir, last_error_line, run_state_homes, state_dir, write_state
 
 VERSION = "3.3.3"
 ARTIFACT = f"io.apicurio:apicurio-registry-app:{VERSION}:tar.gz:all"
@@ -120,14 +120,14 @@ def start(home: Path, timeout_s: float = READY_TIMEOUT_S) -> Registry:
         process = subprocess.Popen(command, cwd=app, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
     registry = Registry(VERSION, port, process.pid, str(home), java.executable, time.time(), 0.0, fetched_s)
-    _save(registry)
+    write_state(Path(registry.home) / STATE_FILE, asdict(registry))
     try:
         _wait_ready(registry, process, timeout_s)
     except BaseException:
         stop(registry)
         raise
     registry = Registry(**{**asdict(registry), "start_s": time.monotonic() - started})
-    _save(registry)
+    write_state(Path(registry.home) / STATE_FILE, asdict(registry))
     return registry
 
 
@@ -135,7 +135,7 @@ def _wait_ready(registry: Registry, process: subprocess.Popen, timeout_s: float)
     deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
-            raise EnvironmentProblem(f"the schema registry exited during start (status {process.returncode}): {_last_line(registry)}")
+            raise EnvironmentProblem(f"the schema registry exited during start (status {process.returncode}): {last_error_line(registry.log_file)}")
         try:
             with urllib.request.urlopen(f"{registry.url}/subjects", timeout=2) as answer:
                 if answer.status == 200:
@@ -145,12 +145,6 @@ def _wait_ready(registry: Registry, process: subprocess.Popen, timeout_s: float)
         if time.monotonic() > deadline:
             raise EnvironmentProblem(f"the schema registry did not answer within {timeout_s:.0f}s; see {registry.log_file}")
         time.sleep(0.2)
-
-
-def _last_line(registry: Registry) -> str:
-    lines = registry.log_file.read_text(errors="replace").splitlines() if registry.log_file.exists() else []
-    errors = [ln for ln in lines if "ERROR" in ln or "Exception" in ln]
-    return ((errors or lines or ["(no output)"])[-1]).strip()[:300]
 
 
 def stop(registry: Registry, grace_s: float = 20.0) -> None:
@@ -186,14 +180,7 @@ def load(home: Path | None = None) -> Registry | None:
 
 def run_homes() -> list[Path]:
     """State homes of registries that `eosbench run` started (left behind only if a run was killed)."""
-    return sorted(p.parent for p in (state_dir() / "runs").glob(f"*/{STATE_FILE}"))
-
-
-def _save(registry: Registry) -> None:
-    path = Path(registry.home) / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(registry), indent=2))
-    tmp.replace(path)
+    return run_state_homes(STATE_FILE)
 
 
 def _marker(home: str) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.offline
 
 from bench.analysis import planning
+from bench.analysis.launchers import trogdor_against_local
 from bench.analysis.serialization import avro_against_bytes
 from bench.analysis.transaction_protocols import v2_against_v1
 from bench import modes
@@ -65,6 +66,7 @@ def build_html(data: RunData) -> str:
     parts += _streams(data)
     parts += _client_stacks(data)
     parts += _schema_layer(data)
+    parts += _launchers(data)
     parts += _resources(data)
     parts += _lag_thresholds(data)
     parts += _guarantees(data)
@@ -238,6 +240,22 @@ def _schema_layer(data: RunData) -> list[str]:
             "fault froze the registry.</p>",
             table_html(checks, ["cell", "refused schema: records tried", "read", "unknown schema id: records read",
                                 "serialization errors", "sent while the registry was frozen"])]
+
+
+def _launchers(data: RunData) -> list[str]:
+    """Cells whose roles ran on Trogdor agents against their local twins; shown for runs with both."""
+    contrasts = trogdor_against_local(data.summary)
+    if contrasts.empty:
+        return []
+    trogdor = data.manifest.get("trogdor") or {}
+    rows = [[r.cell, f"{r.base_msgs:,.0f}", f"{r.msgs:,.0f}", change_text(r.change_pct, r.ci_low_pct, r.ci_high_pct), str(r.pairs),
+             f"{r.base_e2e_p99_ms:,.1f} / {r.e2e_p99_ms:,.1f}"] for r in contrasts.itertuples()]
+    return ["<h2 id='trogdor'>Roles on Trogdor agents against local processes</h2>",
+            f"<p class='caption'>The same cells with their roles run as Trogdor ExternalCommand tasks on the agents "
+            f"{html.escape(', '.join(trogdor.get('agents', [])))} of {html.escape(str(trogdor.get('url')))}, and as processes of "
+            "the run. Change = 100 x (trogdor / local throughput - 1), paired by repetition, 95% interval per row; "
+            "end-to-end p99 is local / trogdor.</p>",
+            table_html(rows, ["cell", "local msg/s", "trogdor msg/s", "change [95% CI]", "pairs", "e2e p99 ms"])]
 
 
 _STREAMS_SHOWN = tuple(BY_NAME[name] for name in ("e2e_p50_ms", "e2e_p99_ms", "processor_cpu_us_per_record"))

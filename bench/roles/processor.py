@@ -10,7 +10,6 @@ the consumer rewinds to the last committed offsets: nothing is skipped, which is
 
 from __future__ import annotations
 
-import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 

@@ -25,7 +25,7 @@ from bench import jvm
 from bench.broker.cluster import free_port, process_running
 from bench.broker.distribution import DEFAULT_KAFKA_VERSION, LOG4J2_VERSION, SLF4J_VERSION, Java, copy_dependencies, find_java, resolve
 from bench.errors import BadInput, EnvironmentProblem
-from bench.paths import cache_dir, state_dir
+from bench.paths import cache_dir, last_error_line, run_state_homes, state_dir, write_state
 from bench.trogdor.coordinator import Coordinator, Unreachable, agent_answers
 
 STATE_FILE = "trogdor.json"
@@ -134,7 +134,7 @@ def start(home: Path, agents: int = DEFAULT_AGENTS, version: str = DEFAULT_KAFKA
     coordinator = _launch(home, java, classpath, "coordinator", ports["coordinator"])
     trogdor = Trogdor(version, str(home), java.executable, coordinator,
                       [_launch(home, java, classpath, name, ports[name]) for name in names], time.time())
-    _save(trogdor)
+    write_state(Path(trogdor.home) / STATE_FILE, asdict(trogdor))
     try:
         _wait_ready(trogdor, timeout_s)
     except BaseException:
@@ -142,7 +142,7 @@ def start(home: Path, agents: int = DEFAULT_AGENTS, version: str = DEFAULT_KAFKA
         raise
     trogdor = Trogdor(**{**asdict(trogdor), "coordinator": trogdor.coordinator, "agents": trogdor.agents,
                          "start_s": time.monotonic() - started})
-    _save(trogdor)
+    write_state(Path(trogdor.home) / STATE_FILE, asdict(trogdor))
     return trogdor
 
 
@@ -157,7 +157,7 @@ def restart_dead_agents(trogdor: Trogdor) -> list[str]:
     revived = {a.name: _launch(home, java, classpath, a.name, a.port) for a in dead}
     updated = Trogdor(**{**asdict(trogdor), "coordinator": trogdor.coordinator,
                          "agents": [revived.get(a.name, a) for a in trogdor.agents]})
-    _save(updated)
+    write_state(Path(updated.home) / STATE_FILE, asdict(updated))
     _wait_ready(updated, READY_TIMEOUT_S)
     return list(revived)
 
@@ -188,7 +188,7 @@ def _wait_ready(trogdor: Trogdor, timeout_s: float) -> None:
     while True:
         for node in [trogdor.coordinator, *trogdor.agents]:
             if not trogdor.node_running(node):
-                raise EnvironmentProblem(f"Trogdor's {node.name} exited during start: {_last_line(trogdor.log_file(node.name))}")
+                raise EnvironmentProblem(f"Trogdor's {node.name} exited during start: {last_error_line(trogdor.log_file(node.name))}")
         try:
             coordinator.check()
             if all(agent_answers("127.0.0.1", a.port) is None for a in trogdor.agents):
@@ -198,12 +198,6 @@ def _wait_ready(trogdor: Trogdor, timeout_s: float) -> None:
         if time.monotonic() > deadline:
             raise EnvironmentProblem(f"the embedded Trogdor did not answer within {timeout_s:.0f}s; see {trogdor.home}/trogdor-*.log")
         time.sleep(0.2)
-
-
-def _last_line(log: Path) -> str:
-    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    errors = [ln for ln in lines if "ERROR" in ln or "Exception" in ln]
-    return ((errors or lines or ["(no output)"])[-1]).strip()[:300]
 
 
 def stop(trogdor: Trogdor, grace_s: float = 10.0) -> None:
@@ -241,14 +235,7 @@ def find(url: str) -> Trogdor | None:
 
 def run_homes() -> list[Path]:
     """State homes of Trogdors that `eosbench run` started (left behind only if a run was killed)."""
-    return sorted(p.parent for p in (state_dir() / "runs").glob(f"*/{STATE_FILE}"))
-
-
-def _save(trogdor: Trogdor) -> None:
-    path = Path(trogdor.home) / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(trogdor), indent=2))
-    tmp.replace(path)
+    return run_state_homes(STATE_FILE)
 
 
 def _marker(home: str, name: str) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
