@@ -158,6 +158,10 @@ def run_cell(
     metrics = _metrics(spec, specs, results, latencies, timeline, edges) if status == "ok" else {}
     if metrics and where:
         metrics.update(where, agents=derive.agents(where["placement"], results, timeline.duration_s))
+        busy = [f"agent {name}'s producers used {a['producer_cpu_share']:.0%} of a core on a {a['cpus']}-core host"
+                for name, a in metrics["agents"].items() if a["generator_bound"]]
+        if busy and not metrics["generator_bound"]:
+            metrics["generator_bound"], metrics["generator_reason"] = True, "; ".join(busy) + ": add agents or hosts"
         if refused:
             metrics["e2e_refused"] = refused
     if metrics and metrics["window_records"] == 0:
