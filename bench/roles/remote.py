@@ -91,8 +91,10 @@ def _write(sock: socket.socket, message: dict) -> None:
 
 
 def _exit_with_agent() -> None:
-    """Trogdor keeps a task's stdin open while its agent lives: its end means the agent is gone."""
-    while sys.stdin.buffer.read(1 << 16):
+    """Trogdor keeps a task's stdin open while its agent lives: its end means the agent is gone.
+    (Read from the descriptor, not sys.stdin: a daemon thread holding sys.stdin's lock at
+    interpreter shutdown aborts the process, seen as Python's "Fatal Python error: _enter_buffered_busy".)"""
+    while os.read(0, 1 << 16):
         pass
     os._exit(70)
 

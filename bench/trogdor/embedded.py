@@ -163,19 +163,26 @@ def restart_dead_agents(trogdor: Trogdor) -> list[str]:
 
 
 def _write_topology(home: Path, ports: dict[str, int]) -> None:
-    nodes = {name: {"hostname": "127.0.0.1", ("trogdor.coordinator.port" if name == "coordinator" else "trogdor.agent.port"): port}
-             for name, port in ports.items()}
+    """Trogdor's topology: one node per agent, the coordinator's port on the first agent's node (as
+    in Kafka's own config/trogdor.conf, node0 runs both). A node of its own would be taken for an
+    agent on Trogdor's default port 8888: polled every second, and possibly someone else's."""
+    agents = [name for name in ports if name != "coordinator"]
+    nodes = {name: {"hostname": "127.0.0.1", "trogdor.agent.port": ports[name]} for name in agents}
+    nodes[agents[0]]["trogdor.coordinator.port"] = ports["coordinator"]
     (home / "trogdor.conf").write_text(json.dumps({"platform": "org.apache.kafka.trogdor.basic.BasicPlatform", "nodes": nodes}, indent=2))
 
 
 def _launch(home: Path, java: Java, classpath: str, name: str, port: int) -> Node:
-    role = "coordinator" if name == "coordinator" else "agent"
+    role, node = ("coordinator", "agent-0") if name == "coordinator" else ("agent", name)
     command = [java.executable, _marker(str(home), name), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                f"-Dlog4j2.configurationFile={home / 'trogdor-log4j2.properties'}", "-cp", classpath,
-               "eosbench.TrogdorNode", role, str(home / "trogdor.conf"), name, "127.0.0.1"]
+               "eosbench.TrogdorNode", role, str(home / "trogdor.conf"), node, "127.0.0.1"]
     with open(home / f"trogdor-{name}.log", "ab") as log:
-        # its own session: a Ctrl-C at the terminal is the run's to handle; the agent's tasks are its children
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        # Its own process group (a Ctrl-C at the terminal is the run's to handle), in the caller's
+        # session: the agent's tasks are its children, and under the kernel's autogroup scheduling a
+        # session is a scheduling group, so roles on an embedded agent compete for the CPU as the
+        # run's own roles do (bench.roles.launcher._Child), not as a group of their own.
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, process_group=0)
     deadline = time.monotonic() + 10
     while not process_running(process.pid, _marker(str(home), name)) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # until it has exec'd: from then on its command line tells it from any other process
