@@ -51,6 +51,22 @@ def test_end_to_end_latency_across_hosts_is_left_out_beyond_a_millisecond_of_clo
     assert "known to +-1,500 us only" in cross_host_latency_refused({"same_host": False, "e2e_uncertainty_us": 1500.0})
 
 
+def test_an_agent_whose_producers_keep_every_core_of_its_host_busy_is_generator_bound():
+    from bench.cell.derive import agents
+    from bench.roles.protocol import ClientLogResult, ProducerResult
+
+    def producer(index: int, cpu_window_s: float) -> ProducerResult:
+        return ProducerResult(index, b"", 0, 1.0, 0, 0, 0, 0, 0, 0, cpu_window_s, cpu_window_s, 0.0, {}, ClientLogResult([], {}, 0))
+
+    where = {"host": "gen-1", "cpus": 2}
+    placement = {"producer-0": {**where, "agent": "a"}, "producer-1": {**where, "agent": "a"}, "producer-2": {**where, "agent": "b", "cpus": 4}}
+    results = {"producer-0": producer(0, 9.0), "producer-1": producer(1, 9.5), "producer-2": producer(2, 9.5)}
+    out = agents(placement, results, duration_s=10.0)
+    assert out["a"]["producer_cpu_share"] == pytest.approx(1.85) and out["a"]["generator_bound"]  # 1.85 of 2 cores
+    assert out["b"]["producer_cpu_share"] == pytest.approx(0.95) and not out["b"]["generator_bound"]  # a core of 4
+    assert out["a"]["roles"] == ["producer-0", "producer-1"]
+
+
 def test_each_trogdor_cell_is_set_against_its_local_twin_paired_by_repetition():
     from bench.analysis.launchers import trogdor_against_local
 
