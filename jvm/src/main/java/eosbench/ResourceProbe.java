@@ -130,21 +130,33 @@ public final class ResourceProbe {
         }
     }
 
-    /** Upgrades or (safely) downgrades one feature to {@code level}, then answers as {@link #features()}. */
+    /**
+     * Upgrades or (safely) downgrades one feature to {@code level}, then answers as {@link #features()}
+     * once a broker reports the new level: the controller commits the update before the brokers'
+     * metadata images apply it, and a describe in between still answers the old level (seen in CI).
+     */
     private String setFeature(String name, short level) {
         try {
-            FinalizedVersionRange now = admin.describeFeatures().featureMetadata().get(10, TimeUnit.SECONDS)
-                .finalizedFeatures().get(name);
-            short current = now == null ? 0 : now.maxVersionLevel();
+            short current = finalizedLevel(name);
             if (current != level) {
                 FeatureUpdate.UpgradeType type = level > current ? FeatureUpdate.UpgradeType.UPGRADE : FeatureUpdate.UpgradeType.SAFE_DOWNGRADE;
                 admin.updateFeatures(Map.of(name, new FeatureUpdate(level, type)), new UpdateFeaturesOptions())
                      .all().get(30, TimeUnit.SECONDS);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+                while (finalizedLevel(name) != level && System.nanoTime() < deadline) {
+                    Thread.sleep(50);
+                }
             }
             return features();
         } catch (Exception e) {
             return error(e);
         }
+    }
+
+    private short finalizedLevel(String name) throws Exception {
+        FinalizedVersionRange range = admin.describeFeatures().featureMetadata().get(10, TimeUnit.SECONDS)
+            .finalizedFeatures().get(name);
+        return range == null ? 0 : range.maxVersionLevel();
     }
 
     /** {topic: {partition: {broker: bytes}}}, or {"error": ...} when the cluster cannot be asked. */
