@@ -40,7 +40,11 @@ TOOLS = ("perf-test", "eosbench")
 # Everything a producer's throughput depends on, set the same for both tools (Java's names, which
 # librdkafka accepts too), beside what the mode fixes (acks, idempotence, retries). librdkafka's own
 # defaults differ (batch.size 1 MB, not 16 KB), which made an earlier 1 KB ratio of 1.7 say little.
-COMMON = {"linger.ms": "5", "batch.size": "16384", "compression.type": "none", "max.in.flight.requests.per.connection": "5"}
+# batch.size is Java's default unless given (`--batch-size`): at 1 KB, 16 KB batches cost librdkafka
+# about 9 us of CPU per record against 3 with 1 MB ones (its broker thread, one per broker, builds
+# and sends every batch), so it decides whether librdkafka or the broker is the limit.
+COMMON = {"linger.ms": "5", "compression.type": "none", "max.in.flight.requests.per.connection": "5"}
+DEFAULT_BATCH_SIZE = 16384
 # What bounds the records each producer holds unsent: Java's buffer.memory (32 MiB by default) and
 # its librdkafka counterpart, the same number of bytes.
 BUFFER_BYTES = 32 << 20
@@ -61,9 +65,17 @@ class Measurement:
     # eosbench's producer process: its CPU seconds while it handed records over, per second until
     # the last acknowledgement (start-up excluded); perf-test: not read
     generator_cpu_share: float = math.nan
+    # eosbench's producer thread that most wanted a CPU (bench.roles.threads): its name and the
+    # share of the run it was on a CPU or waiting for one; perf-test and the Java role: not read
+    generator_thread: str = ""
+    generator_thread_demand: float = math.nan
 
     @property
     def generator_bound(self) -> bool:
+        """As a cell's `generator_bound` (bench.cell.derive): a thread that never waited for Kafka,
+        or where threads were not measured, a process near a full core."""
+        if not math.isnan(self.generator_thread_demand):
+            return self.generator_thread_demand >= GENERATOR_CPU_LIMIT
         return self.generator_cpu_share >= GENERATOR_CPU_LIMIT
 
 
@@ -102,26 +114,41 @@ class Calibration:
         return math.exp(estimate.mean), math.exp(estimate.low), math.exp(estimate.high)
 
 
-def settings(mode: str, driver: str = "librdkafka", max_in_flight: int = 5) -> dict[str, tuple[str, str]]:
+def settings(mode: str, driver: str = "librdkafka", max_in_flight: int = 5, batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, tuple[str, str]]:
     """Each tool's effective producer settings: property -> (perf-test, eosbench)."""
-    fixed = {**modes.get(mode).producer, **_common(max_in_flight)}
+    fixed = {**modes.get(mode).producer, **_common(max_in_flight, batch_size)}
     java = {**fixed, **JAVA_ONLY}
     ours = java if driver == "java" else {**fixed, **LIBRDKAFKA_ONLY}
     return {k: (java.get(k, "-"), ours.get(k, "-")) for k in dict.fromkeys([*fixed, *JAVA_ONLY, *(LIBRDKAFKA_ONLY if driver != "java" else {})])}
 
 
-def run(bootstrap: str, dist: Distribution, java: Java, mode: str, message_size: int, records: int, repeat: int,
-        partitions: int = 4, transaction_ms: float = 100.0, on_measurement=None, driver: str = "librdkafka") -> Calibration:
+@dataclass(frozen=True)
+class Rig:
+    """What every measurement of a calibration shares: the broker, both tools, the settings both get."""
+
+    bootstrap: str
+    dist: Distribution
+    java: Java
+    driver: str = "librdkafka"  # eosbench's producer role: librdkafka, or Kafka's Java client (jvm/)
+    batch_size: int = DEFAULT_BATCH_SIZE
+    partitions: int = 4
+
+    def common(self, max_in_flight: int) -> dict[str, str]:
+        return _common(max_in_flight, self.batch_size)
+
+
+def run(rig: Rig, mode: str, message_size: int, records: int, repeat: int, transaction_ms: float = 100.0,
+        on_measurement=None) -> Calibration:
     """`repeat` pairs (A B, B A, ...) after one discarded run of each tool (repetition 0), which
     warms the broker (page cache, log segments, the transaction coordinator) for both.
     ProducerPerformance of Kafka 4.1.1 has no --warmup-records and starts a fresh JVM every run, so
     its JIT warm-up is inside each of its figures, as it is for anyone who runs it: keep `records`
-    large enough that it is a small part (README, Calibration). `driver` java measures eosbench's
+    large enough that it is a small part (README, Calibration). `rig.driver` java measures eosbench's
     Java producer role (jvm/), a fresh JVM per run too, against the same tool."""
     if mode not in CALIBRATED_MODES:
         raise BadInput(f"calibrate takes {', '.join(CALIBRATED_MODES)}, not '{mode}'")
     setup = Setup(mode, mode, 5)
-    measured = _turns([setup], bootstrap, dist, java, message_size, records, repeat, partitions, transaction_ms, on_measurement, driver)
+    measured = _turns(rig, [setup], message_size, records, repeat, transaction_ms, on_measurement)
     return Calibration(mode, message_size, records, measured[setup.name])
 
 
@@ -154,17 +181,15 @@ class Kip98:
         return [name for name, ms in self.measurements.items() if any(m.generator_bound for m in ms)]
 
 
-def kip98(bootstrap: str, dist: Distribution, java: Java, message_size: int, records: int, repeat: int, partitions: int = 4,
-          on_measurement=None, driver: str = "librdkafka") -> Kip98:
+def kip98(rig: Rig, message_size: int, records: int, repeat: int, on_measurement=None) -> Kip98:
     """Every KIP-98 setup by both tools, one discarded run of each first, then `repeat` rounds in
     a rotating order; paired by round, so a drift of the shared machine moves both sides of a ratio."""
-    measured = _turns(list(KIP98_SETUPS), bootstrap, dist, java, message_size, records, repeat, partitions, KIP98_TRANSACTION_MS,
-                      on_measurement, driver)
+    measured = _turns(rig, list(KIP98_SETUPS), message_size, records, repeat, KIP98_TRANSACTION_MS, on_measurement)
     return Kip98(message_size, records, measured)
 
 
-def _turns(setups: list[Setup], bootstrap: str, dist: Distribution, java: Java, size: int, records: int, repeat: int,
-           partitions: int, transaction_ms: float, on_measurement, driver: str) -> dict[str, list[Measurement]]:
+def _turns(rig: Rig, setups: list[Setup], size: int, records: int, repeat: int, transaction_ms: float,
+           on_measurement) -> dict[str, list[Measurement]]:
     """Setup x tool in turns: repetition 0 discarded, then round r starts r - 1 turns further on
     (A B, then B A for one setup with two tools), so no turn always runs first."""
     turns = [(setup, tool) for setup in setups for tool in TOOLS]
@@ -172,8 +197,8 @@ def _turns(setups: list[Setup], bootstrap: str, dist: Distribution, java: Java, 
     for rep in range(repeat + 1):
         start = max(rep - 1, 0) % len(turns)
         for setup, tool in turns[start:] + turns[:start]:
-            with _topic(bootstrap, partitions) as topic:
-                m = _measure(tool, setup, bootstrap, dist, java, size, records, transaction_ms, topic, rep, driver)
+            with _topic(rig.bootstrap, rig.partitions) as topic:
+                m = _measure(rig, tool, setup, size, records, transaction_ms, topic, rep)
             if rep:
                 measured[setup.name].append(m)
             if on_measurement:
@@ -189,15 +214,14 @@ def _paired_log_ratios(mine: list[Measurement], theirs: list[Measurement], my_to
     return one_sample(np.log([a[r] / b[r] for r in sorted(a) if r in b]))
 
 
-def _common(max_in_flight: int) -> dict[str, str]:
-    return {**COMMON, "max.in.flight.requests.per.connection": str(max_in_flight)}
+def _common(max_in_flight: int, batch_size: int) -> dict[str, str]:
+    return {**COMMON, "batch.size": str(batch_size), "max.in.flight.requests.per.connection": str(max_in_flight)}
 
 
-def _measure(tool: str, setup: Setup, bootstrap: str, dist: Distribution, java: Java, size: int, records: int,
-             transaction_ms: float, topic: str, rep: int, driver: str) -> Measurement:
+def _measure(rig: Rig, tool: str, setup: Setup, size: int, records: int, transaction_ms: float, topic: str, rep: int) -> Measurement:
     if tool == "perf-test":
-        return _perf_test(bootstrap, dist, java, setup, size, records, transaction_ms, topic, rep)
-    return _eosbench(bootstrap, dist, java, setup, size, records, transaction_ms, topic, rep, driver)
+        return _perf_test(rig, setup, size, records, transaction_ms, topic, rep)
+    return _eosbench(rig, setup, size, records, transaction_ms, topic, rep)
 
 
 @contextmanager
@@ -214,10 +238,10 @@ def _topic(bootstrap: str, partitions: int) -> Iterator[str]:
         admin.delete_topics([name])[name].result(30)
 
 
-def _perf_test(bootstrap, dist: Distribution, java: Java, setup: Setup, size, records, transaction_ms, topic, rep) -> Measurement:
+def _perf_test(rig: Rig, setup: Setup, size: int, records: int, transaction_ms: float, topic: str, rep: int) -> Measurement:
     mode = setup.mode
-    props = {**modes.get(mode).producer, **_common(setup.max_in_flight), **JAVA_ONLY, "bootstrap.servers": bootstrap}
-    cmd = [java.executable, "-Xmx512m", "-cp", dist.classpath, PERF_CLASS, "--topic", topic, "--num-records", str(records),
+    props = {**modes.get(mode).producer, **rig.common(setup.max_in_flight), **JAVA_ONLY, "bootstrap.servers": rig.bootstrap}
+    cmd = [rig.java.executable, "-Xmx512m", "-cp", rig.dist.classpath, PERF_CLASS, "--topic", topic, "--num-records", str(records),
            "--record-size", str(size), "--throughput", "-1", "--producer-props", *[f"{k}={v}" for k, v in props.items()]]
     if mode == "transactional":
         cmd += ["--transactional-id", f"{topic}.perf", "--transaction-duration-ms", str(int(transaction_ms))]
@@ -235,16 +259,16 @@ def _perf_test(bootstrap, dist: Distribution, java: Java, setup: Setup, size, re
                        number(r"(\d+) ms 99\.9th"))
 
 
-def _eosbench(bootstrap, dist, java, setup: Setup, size, records, transaction_ms, topic, rep, driver: str = "librdkafka") -> Measurement:
+def _eosbench(rig: Rig, setup: Setup, size: int, records: int, transaction_ms: float, topic: str, rep: int) -> Measurement:
     mode = setup.mode
-    own = JAVA_ONLY if driver == "java" else LIBRDKAFKA_ONLY
-    config = modes.get(mode).producer_config({**_common(setup.max_in_flight), **own, "bootstrap.servers": bootstrap})
+    own = JAVA_ONLY if rig.driver == "java" else LIBRDKAFKA_ONLY
+    config = modes.get(mode).producer_config({**rig.common(setup.max_in_flight), **own, "bootstrap.servers": rig.bootstrap})
     if mode == "transactional":
         config["transactional.id"] = f"{topic}.eosbench"
     spec = ProducerSpec("producer", config, topic, 0, 0, size, None, None, transaction_ms if mode == "transactional" else None,
                         0.0, max_records=records)
-    if driver == "java":
-        launcher = CommandLauncher(lambda role: [java.executable, "-Xmx1g", "-cp", jvm.classpath(dist), role.java_class])
+    if rig.driver == "java":
+        launcher = CommandLauncher(lambda role: [rig.java.executable, "-Xmx1g", "-cp", jvm.classpath(rig.dist), role.java_class])
         role = launcher.start("producer", ROLES["java_producer"], spec)
     else:
         role = SpawnLauncher().start("producer", ROLES["producer"], spec)
@@ -260,8 +284,10 @@ def _eosbench(bootstrap, dist, java, setup: Setup, size, records, transaction_ms
     latency.merge(result.histograms["produce"])
     p = latency.percentiles_ms()
     rate = result.sent / result.elapsed_s
+    busiest = result.busiest_thread
     return Measurement("eosbench", rep, result.sent, rate, rate * size / 1e6, p["p50_ms"], p["p99_ms"], p["p999_ms"],
-                       result.cpu_window_s / result.elapsed_s)
+                       result.cpu_window_s / result.elapsed_s, busiest.name if busiest else "",
+                       busiest.demand if busiest else math.nan)
 
 
 def as_rows(calibration: Calibration) -> list[dict]:

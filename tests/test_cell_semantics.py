@@ -27,6 +27,8 @@ def test_every_record_of_a_produce_mode_is_consumed_once(bootstrap_servers):
         assert m["sent"] > 0.9 * 2000 * 5, mode
         assert (m["acked"], m["duplicates"], m["lost"], m["unexpected"]) == (m["sent"], 0, 0, 0), mode
         assert m["e2e"]["count"] > 0 and m["produce"]["count"] > 0, mode
+        # asleep between its scheduled sends: the generator did not set the pace (tests/test_generator_bound.py)
+        assert not m["generator_bound"] and m["generator_thread"]["demand"] < 0.5, (mode, m["generator_thread"])
 
 
 def test_at_least_once_really_runs_without_idempotence_and_transactional_reads_committed(bootstrap_servers):

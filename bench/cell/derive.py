@@ -12,6 +12,7 @@ import numpy as np
 from bench.cell.spec import CellSpec
 from bench.metrics import ABORTED, ACKED, PENDING, REQUEST_TYPES, Accounting, LatencySeries, atomicity, expected_aggregates, stream
 from bench.roles.protocol import ClientLogResult, ConsumerResult, ProcessorResult, ProducerResult, ProducerSpec, Timeline
+from bench.roles.threads import ThreadDemand
 
 GENERATOR_CPU_LIMIT = 0.9  # share of one core above which the generator, not Kafka, sets the pace
 
@@ -52,8 +53,10 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
         out[kind] = series.percentiles_ms()
     # A fault stalls sends by design: then only the CPU criterion can tell that the generator was the limit.
     send_delay = LatencySeries() if spec.faults else latencies["send_delay"]
-    out["generator_bound"], out["generator_reason"] = generator_bound(cpu_share)
-    out["behind_schedule"] = behind_schedule(cpu_share, send_delay)
+    busiest = busiest_thread(producers)
+    out["generator_thread"] = {**asdict(busiest), "demand": round(busiest.demand, 3)} if busiest else None
+    out["generator_bound"], out["generator_reason"] = generator_bound(cpu_share, busiest)
+    out["behind_schedule"] = behind_schedule(cpu_share, send_delay, out["generator_bound"])
     return out
 
 
@@ -238,19 +241,35 @@ def agents(placement: dict[str, dict], results: dict, duration_s: float) -> dict
     return out
 
 
-def generator_bound(cpu_share: float) -> tuple[bool, str]:
-    """The load generator, not Kafka, set the pace: a producer process near a full core."""
+def busiest_thread(producers: list[ProducerResult]) -> ThreadDemand | None:
+    """Of every producer's busiest thread in the window, the one that most wanted a CPU; None
+    unless every producer that ran measured its threads (the Java role does not)."""
+    measured = [r.busiest_thread for r in producers if not r.reconstructed]
+    if not measured or None in measured:
+        return None
+    return max(measured, key=lambda t: t.demand)
+
+
+def generator_bound(cpu_share: float, busiest: ThreadDemand | None) -> tuple[bool, str]:
+    """The load generator, not Kafka, set the pace: a producer thread that wanted a CPU all the
+    window (it never waited for Kafka; bench.roles.threads); where threads were not measured, a
+    producer process near a full core."""
+    if busiest is not None:
+        if busiest.demand >= GENERATOR_CPU_LIMIT:
+            return True, (f"a producer thread ({busiest.name}) wanted a CPU {busiest.demand:.0%} of the window ({busiest.on_cpu:.0%} on one): "
+                          "it never waited for Kafka; add producers or use a bigger machine")
+        return False, ""
     if cpu_share >= GENERATOR_CPU_LIMIT:
         return True, f"a producer process used {cpu_share:.0%} of a core: add producers or use a bigger machine"
     return False, ""
 
 
-def behind_schedule(cpu_share: float, send_delay: LatencySeries) -> str:
+def behind_schedule(cpu_share: float, send_delay: LatencySeries, generator_bound: bool) -> str:
     """Why an open-loop producer fell ever further behind its schedule, or '' if it did not.
 
     With a core to spare the producer was waiting, on librdkafka's full queue or on a commit:
-    Kafka did not take the rate (saturated, or throttled by a quota). Near a full core it is the
-    generator, which `generator_bound` already says.
+    Kafka did not take the rate (saturated, or throttled by a quota). A generator-bound producer
+    did not keep it itself, which `generator_bound` already says.
     """
     means = [h.get_mean_value() for _, h in sorted(send_delay.intervals.items())]
     if len(means) < 6:
@@ -259,6 +278,6 @@ def behind_schedule(cpu_share: float, send_delay: LatencySeries) -> str:
     early, late = np.mean(means[:third]), np.mean(means[-third:])
     if late <= 10_000 or late <= 2 * early:
         return ""
-    who = "the generator" if cpu_share >= GENERATOR_CPU_LIMIT else "Kafka (saturated, or throttled by a quota)"
+    who = "the generator" if generator_bound else "Kafka (saturated, or throttled by a quota)"
     return (f"send delay grew from {early / 1000:.1f} ms to {late / 1000:.1f} ms with the producer at {cpu_share:.0%} "
             f"of a core: {who} did not keep the rate")

@@ -36,6 +36,8 @@ def _sizes(ctx, param, value: str) -> list[int]:
               help="Record size in bytes, or several separated by commas (100,1024,10240): a ratio for each.")
 @click.option("--driver", type=click.Choice(parameters.DRIVERS), default="librdkafka", show_default=True,
               help="eosbench's producer role on librdkafka (confluent-kafka) or on Kafka's Java client (jvm/).")
+@click.option("--batch-size", type=click.IntRange(min=1, max=1 << 20), default=calibration.DEFAULT_BATCH_SIZE, show_default=True,
+              help="batch.size of both producers, in bytes (Java's default; librdkafka's own is 1 MiB).")
 @click.option("--records", type=click.IntRange(min=1000), default=1_000_000, show_default=True, help="Records per measurement, for both tools.")
 @click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True, help="Pairs of measurements (A B, B A, ...).")
 @click.option("--kip98", is_flag=True, help="Instead of one mode: Confluent's KIP-98 comparison (a transaction every 100 ms "
@@ -43,7 +45,7 @@ def _sizes(ctx, param, value: str) -> list[int]:
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS_DIR, show_default=True)
 @click.option("--run-id", default=None)
 @click.pass_context
-def calibrate(ctx, bootstrap_servers, kafka_version, mode, sizes, driver, records, repeat, kip98, results_dir, run_id) -> None:
+def calibrate(ctx, bootstrap_servers, kafka_version, mode, sizes, driver, batch_size, records, repeat, kip98, results_dir, run_id) -> None:
     """Measure eosbench's producer against Kafka's own ProducerPerformance on one broker.
 
     Both get the same acks, idempotence, linger.ms, batch.size, compression, in-flight requests,
@@ -59,7 +61,7 @@ def calibrate(ctx, bootstrap_servers, kafka_version, mode, sizes, driver, record
     java = distribution.find_java()
     dist = distribution.resolve(kafka_version)
     if kip98:
-        return _kip98(bootstrap_servers, kafka_version, dist, java, sizes[0], driver, records, repeat, results_dir, run_id)
+        return _kip98(bootstrap_servers, kafka_version, dist, java, sizes[0], driver, batch_size, records, repeat, results_dir, run_id)
     label = ",".join(map(str, sizes))
     run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-calibrate-{mode}-{driver}-{label.replace(',', '_')}"
     if driver == "java":
@@ -68,7 +70,7 @@ def calibrate(ctx, bootstrap_servers, kafka_version, mode, sizes, driver, record
         "kind": "calibration", "status": "running", "started": time.time(), "ended": None, "plan": [],
         "profile": {"description": f"calibration of {mode} ({driver}) at {label} B", "mode": mode, "driver": driver, "message_size": sizes,
                     "records": records, "repeat": repeat, "baseline": None, "kafka": {"version": kafka_version},
-                    "settings": {k: {"perf-test": a, "eosbench": b} for k, (a, b) in calibration.settings(mode, driver).items()}},
+                    "settings": {k: {"perf-test": a, "eosbench": b} for k, (a, b) in calibration.settings(mode, driver, batch_size=batch_size).items()}},
         "environment": environment.capture(),
     })
     status = "failed"
@@ -77,16 +79,16 @@ def calibrate(ctx, bootstrap_servers, kafka_version, mode, sizes, driver, record
         with session({}, state_dir() / "runs" / run_id, bootstrap_servers, kafka_version, note=lambda text: click.echo(text, err=True),
                      measure_resources=False) as (target, broker):
             store.update_manifest(broker=broker)
+            rig = calibration.Rig(target.bootstrap_servers, dist, java, driver, batch_size)
             for size in sizes:
-                results.append(calibration.run(target.bootstrap_servers, dist, java, mode, size, records, repeat,
-                                               on_measurement=lambda setup, m, size=size: _echo(size, m), driver=driver))
+                results.append(calibration.run(rig, mode, size, records, repeat, on_measurement=lambda setup, m, size=size: _echo(size, m)))
                 store.write_table("calibration", pd.DataFrame([row for r in results for row in calibration.as_rows(r)]))
         status = "complete"
     finally:
         store.update_manifest(status=status, ended=time.time())
     click.echo(f"mode {mode}, {records:,} records per measurement, Kafka {dist.version}; settings of both producers:")
     click.echo(render(["property", "perf-test (Java)", f"eosbench ({driver})"],
-                      [[k, a, b] for k, (a, b) in calibration.settings(mode, driver).items()]))
+                      [[k, a, b] for k, (a, b) in calibration.settings(mode, driver, batch_size=batch_size).items()]))
     for result in results:
         rows = [[str(m.repetition), m.tool, f"{m.throughput_msgs:,.0f}", f"{m.throughput_mb:,.1f}", f"{m.p50_ms:g}", f"{m.p99_ms:g}", f"{m.p999_ms:g}"]
                 for m in result.measurements]
@@ -101,7 +103,7 @@ def calibrate(ctx, bootstrap_servers, kafka_version, mode, sizes, driver, record
     click.echo(f"results: {store.directory}")
 
 
-def _kip98(bootstrap_servers, kafka_version, dist, java, size, driver, records, repeat, results_dir, run_id) -> None:
+def _kip98(bootstrap_servers, kafka_version, dist, java, size, driver, batch_size, records, repeat, results_dir, run_id) -> None:
     """Every KIP-98 setup by both tools on one broker; each tool's transactional overhead against
     the published figures, and eosbench / perf-test per setup (whether the generator kept up)."""
     if driver == "java":
@@ -113,7 +115,8 @@ def _kip98(bootstrap_servers, kafka_version, dist, java, size, driver, records, 
         "profile": {"description": f"KIP-98 comparison ({driver}) at {size} B", "kip98": True, "driver": driver, "message_size": [size],
                     "records": records, "repeat": repeat, "baseline": None, "kafka": {"version": kafka_version},
                     "transaction_ms": calibration.KIP98_TRANSACTION_MS,
-                    "settings": {s.name: {k: {"perf-test": a, "eosbench": b} for k, (a, b) in calibration.settings(s.mode, driver, s.max_in_flight).items()}
+                    "settings": {s.name: {k: {"perf-test": a, "eosbench": b}
+                                          for k, (a, b) in calibration.settings(s.mode, driver, s.max_in_flight, batch_size).items()}
                                  for s in setups}},
         "environment": environment.capture(),
     })
@@ -130,28 +133,41 @@ def _kip98(bootstrap_servers, kafka_version, dist, java, size, driver, records, 
         with session({}, state_dir() / "runs" / run_id, bootstrap_servers, kafka_version, note=lambda text: click.echo(text, err=True),
                      measure_resources=False) as (target, broker):
             store.update_manifest(broker=broker)
-            result = calibration.kip98(target.bootstrap_servers, dist, java, size, records, repeat, on_measurement=measured, driver=driver)
+            result = calibration.kip98(calibration.Rig(target.bootstrap_servers, dist, java, driver, batch_size), size, records, repeat,
+                                       on_measurement=measured)
         status = "complete"
     finally:
         store.update_manifest(status=status, ended=time.time())
     click.echo(f"KIP-98 setups at {size} B, {records:,} records per measurement, {repeat} rounds, Kafka {dist.version}, "
                f"transactions every {calibration.KIP98_TRANSACTION_MS:g} ms; both tools: "
-               + ", ".join(f"{k}={a}" for k, (a, _) in calibration.settings("at_least_once", driver).items()
-                           if k in calibration.COMMON and not k.startswith("max.in.flight")))
+               + ", ".join(f"{k}={a}" for k, (a, _) in calibration.settings("at_least_once", driver, batch_size=batch_size).items()
+                           if k in (*calibration.COMMON, "batch.size") and not k.startswith("max.in.flight")))
     click.echo(render(["setup", "acks", "in flight", "perf-test msg/s", f"eosbench ({driver}) msg/s", "eosbench / perf-test [95% CI]",
-                       "eosbench CPU share"],
+                       "eosbench CPU share", "eosbench busiest thread"],
                       [[s.name, calibration.settings(s.mode, driver)["acks"][0], str(s.max_in_flight),
                         f"{result.throughput(s.name, 'perf-test'):,.0f}", f"{result.throughput(s.name, 'eosbench'):,.0f}",
                         _interval(*result.ratio(s.name), "{:.2f}"),
-                        f"{max(m.generator_cpu_share for m in result.measurements[s.name] if m.tool == 'eosbench'):.2f}"]
+                        f"{max(m.generator_cpu_share for m in result.measurements[s.name] if m.tool == 'eosbench'):.2f}",
+                        _busiest(result.measurements[s.name])]
                        for s in setups], right={2, 3, 4, 6}))
     click.echo("\ntransactional throughput below each baseline (paired by round, 95% interval):")
     click.echo(render(["baseline", "perf-test", f"eosbench ({driver})", "published (KIP-98, 2017)"],
                       [[name, _interval(*result.overhead(name, "perf-test"), "{:+.1f}%"), _interval(*result.overhead(name, "eosbench"), "{:+.1f}%"),
                         f"{published:g}%"] for name, published in calibration.KIP98_PUBLISHED_PCT.items()]))
     bound = result.generator_bound()
-    click.echo("generator-bound (eosbench's producer used a whole core): " + (", ".join(bound) if bound else "none"))
+    click.echo("CPU share: eosbench's producer process, all its threads; busiest thread: the one that most wanted a CPU "
+               "(on one or waiting for one), as a share of the run")
+    click.echo("generator-bound (a thread of eosbench's producer never waited for Kafka): " + (", ".join(bound) if bound else "none"))
     click.echo(f"results: {store.directory}")
+
+
+def _busiest(measurements: list[calibration.Measurement]) -> str:
+    """The most demanding thread over the rounds: name and share of the run it wanted a CPU."""
+    ours = [m for m in measurements if m.tool == "eosbench" and m.generator_thread]
+    if not ours:
+        return "not measured"
+    top = max(ours, key=lambda m: m.generator_thread_demand)
+    return f"{top.generator_thread} {top.generator_thread_demand:.0%}"
 
 
 def _interval(value: float, low: float, high: float, fmt: str) -> str:

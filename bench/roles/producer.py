@@ -20,7 +20,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from bench.roles import clock
 from bench.metrics import ABORTED, ACKED, FAILED, PREFIX_SIZE, RECORD_PREFIX, SEQ_OFFSET, IntervalRecorder, record_keys
-from bench.roles import Channel, ClientLog, RoleFailed, cpu_seconds, retrying, wait_for_go
+from bench.roles import Channel, ClientLog, RoleFailed, cpu_seconds, retrying, threads, wait_for_go
 from bench.roles.protocol import Kind, ProducerResult, ProducerSpec, Timeline
 
 _PAYLOADS = 64  # distinct random payloads, so batches do not compress to nothing
@@ -81,6 +81,7 @@ class _Generator:
         self.txn_started_ns = 0
         self.rng = random.Random(spec.producer_index)
         self.cpu_at_window_start: float | None = None
+        self.threads_at_window_start: tuple[int, threads.Snapshot] | None = None  # (when, every thread then)
         self.acked_at_start: int | None = None  # records acknowledged when the window opened
         self.backlog = 0  # open loop: scheduled records not yet sent when the window ended
         self.acked_during_window = 0  # acknowledged while the window ran, whenever they were due (broker costs' denominator)
@@ -102,13 +103,17 @@ class _Generator:
                 raise
             self._fenced_or_raise(exc, self.txn_first_seq if self.in_txn else self.seq)
         cpu_window_s = cpu_seconds() - (self.cpu_at_window_start or cpu_seconds())
+        busiest_thread = None
+        if self.threads_at_window_start:
+            since, before = self.threads_at_window_start
+            busiest_thread = threads.busiest(before, threads.snapshot(), (clock.now_ns() - since) / 1e9)
         self.acked_during_window = self.states.count(ACKED) - (self.acked_at_start or 0)
         if self.in_txn and not self.fenced:
             self._end_transaction(True)
         self.producer.flush(60)
         self.finished_ns = clock.now_ns()
         self._tick(self.finished_ns)
-        return self._result(cpu_window_s)
+        return replace(self._result(cpu_window_s), busiest_thread=busiest_thread)
 
     def _load(self) -> None:
         """Send the schedule (or as fast as librdkafka takes records) until the window ends."""
@@ -161,6 +166,7 @@ class _Generator:
                 if intended >= tl.measure_start_ns:
                     self.window_from[0] = seq
                     self.cpu_at_window_start = cpu_seconds()
+                    self.threads_at_window_start = (clock.now_ns(), threads.snapshot())
                 elif interval_ns:  # a batch never straddles the window's start
                     n = min(n, -(-(tl.measure_start_ns - intended) // interval_ns))
             if self.fenced:

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.roles.threads import ThreadDemand
+
 
 REPLACEMENT_STRIDE = 100  # a replacement producer's index: its victim's plus a multiple of this, so its record ids are its own
 
@@ -193,6 +195,8 @@ class ProducerResult:
     reconstructed: bool = False  # the runner's account of a producer killed by a fault (bench.cell.derive.reconstructed)
     schemas: list[SchemaUse] = dataclasses.field(default_factory=list)  # serialization avro: every version tried, in order
     serialize_errors: int = 0    # records that could not be serialized for another reason than a refusal (FAILED, never sent)
+    # the producer's thread that most wanted a CPU in the window (bench.roles.threads); None where not measured (the Java role)
+    busiest_thread: ThreadDemand | None = None
 
 
 @dataclass(frozen=True)
@@ -284,7 +288,7 @@ def typed(cls: type, data: Any) -> Any:
     return cls(**values)
 
 
-_NESTED = {"ClientLogResult": ClientLogResult, "list[LagTarget]": LagTarget, "list[SchemaUse]": SchemaUse}
+_NESTED = {"ClientLogResult": ClientLogResult, "ThreadDemand | None": ThreadDemand, "list[LagTarget]": LagTarget, "list[SchemaUse]": SchemaUse}
 
 
 def _field(hint: str, value: Any) -> Any:
