@@ -66,7 +66,7 @@ class Measurement:
     # the last acknowledgement (start-up excluded); perf-test: not read
     generator_cpu_share: float = math.nan
     # eosbench's producer thread that most wanted a CPU (bench.roles.threads): its name and the
-    # share of the run it was on a CPU or waiting for one; perf-test and the Java role: not read
+    # share of the run it was on a CPU or waiting for one; perf-test: not read
     generator_thread: str = ""
     generator_thread_demand: float = math.nan
 

@@ -48,4 +48,4 @@ def test_a_thread_that_never_waited_for_kafka_makes_the_cell_generator_bound_wha
 
 
 def test_without_thread_figures_a_producer_process_near_a_full_core_is_generator_bound():
-    assert generator_bound(0.95, None)[0] and not generator_bound(0.5, None)[0]  # the Java role reports process CPU only
+    assert generator_bound(0.95, None)[0] and not generator_bound(0.5, None)[0]  # a kernel without schedstat

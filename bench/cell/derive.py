@@ -243,7 +243,7 @@ def agents(placement: dict[str, dict], results: dict, duration_s: float) -> dict
 
 def busiest_thread(producers: list[ProducerResult]) -> ThreadDemand | None:
     """Of every producer's busiest thread in the window, the one that most wanted a CPU; None
-    unless every producer that ran measured its threads (the Java role does not)."""
+    unless every producer that ran measured its threads."""
     measured = [r.busiest_thread for r in producers if not r.reconstructed]
     if not measured or None in measured:
         return None

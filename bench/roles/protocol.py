@@ -195,7 +195,7 @@ class ProducerResult:
     reconstructed: bool = False  # the runner's account of a producer killed by a fault (bench.cell.derive.reconstructed)
     schemas: list[SchemaUse] = dataclasses.field(default_factory=list)  # serialization avro: every version tried, in order
     serialize_errors: int = 0    # records that could not be serialized for another reason than a refusal (FAILED, never sent)
-    # the producer's thread that most wanted a CPU in the window (bench.roles.threads); None where not measured (the Java role)
+    # the producer's thread that most wanted a CPU in the window (bench.roles.threads); None where the kernel keeps no schedstat
     busiest_thread: ThreadDemand | None = None
 
 

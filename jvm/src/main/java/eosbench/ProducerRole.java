@@ -100,6 +100,8 @@ public final class ProducerRole {
     private long seq, windowFrom = Long.MAX_VALUE, txnFirst, txnStarted, backlog, transactions, aborts, abortsOnPurpose;
     private boolean inTxn, fenced;
     private Double cpuAtWindowStart;
+    private Map<String, Object[]> threadsAtWindowStart;
+    private long windowStartedAt;
     private Long ackedAtStart;
 
     private ProducerRole(RoleIo io) {
@@ -137,6 +139,8 @@ public final class ProducerRole {
             fence();
         }
         double cpuWindow = RoleIo.cpuSeconds() - (cpuAtWindowStart == null ? RoleIo.cpuSeconds() : cpuAtWindowStart);
+        Map<String, Object> busiestThread = threadsAtWindowStart == null ? null
+            : RoleIo.busiestThread(threadsAtWindowStart, RoleIo.threads(), (System.nanoTime() - windowStartedAt) / 1e9);
         long ackedDuringWindow = acks.get() - (ackedAtStart == null ? 0 : ackedAtStart);
         if (inTxn && !fenced) {
             endTransaction(true);
@@ -146,7 +150,9 @@ public final class ProducerRole {
         }
         long finished = System.nanoTime();
         producer.close(Duration.ofSeconds(fenced ? 5 : 60));
-        io.send("result", result(cpuWindow, ackedDuringWindow, finished));
+        Map<String, Object> result = result(cpuWindow, ackedDuringWindow, finished);
+        result.put("busiest_thread", busiestThread);
+        io.send("result", result);
         return 0;
     }
 
@@ -196,6 +202,8 @@ public final class ProducerRole {
             if (seq < windowFrom && intended >= measureStart) {
                 windowFrom = seq;
                 cpuAtWindowStart = RoleIo.cpuSeconds();
+                threadsAtWindowStart = RoleIo.threads();
+                windowStartedAt = System.nanoTime();
             }
             if (transactional && !inTxn) {
                 producer.beginTransaction();

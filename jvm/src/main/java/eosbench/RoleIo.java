@@ -149,6 +149,45 @@ final class RoleIo {
         }
     }
 
+    /**
+     * Every thread of this process now: tid -> {name, ns on a CPU, ns runnable waiting for one}, from
+     * /proc/self/task/TID/schedstat (empty where the kernel keeps none); bench/roles/threads.py
+     * says why a thread's demand, not the process's CPU, tells whether the generator set the pace.
+     */
+    static Map<String, Object[]> threads() {
+        Map<String, Object[]> out = new LinkedHashMap<>();
+        java.io.File[] tasks = new java.io.File("/proc/self/task").listFiles();
+        for (java.io.File task : tasks == null ? new java.io.File[0] : tasks) {
+            try {
+                String[] stat = java.nio.file.Files.readString(task.toPath().resolve("schedstat")).trim().split("\\s+");
+                String name = java.nio.file.Files.readString(task.toPath().resolve("comm")).trim();
+                out.put(task.getName(), new Object[] {name, Long.parseLong(stat[0]), Long.parseLong(stat[1])});
+            } catch (java.io.IOException | RuntimeException e) {
+                // a thread that ended in between
+            }
+        }
+        return out;
+    }
+
+    /** The thread that most wanted a CPU between two {@link #threads()} snapshots, as shares of {@code seconds}; null if none kept. */
+    static Map<String, Object> busiestThread(Map<String, Object[]> before, Map<String, Object[]> after, double seconds) {
+        Map<String, Object> busiest = null;
+        double most = -1;
+        for (Map.Entry<String, Object[]> t : after.entrySet()) {
+            Object[] was = before.getOrDefault(t.getKey(), new Object[] {t.getValue()[0], 0L, 0L});
+            double onCpu = ((Long) t.getValue()[1] - (Long) was[1]) / 1e9 / seconds;
+            double waiting = ((Long) t.getValue()[2] - (Long) was[2]) / 1e9 / seconds;
+            if (seconds > 0 && onCpu + waiting > most) {
+                most = onCpu + waiting;
+                busiest = new LinkedHashMap<>();
+                busiest.put("name", t.getValue()[0]);
+                busiest.put("on_cpu", Math.round(onCpu * 1000) / 1000.0);
+                busiest.put("waiting", Math.round(waiting * 1000) / 1000.0);
+            }
+        }
+        return busiest;
+    }
+
     /** The process's CPU time, every thread (the client's I/O threads, the JIT and the GC) included. */
     static double cpuSeconds() {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime() / 1e9;
