@@ -94,8 +94,9 @@ class RunData:
                 out.append(f"{row.cell_id}: throughput varies by {row.cv:.0%} across repetitions (limit 10%): "
                            "add repetitions (--repeat), lengthen duration_s, or quiet the machine")
             if row.flags.has("generator-bound"):
-                out.append(f"{row.cell_id}: the load generator used most of a core, so Kafka was not the limit: "
-                           "raise `producers`, or read only the ratio to its baseline")
+                out.append(f"{row.cell_id}: the load generator, not Kafka, set the pace (metrics.json generator_reason names the "
+                           "producer thread that never waited for Kafka, or the agent whose cores were busy): raise `producers`, "
+                           "or read only the ratio to its baseline")
         failed = self.summary[self.summary["status"] != "ok"] if not self.summary.empty else self.summary
         for row in failed.itertuples():
             out.append(f"{row.cell_id} r{row.repetition}: {row.status}")
