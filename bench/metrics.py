@@ -40,9 +40,9 @@ def record_counts(hist: HdrHistogram, values: np.ndarray, counts: np.ndarray) ->
     """Add `counts[i]` recordings of `values[i]` (microseconds, int64) to `hist` at once; returns
     how many were out of range (not recorded, as `record_value` refuses them).
 
-    hdrh's `record_value` is Python, about 1 us a call: once per distinct value it was the producer
-    role's costliest step after librdkafka itself (py-spy, 1 KB closed loop: 12% of the role's
-    samples in the once-a-second flush). This computes the counts index exactly as hdrh's
+    hdrh's `record_value` is Python, about 1 us a call, once per distinct value: a second of
+    300,000 latencies (20,536 distinct values) took 18.7 ms one by one and 1.2 ms at once (py-spy
+    had put 12% of the producer role's samples at 1 KB in that flush). This computes the counts index exactly as hdrh's
     `_counts_index_for` does (bucket from the bit length, sub-bucket by shifting), for every value
     at once; tests/test_recording.py checks the result against `record_value`, value for value.
     """
