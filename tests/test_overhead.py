@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from bench.analysis.overhead import overhead
+from bench.analysis.overhead import overhead, precision_advice
 from bench.analysis.stats import one_sample
 from bench.cli.tables import print_run_table
 from bench.analysis.summary import broken_guarantees, cells
@@ -152,3 +153,18 @@ def test_transaction_version_2_is_priced_against_1_by_pairing_the_repetitions_th
     row = pairs.iloc[0]
     assert (row["ratio"], row["low"], row["high"]) == pytest.approx((math.exp(estimate.mean), math.exp(estimate.low), math.exp(estimate.high)))
     assert row["repetitions"] == 3
+
+
+def test_a_wide_overhead_interval_says_how_many_repetitions_would_narrow_it_to_two_points():
+    alo = [100_000, 120_000, 90_000]
+    frame = pd.DataFrame(rows("at_least_once", "alo", alo) + rows("transactional", "txn", [t * r for t, r in zip(alo, [0.53, 0.43, 0.59])])
+                         + rows("idempotent", "idem", [t * r for t, r in zip(alo, [0.950, 0.951, 0.949])]))
+    table = overhead(frame, "at_least_once")
+    advice = precision_advice(table)
+    assert len(advice) == 1 and advice[0].startswith("txn: +-") and "from 3 repetitions" in advice[0]  # idem is within +-2 already
+    n = int(advice[0].split("--repeat ")[1].rstrip(")"))
+    # n repetitions at the same spread give +-2 points or less, n - 1 more than that
+    spread = np.std(np.log([0.53, 0.43, 0.59]), ddof=1)
+    ratio = math.exp(np.mean(np.log([0.53, 0.43, 0.59])))
+    width = [100 * ratio * 2 * np.sinh(stats.t.ppf(1 - 0.05 / 4, k - 1) * spread / math.sqrt(k)) / 2 for k in (n - 1, n)]
+    assert width[1] <= 2.0 * 1.05 and width[0] > 2.0 * 0.95

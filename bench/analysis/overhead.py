@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bench import modes
-from bench.analysis.stats import ALPHA, MIN_UNITS, Estimate, holm, one_sample
+from bench.analysis.stats import ALPHA, MAX_UNITS, MIN_UNITS, Estimate, holm, one_sample, spread_of, units_for
 from bench.analysis.columns import COSTS, Flag, Flags, flags, with_parameter_columns
 from bench.parameters import NAMES as PARAM_COLUMNS, shapes
 
@@ -25,6 +25,7 @@ COLUMNS = ["cell_id", "mode", "baseline_cell_id", "pairs", "throughput_msgs", "b
            "overhead_pct", "ci_low_pct", "ci_high_pct", "p_holm", "significant", "interval_note",
            "e2e_p50_delta_ms", "e2e_p99_delta_ms", "e2e_p999_delta_ms", "flags",
            *(f"{c.name}_{part}" for c in COSTS for part in ("overhead_pct", "ci_low_pct", "ci_high_pct"))]
+PRECISION_PP = 2.0  # the half-width, in points, of an overhead that settles an argument (issue 15); wider ones get advice
 METHOD = ("geometric mean of same-repetition throughput ratios; Student's t on their logs, 95% simultaneous over "
           "the run's cells (Bonferroni); significance Holm-adjusted")
 
@@ -39,6 +40,27 @@ def overhead(summary: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
         rows[i]["p_holm"] = p_adjusted
         rows[i]["significant"] = p_adjusted < ALPHA
     return pd.DataFrame(rows, columns=COLUMNS + PARAM_COLUMNS[1:]) if rows else pd.DataFrame(columns=COLUMNS)
+
+
+def precision_advice(table: pd.DataFrame, target_pp: float = PRECISION_PP) -> list[str]:
+    """For each overhead whose interval is wider than +-`target_pp` points, how many repetitions
+    would narrow it to that at the spread its own repetitions showed (the interval inverted for
+    that spread, then solved for the count; simultaneous over the same cells): a wide interval
+    comes with what it would take, not only a warning."""
+    if table.empty:
+        return []
+    rows = table[table["ci_low_pct"].notna() & table["ci_high_pct"].notna()]
+    out = []
+    for r in rows.itertuples():
+        half = (r.ci_high_pct - r.ci_low_pct) / 2
+        if half <= target_pp or r.overhead_pct >= 100:
+            continue
+        spread = spread_of(math.log1p(-r.ci_high_pct / 100), math.log1p(-r.ci_low_pct / 100), r.pairs, len(rows))
+        n = units_for(spread, target_pp / (100 - r.overhead_pct), len(rows))
+        need = f"about {n} (--repeat {n})" if n else f"more than {MAX_UNITS}"
+        out.append(f"{r.cell_id}: +-{half:.1f} points from {r.pairs} repetitions; +-{target_pp:g} at this spread "
+                   f"(sd of the log ratio {spread:.3f}) would take {need}")
+    return out
 
 
 def baseline_pairs(summary: pd.DataFrame, baseline: str | None) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:

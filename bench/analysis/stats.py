@@ -22,6 +22,7 @@ from scipy import stats
 
 ALPHA = 0.05
 MIN_UNITS = 3
+MAX_UNITS = 200  # the most repetitions advice will name
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,26 @@ def too_few(units: int, logs: np.ndarray, tests: int = 1, target_pct: float = 5.
     spread = float(np.std(logs, ddof=1)) if len(logs) > 1 else math.nan
     text = f"too few repetitions for an interval ({units}; at least {MIN_UNITS} needed"
     if not math.isnan(spread) and spread > 0:
-        target = math.log1p(target_pct / 100)
-        for n in range(MIN_UNITS, 201):
-            if stats.t.ppf(1 - ALPHA / (2 * max(tests, 1)), n - 1) * spread / math.sqrt(n) <= target:
-                return text + f"; at this spread {n} would bound the ratio within about +-{target_pct:g}%)"
-        return text + f"; at this spread even 200 would not bound the ratio within +-{target_pct:g}%)"
+        n = units_for(spread, math.log1p(target_pct / 100), tests)
+        if n is not None:
+            return text + f"; at this spread {n} would bound the ratio within about +-{target_pct:g}%)"
+        return text + f"; at this spread even {MAX_UNITS} would not bound the ratio within +-{target_pct:g}%)"
     return text + ")"
+
+
+def units_for(spread: float, half_width: float, tests: int = 1) -> int | None:
+    """The fewest units (repetitions) whose simultaneous interval on a mean of log values with
+    standard deviation `spread` is at most +-`half_width` (log units); None beyond MAX_UNITS."""
+    for n in range(MIN_UNITS, MAX_UNITS + 1):
+        if stats.t.ppf(1 - ALPHA / (2 * max(tests, 1)), n - 1) * spread / math.sqrt(n) <= half_width:
+            return n
+    return None
+
+
+def spread_of(low: float, high: float, units: int, tests: int = 1) -> float:
+    """The standard deviation of the log values behind a simultaneous interval [low, high] (log
+    units) from `units` of them: the interval's inverse."""
+    return (high - low) / 2 * math.sqrt(units) / stats.t.ppf(1 - ALPHA / (2 * max(tests, 1)), units - 1)
 
 
 def holm(p_values: list[float]) -> list[float]:

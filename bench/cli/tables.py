@@ -8,6 +8,7 @@ import click
 import pandas as pd
 
 from bench.analysis.columns import RUN_TABLE, view
+from bench.analysis.overhead import precision_advice
 from bench.formatting import change_text, overhead_text
 
 
@@ -55,6 +56,8 @@ def print_run_table(cells: pd.DataFrame, overhead: pd.DataFrame, baseline: str |
         for cell_id, o in by_cell.items():
             if isinstance(o.interval_note, str) and o.interval_note:
                 click.echo(f"{cell_id}: {o.interval_note}")
+        for line in precision_advice(overhead):
+            click.echo(line)
 
 
 def print_schema_layer(runs: pd.DataFrame, contrasts: pd.DataFrame) -> None:
