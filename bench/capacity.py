@@ -6,8 +6,11 @@ a ceiling, then bisection over open-loop rates below it: a step is sustained whe
 delivered at least SUSTAINED_SHARE of the rate, its producers did not fall ever further behind
 their schedule, and the end-to-end p99 (measured from the intended send time, so coordinated
 omission cannot hide a stall) stayed within `slo_p99_ms`. The highest sustained rate is then
-measured once more with the cell's own warm-up and duration: that measurement is the cell's
-outcome, with the search recorded in its metrics (`capacity`).
+measured once more with the cell's own warm-up and duration; a short step's verdict near the
+boundary is noisy (measured: 6 of 9 such confirmations missed the objective, at_least_once's three
+figures 221,600 / 160,797 / 113,800 msg/s), so a confirmation that misses it is repeated 10% lower,
+up to CONFIRMATIONS times: the cell's outcome is the first confirmed measurement (or the last one,
+marked unconfirmed), with the search recorded in its metrics (`capacity`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ SUSTAINED_SHARE = 0.95
 STEPS = 6            # bisection steps after the probe: the answer is within 1/64 of the ceiling
 STEP_WARMUP_S = 1.0
 STEP_S = 4.0
+CONFIRMATIONS = 3    # measurements at the cell's own warm-up and duration, each 10% below one that missed the objective
+CONFIRM_BACKOFF = 0.9
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ def search(spec: CellSpec, target: Target, ordinal: int, run_tag: str,
            on_step: Callable[[Step], None] = lambda step: None) -> CellOutcome:
     """The cell measured at its sustainable rate, its metrics holding the search."""
 
-    tags = iter(range(STEPS + 2))
+    tags = iter(range(STEPS + 1 + CONFIRMATIONS))
 
     def measure(rate: float | None, warmup_s: float, duration_s: float) -> CellOutcome:
         # each step its own topics: a topic being deleted cannot be created again at once
@@ -60,11 +65,18 @@ def search(spec: CellSpec, target: Target, ordinal: int, run_tag: str,
     if low == 0:
         return replace(probe, spec=spec, metrics={},
                        status=f"failed: no rate down to {high:,.0f} msg/s kept e2e p99 within {spec.slo_p99_ms:g} ms")
-    final = measure(low, spec.warmup_s, spec.duration_s)
+    rate, confirmations = low, []
+    for _ in range(CONFIRMATIONS):
+        final = measure(rate, spec.warmup_s, spec.duration_s)
+        confirmations.append(_judge(rate, final, spec.slo_p99_ms))
+        if final.status != "ok" or confirmations[-1].sustained:
+            break
+        rate = round(rate * CONFIRM_BACKOFF)
     if final.status == "ok":
         final.metrics["capacity"] = {
-            "slo_p99_ms": spec.slo_p99_ms, "closed_loop_msgs": ceiling, "sustainable_msgs": low,
-            "confirmed": _judge(low, final, spec.slo_p99_ms).sustained, "steps": [asdict(s) for s in steps],
+            "slo_p99_ms": spec.slo_p99_ms, "closed_loop_msgs": ceiling, "search_msgs": low, "sustainable_msgs": confirmations[-1].rate,
+            "confirmed": confirmations[-1].sustained, "steps": [asdict(s) for s in steps],
+            "confirmations": [asdict(c) for c in confirmations],
         }
     return replace(final, spec=spec)
 

@@ -58,6 +58,11 @@ def test_a_run_with_rate_find_stores_the_sustainable_rate_in_its_summary(bootstr
     # the search: the highest sustained rate of its steps, below the closed-loop ceiling, every faster step not sustained
     found = json.loads(next((tmp_path / "results" / "cap" / "cells").glob("*/r1/metrics.json")).read_text())["capacity"]
     assert len(found["steps"]) == 3 and 0 < found["sustainable_msgs"] < found["closed_loop_msgs"]
-    assert found["sustainable_msgs"] == max(s["rate"] for s in found["steps"] if s["sustained"])
-    assert all(s["rate"] > found["sustainable_msgs"] for s in found["steps"] if not s["sustained"])
+    assert found["search_msgs"] == max(s["rate"] for s in found["steps"] if s["sustained"])
+    assert all(s["rate"] > found["search_msgs"] for s in found["steps"] if not s["sustained"])
+    # confirmed at the cell's own duration, each retry 10% below one that missed; the figure is the last one measured
+    rates = [c["rate"] for c in found["confirmations"]]
+    assert rates[0] == found["search_msgs"] and rates[-1] == found["sustainable_msgs"] and len(rates) <= capacity.CONFIRMATIONS
+    assert all(b == round(a * capacity.CONFIRM_BACKOFF) for a, b in zip(rates, rates[1:]))
+    assert found["confirmed"] == found["confirmations"][-1]["sustained"] and not any(c["sustained"] for c in found["confirmations"][:-1])
     assert row["loop"] == "open"
