@@ -14,7 +14,7 @@ from bench.metrics import ABORTED, ACKED, PENDING, REQUEST_TYPES, Accounting, La
 from bench.roles.protocol import ClientLogResult, ConsumerResult, ProcessorResult, ProducerResult, ProducerSpec, Timeline
 from bench.roles.threads import ThreadDemand
 
-GENERATOR_CPU_LIMIT = 0.9  # share of one core above which the generator, not Kafka, sets the pace
+GENERATOR_CPU_LIMIT = 0.9  # share of the window a producer thread wanted a CPU (or, unmeasured, of one core its process used) above which the generator, not Kafka, sets the pace
 
 
 def metrics(spec: CellSpec, producers: list[ProducerResult], processor: ProcessorResult | None, consumer: ConsumerResult,
@@ -51,7 +51,7 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
     }
     for kind, series in latencies.items():
         out[kind] = series.percentiles_ms()
-    # A fault stalls sends by design: then only the CPU criterion can tell that the generator was the limit.
+    # A fault stalls sends by design: then only the generator-bound test can tell that the generator was the limit.
     send_delay = LatencySeries() if spec.faults else latencies["send_delay"]
     busiest = busiest_thread(producers)
     out["generator_thread"] = {**asdict(busiest), "demand": round(busiest.demand, 3)} if busiest else None
