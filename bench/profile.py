@@ -23,7 +23,8 @@ from bench.errors import BadInput
 from bench.parameters import between, whole
 from bench.registry.target import check_properties as check_registry_properties, split_properties
 
-ORDERS = ("interleaved", "sequential")
+ORDERS = ("interleaved", "sequential", "alternating")
+SLOT_S = 2.0  # order alternating: one turn of a mode (bench.cell.turns)
 FAULT_KINDS = ("processor_kill", "consumer_pause", "producer_kill", "zombie", "pause", "kill", "command", "schema_change",
                "registry_pause", "trogdor_process_stop")
 
@@ -40,7 +41,8 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+([-.][0-9A-Za-z.-]+)?$")
 
 _SECONDS_INTO_WINDOW = between(0, 86_400)
 
-TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "baseline", "faults", "warmup_max_s", "trogdor")
+TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "slot_s", "baseline", "faults", "warmup_max_s",
+            "trogdor")
 TROGDOR_KEYS = ("agents", "placement", "python", "clock")
 PLACEMENT_KEYS = ("producers", "consumer", "processor")
 KAFKA_KEYS = ("version", "brokers", "storage")
@@ -64,6 +66,7 @@ class Profile:
     warmup_max_s: float = warmup.MAX_S  # the run's warm-up (bench.warmup) per broker start at most; 0: one round
     storage: str = "disk"  # the embedded brokers' log directories: disk, or memory (a tmpfs; bench.broker.cluster)
     trogdor: dict = field(default_factory=dict)  # where cells with launcher trogdor run (bench.trogdor.placement)
+    slot_s: float = SLOT_S  # order alternating: the length of one turn
 
     def as_dict(self) -> dict:
         """The resolved profile, as recorded in the manifest (secrets are redacted by the caller)."""
@@ -75,6 +78,7 @@ class Profile:
             "repeat": self.repeat, "order": self.order, "baseline": self.baseline, "faults": list(self.faults),
             "warmup_max_s": self.warmup_max_s,
             **({"trogdor": dict(self.trogdor)} if self.trogdor else {}),  # absent when unset, as in runs made before it
+            **({"slot_s": self.slot_s} if self.order == "alternating" else {}),
         }
 
 
@@ -228,7 +232,12 @@ def _validate(raw: dict, source: str) -> Profile:
         raise fail(f"'repeat' must be {whole(1, MAX_REPEAT)[1]}, not {repeat!r}")
     order = raw.get("order", "interleaved")
     if order not in ORDERS:
-        raise fail(f"'order' must be interleaved or sequential, not {order!r}")
+        raise fail(f"'order' must be interleaved, sequential or alternating, not {order!r}")
+    slot_s = raw.get("slot_s", SLOT_S)
+    if "slot_s" in raw and order != "alternating":
+        raise fail("'slot_s' is the length of a turn under order alternating: set order: alternating or drop it")
+    if isinstance(slot_s, bool) or not isinstance(slot_s, (int, float)) or not 0.5 <= slot_s <= 60:
+        raise fail(f"'slot_s' must be a number of seconds from 0.5 to 60, not {slot_s!r}")
     cells = math.prod(len(v) for v in sweep.values()) * repeat * len(versions)
     if cells > MAX_CELLS:
         raise fail(f"the sweep makes up to {cells:,} cell repetitions (at most {MAX_CELLS:,}): sweep fewer values or repeat less")
@@ -280,8 +289,27 @@ def _validate(raw: dict, source: str) -> Profile:
 
     if faults and "find" in sweep.get("rate", [workload["rate"]]):
         raise fail("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults (give the faults a fixed rate)")
+    if order == "alternating":
+        _check_alternating(workload, sweep, faults, fail)
     return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults,
-                   float(warmup_max_s), storage, trogdor)
+                   float(warmup_max_s), storage, trogdor, float(slot_s))
+
+
+# What order alternating needs of every cell (bench.cell.turns): eosbench's own Python producers,
+# which take turns, in closed loop (an open-loop schedule with holes in it would be another load),
+# and no fault, which would strike whichever mode had the turn.
+_ALTERNATING = {"rate": ("max", "closed loop"), "topology": ("produce", "its producers take turns"),
+                "driver": ("librdkafka", "eosbench's Python producers take turns"),
+                "launcher": ("local", "the roles of a group run on this host")}
+
+
+def _check_alternating(workload: dict, sweep: dict, faults: list, fail) -> None:
+    for key, (needed, why) in _ALTERNATING.items():
+        for value in sweep.get(key, [workload[key]]):
+            if value != needed:
+                raise fail(f"order alternating needs {key} {needed} ({why}), not {value!r}")
+    if faults:
+        raise fail("order alternating cannot run faults: a fault would strike whichever mode had the turn (use order interleaved)")
 
 
 def _trogdor(section: dict, fail) -> dict:

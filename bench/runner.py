@@ -21,7 +21,8 @@ from bench import capacity, environment, jvm, modes
 from bench.broker import cluster as clusters, distribution
 from bench.analysis import overhead, summary
 from bench.broker.session import session
-from bench.cell.phases import run_cell
+from bench.cell.phases import run_cell, run_group
+from bench.cell.turns import Turns
 from bench.cell.spec import CellOutcome, Target
 from bench.client_properties import for_client, redact, to_java
 from bench.errors import BadInput, EnvironmentProblem
@@ -226,28 +227,50 @@ def _jsonable(data: dict) -> dict:
 
 def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_topics: bool, progress: "Progress",
                rows: list[dict]) -> None:
-    baseline = store.manifest()["profile"]["baseline"]
-    _warm_up(store, todo, target, progress, store.manifest()["profile"].get("warmup_max_s", warmup.MAX_S))
-    for planned in todo:
+    profile = store.manifest()["profile"]
+    _warm_up(store, todo, target, progress, profile.get("warmup_max_s", warmup.MAX_S))
+    for batch in _groups(todo):
         _stop_if_interrupted()
+        planned = batch[0]
         progress.cell_started(planned)
-        try:
-            if planned.spec.rate == capacity.FIND:
-                outcome = capacity.search(planned.spec, target, planned.ordinal, store.directory.name, progress.step)
-            else:
-                outcome = run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)
-        except AgentLost as exc:
-            lost = {"cell_id": planned.cell_id, "repetition": planned.repetition, "status": f"failed: {exc}", "at": time.time()}
-            store.update_manifest(lost_cells=[*store.manifest().get("lost_cells", []), lost])
-            raise EnvironmentProblem(
-                f"cell {planned.cell_id} r{planned.repetition} failed: {exc}. The run stops here and keeps its {len(rows)} "
-                f"finished cell(s); once the agent is back, finish it with --run-id {store.directory.name} --resume") from None
-        rows.append(summary.row(store, store.cell(store.write_cell(planned, outcome))))
-        frame = summary.table(rows)
-        store.write_table("summary", frame)
-        store.write_table("overhead", overhead.overhead(frame, baseline))
-        progress.cell_done(planned, outcome)
+        if planned.group is not None:  # order alternating: the batch takes turns in one window
+            turns = Turns.of(profile["slot_s"], len(batch), planned.spec.warmup_s, planned.spec.duration_s, seed=planned.group)
+            outcomes = run_group([(p.spec, p.ordinal) for p in batch], target, store.directory.name, turns, keep_topics)
+        else:
+            outcomes = [_run_one(store, planned, target, keep_topics, progress, len(rows))]
+        for i, (planned, outcome) in enumerate(zip(batch, outcomes)):
+            if i:
+                progress.cell_started(planned)
+            rows.append(summary.row(store, store.cell(store.write_cell(planned, outcome))))
+            frame = summary.table(rows)
+            store.write_table("summary", frame)
+            store.write_table("overhead", overhead.overhead(frame, profile["baseline"]))
+            progress.cell_done(planned, outcome)
     _stop_if_interrupted()
+
+
+def _groups(todo: list[PlannedCell]) -> list[list[PlannedCell]]:
+    """The cells to run at once: each alternating group together, any other cell alone."""
+    batches: list[list[PlannedCell]] = []
+    for planned in todo:
+        if planned.group is not None and batches and batches[-1][0].group == planned.group:
+            batches[-1].append(planned)
+        else:
+            batches.append([planned])
+    return batches
+
+
+def _run_one(store: RunStore, planned: PlannedCell, target: Target, keep_topics: bool, progress: "Progress", finished: int) -> CellOutcome:
+    try:
+        if planned.spec.rate == capacity.FIND:
+            return capacity.search(planned.spec, target, planned.ordinal, store.directory.name, progress.step)
+        return run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)
+    except AgentLost as exc:
+        lost = {"cell_id": planned.cell_id, "repetition": planned.repetition, "status": f"failed: {exc}", "at": time.time()}
+        store.update_manifest(lost_cells=[*store.manifest().get("lost_cells", []), lost])
+        raise EnvironmentProblem(
+            f"cell {planned.cell_id} r{planned.repetition} failed: {exc}. The run stops here and keeps its {finished} "
+            f"finished cell(s); once the agent is back, finish it with --run-id {store.directory.name} --resume") from None
 
 
 def _warm_up(store: RunStore, todo: list[PlannedCell], target: Target, progress: "Progress", max_s: float) -> None:

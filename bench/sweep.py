@@ -9,7 +9,7 @@ so the slow drift of a shared 2-core machine touches every mode alike.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench import modes, parameters
 from bench.cell.spec import CellSpec
@@ -26,14 +26,22 @@ class PlannedCell:
     cell_id: str      # the parameter point and mode; the same across repetitions
     spec: CellSpec
     kafka_version: str
+    group: int | None = None  # order alternating: the ordinal of the first cell of the group it takes turns with
 
 
 def cell_specs(profile: Profile) -> list[tuple[str, CellSpec]]:
     """The distinct cells of one repetition, in interleaved order: (cell_id, spec)."""
+    return [cell for point in _points(profile) for cell in point]
+
+
+def _points(profile: Profile) -> list[list[tuple[str, CellSpec]]]:
+    """The distinct cells of one repetition, by parameter point: every mode of a point."""
     swept = {k: v for k, v in profile.sweep.items() if k != "mode"}
     run_modes = profile.sweep.get("mode", [profile.workload["mode"]])
     seen: dict[str, CellSpec] = {}
+    points: list[list[tuple[str, CellSpec]]] = []
     for values in itertools.product(*swept.values()):
+        points.append([])
         point = {**profile.workload, **dict(zip(swept, values))}
         for mode_name in run_modes:
             mode = modes.MODES[mode_name]
@@ -44,7 +52,8 @@ def cell_specs(profile: Profile) -> list[tuple[str, CellSpec]]:
             cell_id = _cell_id(mode_name, {k: params[k] for k in swept if k in params})
             if cell_id not in seen:
                 seen[cell_id] = _spec(params, profile)
-    return list(seen.items())
+                points[-1].append((cell_id, seen[cell_id]))
+    return [point for point in points if point]
 
 
 def plan(profile: Profile) -> list[PlannedCell]:
@@ -52,8 +61,11 @@ def plan(profile: Profile) -> list[PlannedCell]:
 
     Several Kafka versions are measured in blocks (one broker start each); interleaved order
     alternates the blocks every repetition (A B, B A, ...) so drift touches each version alike.
+    Alternating order is interleaved order whose modes of one point and repetition form a group
+    that takes turns in one window (bench.cell.turns).
     """
-    cells = cell_specs(profile)
+    points = _points(profile)
+    cells = [cell for point in points for cell in point]
     for _, spec in cells:  # impossible cells are refused before anything runs, naming the file
         try:
             spec.check()
@@ -66,8 +78,14 @@ def plan(profile: Profile) -> list[PlannedCell]:
     else:
         triples = [(v, rep, cell) for rep in reps for v in (versions if rep % 2 else versions[::-1]) for cell in cells]
     suffix = len(versions) > 1
-    return [PlannedCell(i, rep, f"{cell_id}-k{v}" if suffix else cell_id, spec, v)
-            for i, (v, rep, (cell_id, spec)) in enumerate(triples, start=1)]
+    planned = [PlannedCell(i, rep, f"{cell_id}-k{v}" if suffix else cell_id, spec, v)
+               for i, (v, rep, (cell_id, spec)) in enumerate(triples, start=1)]
+    if profile.order != "alternating":
+        return planned
+    point_of = {cell_id: n for n, point in enumerate(points) for cell_id, _ in point}
+    first: dict[tuple, int] = {}
+    return [replace(p, group=first.setdefault((p.kafka_version, p.repetition, point_of[cell_id]), p.ordinal))
+            for p, (_, _, (cell_id, _)) in zip(planned, triples)]
 
 
 def _spec(params: dict, profile: Profile) -> CellSpec:

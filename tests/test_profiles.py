@@ -129,7 +129,20 @@ BAD = {
     "a fault that lasts forever": ("'faults[0].duration_s' must be a number >= 0 and <= 3,600 seconds",
                                    GOOD + "faults: [{kind: consumer_pause, at_s: 0.5, duration_s: .inf}]\n"),
     "a description that is a list": ("'description' must be one line of text", GOOD.replace("description: test", "description: [a, b]")),
-    "an unknown order": ("'order' must be interleaved or sequential", GOOD + "order: random\n"),
+    "an unknown order": ("'order' must be interleaved, sequential or alternating", GOOD + "order: random\n"),
+    # order alternating: eosbench's own producers take turns, closed loop, no fault (bench.cell.turns)
+    "a turn length without alternating": ("'slot_s' is the length of a turn under order alternating", GOOD + "slot_s: 2\n"),
+    "a turn of a tenth of a second": ("'slot_s' must be a number of seconds from 0.5 to 60", GOOD + "order: alternating\nslot_s: 0.1\n"),
+    "taking turns in open loop": ("order alternating needs rate max (closed loop), not 5000",
+                                  GOOD.replace("partitions: 1,", "partitions: 1, rate: 5000,") + "order: alternating\n"),
+    "taking turns through a processor": ("order alternating needs topology produce",
+                                         GOOD.replace("topology: produce", "topology: process").replace(
+                                             "mode: [at_least_once, idempotent, transactional]", "mode: [at_least_once, exactly_once_v2]")
+                                         + "order: alternating\n"),
+    "taking turns with Java producers": ("order alternating needs driver librdkafka",
+                                         GOOD.replace("partitions: 1,", "partitions: 1, driver: java,") + "order: alternating\n"),
+    "taking turns under a fault": ("order alternating cannot run faults",
+                                   GOOD + "order: alternating\nfaults: [{kind: consumer_pause, at_s: 0.5, duration_s: 1}]\n"),
     "processor kill without a processor": ("processor_kill needs topology process", GOOD + "faults: [{kind: processor_kill, at_s: 0.5}]\n"),
     "a numeric top-level key": ("unknown key '1'", GOOD + "1: x\n"),
     "a Python object tag": ("is not valid YAML", GOOD + "x: !!python/object:os.system {}\n"),

@@ -112,6 +112,16 @@ def _client_cpu(kind: str | None) -> Callable[[Source], Any]:
     return per_record
 
 
+def _turn_throughputs(turns: dict | None) -> str | None:
+    """The throughput of every measured turn, space-separated (one column of the long table)."""
+    return " ".join(f"{v:g}" for v in turns["throughput_msgs"]) if turns else None
+
+
+def turn_throughputs(text: Any) -> list[float]:
+    """The summary's turn_throughputs_msgs back as numbers (none where the cell did not take turns)."""
+    return [float(v) for v in text.split()] if isinstance(text, str) and text else []
+
+
 def _outage_records(s: Source) -> int | None:
     """Records the producers sent while a registry_pause fault froze the schema registry; None without one."""
     outages = [f for f in s.params.get("fault_windows") or [] if f.get("kind") == "registry_pause"]
@@ -158,6 +168,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("registry_outage_records", lambda s: _outage_records(s), "sum", "records", True, "sent, registry frozen"),
     Metric("throughput_msgs", _metric("throughput_msgs"), "mean", "msg/s", True, "msg/s", 0, spread=("throughput_sd", "cv")),
     Metric("throughput_mb", _metric("throughput_mb"), "mean", "MB/s", True, "MB/s", 1),
+    # order alternating (bench.cell.turns): the window the cell took turns in, and its throughput per measured turn
+    Metric("turns_group", lambda s: (s.metrics.get("turns") or {}).get("window")),
+    Metric("turn_throughputs_msgs", lambda s: _turn_throughputs(s.metrics.get("turns")), unit="msg/s per turn"),
     Metric("transactions", _metric("transactions"), unit="transactions"),
     Metric("aborts", _metric("aborts"), unit="transactions"),
     *(_latency(kind, pct) for kind, pcts in _LATENCIES for pct in pcts),

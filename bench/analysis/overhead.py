@@ -17,24 +17,25 @@ import numpy as np
 import pandas as pd
 
 from bench import modes
-from bench.analysis.stats import ALPHA, MAX_UNITS, MIN_UNITS, Estimate, holm, one_sample, spread_of, units_for
-from bench.analysis.columns import COSTS, Flag, Flags, flags, with_parameter_columns
+from bench.analysis.stats import ALPHA, MAX_UNITS, MIN_UNITS, Estimate, holm, one_sample, series_mean, spread_of, units_for
+from bench.analysis.columns import COSTS, Flag, Flags, flags, turn_throughputs, with_parameter_columns
 from bench.parameters import NAMES as PARAM_COLUMNS, shapes
 
-COLUMNS = ["cell_id", "mode", "baseline_cell_id", "pairs", "throughput_msgs", "baseline_throughput_msgs",
+COLUMNS = ["cell_id", "mode", "baseline_cell_id", "pairs", "pairs_of", "throughput_msgs", "baseline_throughput_msgs",
            "overhead_pct", "ci_low_pct", "ci_high_pct", "p_holm", "significant", "interval_note",
            "e2e_p50_delta_ms", "e2e_p99_delta_ms", "e2e_p999_delta_ms", "flags",
            *(f"{c.name}_{part}" for c in COSTS for part in ("overhead_pct", "ci_low_pct", "ci_high_pct"))]
 PRECISION_PP = 2.0  # the half-width, in points, of an overhead that settles an argument (issue 15); wider ones get advice
-METHOD = ("geometric mean of same-repetition throughput ratios; Student's t on their logs, 95% simultaneous over "
-          "the run's cells (Bonferroni); significance Holm-adjusted")
+METHOD = ("geometric mean of same-repetition throughput ratios (of same-round turns, under order alternating); Student's t "
+          "on their logs (turns: Newey-West variance), 95% simultaneous over the run's cells (Bonferroni); significance Holm-adjusted")
 
 
 def overhead(summary: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
     summary = with_parameter_columns(summary)
-    pairs = [(cell_id, cell, base, paired_ratios(cell, base)) for cell_id, cell, base in baseline_pairs(summary, baseline)]
-    tests = sum(_testable(ratios) for *_, ratios in pairs)
-    rows = [_compare(cell_id, cell, base, ratios, tests) for cell_id, cell, base, ratios in pairs]
+    pairs = [(cell_id, cell, base, paired_ratios(cell, base), turn_pairs(cell, base))
+             for cell_id, cell, base in baseline_pairs(summary, baseline)]
+    tests = sum(_testable(ratios, turns) for *_, ratios, turns in pairs)
+    rows = [_compare(cell_id, cell, base, ratios, turns, tests) for cell_id, cell, base, ratios, turns in pairs]
     tested = [i for i, row in enumerate(rows) if not math.isnan(row["p_holm"])]
     for i, p_adjusted in zip(tested, holm([rows[i]["p_holm"] for i in tested])):
         rows[i]["p_holm"] = p_adjusted
@@ -57,9 +58,13 @@ def precision_advice(table: pd.DataFrame, target_pp: float = PRECISION_PP) -> li
             continue
         spread = spread_of(math.log1p(-r.ci_high_pct / 100), math.log1p(-r.ci_low_pct / 100), r.pairs, len(rows))
         n = units_for(spread, target_pp / (100 - r.overhead_pct), len(rows))
-        need = f"about {n} (--repeat {n})" if n else f"more than {MAX_UNITS}"
-        out.append(f"{r.cell_id}: +-{half:.1f} points from {r.pairs} repetitions; +-{target_pp:g} at this spread "
-                   f"(sd of the log ratio {spread:.3f}) would take {need}")
+        if getattr(r, "pairs_of", "repetitions") == "turns":
+            need = (f"about {n} paired turns ({n / r.pairs:.1f} times as many: a longer duration_s or more --repeat)" if n
+                    else f"more than {MAX_UNITS} paired turns")
+        else:
+            need = f"about {n} (--repeat {n})" if n else f"more than {MAX_UNITS}"
+        out.append(f"{r.cell_id}: +-{half:.1f} points from {r.pairs} {getattr(r, 'pairs_of', 'repetitions')}; +-{target_pp:g} "
+                   f"at this spread (sd of the log ratio {spread:.3f}) would take {need}")
     return out
 
 
@@ -94,26 +99,52 @@ def paired_ratios(cell: pd.DataFrame, base: pd.DataFrame, column: str = "through
     return (pd.to_numeric(mine.loc[common, column], errors="coerce").astype(float) / denominator.where(denominator > 0)).astype(float)
 
 
+def turn_pairs(cell: pd.DataFrame, base: pd.DataFrame) -> list[np.ndarray] | None:
+    """Per repetition, the log ratios of the cell's turns to its baseline's turns of the same
+    rounds (order alternating: they took turns in one window, seconds apart); None unless every
+    repetition of both took turns in the same group, with a throughput in every turn."""
+    if "turns_group" not in cell or "turns_group" not in base:
+        return None
+    mine, theirs = cell.set_index("repetition"), base.set_index("repetition")
+    blocks = []
+    for repetition in mine.index.intersection(theirs.index):
+        a, b = mine.loc[repetition], theirs.loc[repetition]
+        if pd.isna(a["turns_group"]) or a["turns_group"] != b["turns_group"]:
+            return None
+        x, y = turn_throughputs(a["turn_throughputs_msgs"]), turn_throughputs(b["turn_throughputs_msgs"])
+        k = min(len(x), len(y))
+        if not k or min(x[:k]) <= 0 or min(y[:k]) <= 0:
+            return None
+        blocks.append(np.log(np.asarray(x[:k]) / np.asarray(y[:k])))
+    return blocks or None
+
+
 def _same(column: pd.Series, value) -> pd.Series:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return column.isna()
     return column == value
 
 
-def _testable(ratios: pd.Series) -> bool:
+def _testable(ratios: pd.Series, turns: list[np.ndarray] | None) -> bool:
+    if turns is not None:
+        logs = np.concatenate(turns)
+        return len(logs) >= MIN_UNITS and np.std(logs) > 0
     valid = ratios.dropna()
     return len(valid) >= MIN_UNITS and (valid > 0).all() and np.std(np.log(valid)) > 0
 
 
-def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame, ratios: pd.Series, tests: int) -> dict:
+def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame, ratios: pd.Series, turns: list[np.ndarray] | None,
+             tests: int) -> dict:
     valid = ratios.dropna()
     t_mine, t_base = cell["throughput_msgs"].mean(), base["throughput_msgs"].mean()
     cv_mine = cell["throughput_msgs"].std(ddof=1) / t_mine if len(cell) > 1 and t_mine > 0 else float("nan")
     cv_base = base["throughput_msgs"].std(ddof=1) / t_base if len(base) > 1 and t_base > 0 else float("nan")
     first = cell.iloc[0]
     row = {"cell_id": cell_id, "mode": first["mode"], "baseline_cell_id": base.iloc[0]["cell_id"],
-           "pairs": len(valid), "throughput_msgs": t_mine, "baseline_throughput_msgs": t_base}
-    row.update(_estimate(valid, tests))
+           "pairs": len(valid) if turns is None else sum(len(b) for b in turns),
+           "pairs_of": "repetitions" if turns is None else "turns",
+           "throughput_msgs": t_mine, "baseline_throughput_msgs": t_base}
+    row.update(_estimate(valid, tests) if turns is None else _interval(series_mean(turns, tests)))
     for cost in COSTS:
         row.update(_cost_estimate(cost.name, paired_ratios(cell, base, cost.column).dropna(), tests))
     for pct in ("p50", "p99", "p999"):
@@ -141,7 +172,11 @@ def _estimate(ratios: pd.Series, tests: int) -> dict:
         overhead_pct = 100.0 * (1.0 - float(ratios.mean()))
         return {"overhead_pct": overhead_pct, "ci_low_pct": math.nan, "ci_high_pct": math.nan, "p_holm": math.nan,
                 "significant": bool((ratios == 0).all()), "interval_note": "no interval: a repetition delivered nothing"}
-    estimate: Estimate = one_sample(np.log(ratios.to_numpy()), tests)
+    return _interval(one_sample(np.log(ratios.to_numpy()), tests))
+
+
+def _interval(estimate: Estimate) -> dict:
+    """An estimate of the mean log throughput ratio as an overhead with its interval."""
     return {"overhead_pct": _overhead_pct(estimate.mean), "ci_low_pct": _overhead_pct(estimate.high),
             "ci_high_pct": _overhead_pct(estimate.low), "p_holm": estimate.p,  # adjusted once every cell is estimated
             "significant": False, "interval_note": estimate.note}

@@ -54,6 +54,33 @@ def one_sample(logs: np.ndarray, tests: int = 1) -> Estimate:
     return _t(mean, sd / math.sqrt(n), n - 1, n, tests)
 
 
+def series_mean(blocks: list[np.ndarray], tests: int = 1) -> Estimate:
+    """The mean of paired log ratios that come in time series (turns of one alternating group,
+    bench.cell.turns: several blocks, one per group) and its t interval.
+
+    Neighbouring turns can share a slow swing of the machine, so they are not independent: the
+    variance of the mean is Newey and West's (Bartlett weights up to lag L = 4 (n/100)^(2/9),
+    autocovariances within each block only), and never less than the independent one, so that a
+    series that happens to alternate cannot narrow its own interval.
+    """
+    blocks = [np.asarray(b, dtype=float) for b in blocks if len(b)]
+    logs = np.concatenate(blocks) if blocks else np.zeros(0)
+    n = len(logs)
+    mean = float(np.mean(logs)) if n else math.nan
+    if n < MIN_UNITS:
+        return Estimate(mean, math.nan, math.nan, math.nan, n, too_few(n, logs, tests))
+    iid = float(np.var(logs, ddof=1))
+    if iid == 0.0:
+        return Estimate(mean, math.nan, math.nan, math.nan, n, "turns identical: no spread to estimate an interval from")
+    lags = min(int(4 * (n / 100) ** (2 / 9)), max(len(b) for b in blocks) - 1)
+    centred = [b - mean for b in blocks]
+    long_run = sum(float(np.dot(c, c)) for c in centred) / n
+    for lag in range(1, lags + 1):
+        covariance = sum(float(np.dot(c[lag:], c[:-lag])) for c in centred if len(c) > lag) / n
+        long_run += 2 * (1 - lag / (lags + 1)) * covariance
+    return _t(mean, math.sqrt(max(iid, long_run) / n), n - 1, n, tests)
+
+
 def two_sample(base: np.ndarray, new: np.ndarray, tests: int = 1, extra_variance: float = 0.0) -> Estimate:
     """Welch's t on log values: mean(new) - mean(base).
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from bench.cell.spec import CellSpec
+from bench.cell.turns import Turns
 from bench.metrics import ABORTED, ACKED, PENDING, REQUEST_TYPES, Accounting, LatencySeries, atomicity, expected_aggregates, stream
 from bench.roles.protocol import ClientLogResult, ConsumerResult, ProcessorResult, ProducerResult, ProducerSpec, Timeline
 from bench.roles.threads import ThreadDemand
@@ -18,11 +19,14 @@ GENERATOR_CPU_LIMIT = 0.9  # share of the window a producer thread wanted a CPU 
 
 
 def metrics(spec: CellSpec, producers: list[ProducerResult], processor: ProcessorResult | None, consumer: ConsumerResult,
-            cpu_s: dict[str, float], latencies: dict[str, LatencySeries], timeline: Timeline) -> dict[str, Any]:
+            cpu_s: dict[str, float], latencies: dict[str, LatencySeries], timeline: Timeline,
+            turns: Turns | None = None, turn: int = 0) -> dict[str, Any]:
+    """`turns`: the cell took turn `turn` of an alternating group; its figures are over its own
+    measured turns (their total length is the throughput's denominator), per turn under `turns`."""
     states = {r.producer_index: np.frombuffer(r.states, dtype=np.uint8) for r in producers}
     accounting = Accounting.of_topics(states, consumer.ids, spec.fan_out)
     window_records = measured_records(producers, processor)
-    duration = timeline.duration_s
+    duration = turns.measured_s if turns else timeline.duration_s
     throughput = window_records / duration
     transactions = [processor] if processor else producers
     cpu_share = max((r.cpu_window_s / duration for r in producers), default=0.0)
@@ -51,6 +55,10 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
     }
     for kind, series in latencies.items():
         out[kind] = series.percentiles_ms()
+    if turns:
+        # `window`: the group's timeline start, shared by the cells that took turns together and by no others
+        out["turns"] = {**turns.record(turn), "window": timeline.start_ns,
+                        "throughput_msgs": turn_throughputs(producers, states, turns.slot_s)}
     # A fault stalls sends by design: then only the generator-bound test can tell that the generator was the limit.
     send_delay = LatencySeries() if spec.faults else latencies["send_delay"]
     busiest = busiest_thread(producers)
@@ -58,6 +66,17 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
     out["generator_bound"], out["generator_reason"] = generator_bound(cpu_share, busiest)
     out["behind_schedule"] = behind_schedule(cpu_share, send_delay, out["generator_bound"])
     return out
+
+
+def turn_throughputs(producers: list[ProducerResult], states: dict[int, np.ndarray], slot_s: float) -> list[float]:
+    """Records acknowledged (committed) per second of each measured turn, all producers together:
+    the records each sent in its turn, wherever their acknowledgement fell."""
+    per_producer = []
+    for r in producers:
+        edges, acked = r.turn_edges, states[r.producer_index] == ACKED
+        per_producer.append([int(acked[edges[i]:edges[i + 1]].sum()) for i in range(0, len(edges), 2)])
+    rounds = min((len(counts) for counts in per_producer), default=0)
+    return [round(sum(counts[k] for counts in per_producer) / slot_s, 1) for k in range(rounds)]
 
 
 def measured_records(producers: list[ProducerResult], processor: ProcessorResult | None) -> int:

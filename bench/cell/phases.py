@@ -10,7 +10,9 @@ they report.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
+from dataclasses import replace
 from typing import Callable
 
 from confluent_kafka.admin import AdminClient
@@ -19,6 +21,7 @@ from bench import modes
 from bench.cell import derive, features, topics, topology
 from bench.cell.faults import READY_TIMEOUT_S, FaultSchedule
 from bench.cell.resources import ResourceProbe, Sample, Window
+from bench.cell.turns import Turns
 from bench.cell.spec import CellOutcome, CellSpec, Target
 from bench.errors import EnvironmentProblem
 from bench.client_properties import redact
@@ -35,8 +38,11 @@ UNKNOWN = 1 << 62  # records to expect when nobody knows: readers stop on a quie
 def run_cell(
     spec: CellSpec, target: Target, ordinal: int, run_tag: str, keep_topics: bool = False,
     on_progress: Callable[[float, int], None] | None = None, launcher: Launcher | None = None,
+    together: "Together | None" = None, turn: int = 0,
 ) -> CellOutcome:
-    """Measure one cell; a failure becomes the outcome's status, never an exception."""
+    """Measure one cell; a failure becomes the outcome's status, never an exception. `together`:
+    the cell is number `turn` of an alternating group (run_group), taking turns with the others
+    inside one shared window."""
     spec.check()
     if launcher is None:
         launcher = target.trogdor.launcher(spec.producers, f"eosbench.{run_tag}.c{ordinal}") if spec.launcher == "trogdor" else SpawnLauncher()
@@ -46,7 +52,10 @@ def run_cell(
     admin = AdminClient(target.admin_config, logger=admin_log.logger)
     configs = topology.client_configs(spec, mode, target, names)
     specs = topology.roles(spec, mode, target, names, configs, ordinal)
-    running: list[RoleProcess] = []
+    if together:
+        slots = together.turns.slots(turn)
+        specs = replace(specs, producers=[replace(p, turns=slots) for p in specs.producers])
+    running: list[RoleProcess] = together.running(turn) if together else []
     latencies = {kind: LatencySeries() for kind in LATENCY_KINDS}
     lag_rows: list[tuple] = []
     lag_error = None
@@ -93,12 +102,13 @@ def run_cell(
         running.append(sampler)
         for role in running:
             role.expect(Kind.READY, READY_TIMEOUT_S)
-        timeline = Timeline.starting_in(0.3, spec.warmup_s, spec.duration_s)
+        timeline = together.timeline() if together else Timeline.starting_in(0.3, spec.warmup_s, spec.duration_s)
         for role in running:
             role.send(Kind.GO, timeline)
         schedule = FaultSchedule(spec, target, admin, names.topics[0], timeline, running, restart if specs.processor else None,
                                  producers, start_producer)
-        edges = WindowEdges(target.resources, names.topics + specs.internal_topics, timeline)
+        # The brokers' counters over a shared window would mix the group's modes: not read per cell there.
+        edges = WindowEdges(None if together else target.resources, names.topics + specs.internal_topics, timeline)
         try:
             _measure(timeline, running, producers, schedule, on_progress, edges)
         finally:
@@ -130,6 +140,8 @@ def run_cell(
             lag_error = str(exc)
         lag_rows = sampler.rows
     except CellFailed as exc:
+        if together:
+            together.abandon()  # the others stop waiting for this cell's roles
         status = f"failed: {exc}"
         lost = exc if isinstance(exc, AgentLost) else None
         if exc.traceback:
@@ -155,7 +167,7 @@ def run_cell(
     refused = derive.cross_host_latency_refused(where.get("clock"))
     if refused:
         latencies["e2e"] = LatencySeries()
-    metrics = _metrics(spec, specs, results, latencies, timeline, edges) if status == "ok" else {}
+    metrics = _metrics(spec, specs, results, latencies, timeline, edges, together.turns if together else None, turn) if status == "ok" else {}
     if metrics and where:
         metrics.update(where, agents=derive.agents(where["placement"], results, timeline.duration_s))
         busy = [f"agent {name}'s producers used {a['producer_cpu_share']:.0%} of a core on a {a['cpus']}-core host"
@@ -184,10 +196,10 @@ def run_cell(
 
 
 def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: dict[str, LatencySeries], timeline: Timeline,
-             edges: WindowEdges | None) -> dict:
+             edges: WindowEdges | None, turns: Turns | None = None, turn: int = 0) -> dict:
     cpu_s = {name: r.cpu_total_s for name, r in results.items() if not getattr(r, "reconstructed", False)}
     producers = [r for r in results.values() if isinstance(r, ProducerResult)]  # replacements included
-    out = derive.metrics(spec, producers, results.get("processor"), results["consumer"], cpu_s, latencies, timeline)
+    out = derive.metrics(spec, producers, results.get("processor"), results["consumer"], cpu_s, latencies, timeline, turns, turn)
     handled = {name: r.sent for name, r in results.items() if isinstance(r, ProducerResult) and not r.reconstructed}
     handled[specs.consumer.role] = results[specs.consumer.role].received
     if specs.processor:
@@ -198,7 +210,78 @@ def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: di
                     else sum(r.acked_during_window for r in producers))
         out.update(derive.resource_costs(spec, appended, edges.window.record() if edges.window else None,
                                          edges.error or "not measured: the window's edges were not both read"))
+    elif turns:
+        out.update(derive.resource_costs(spec, 0, None, "not measured: under order alternating the modes of a group share "
+                                                        "the window, and the brokers' counters cannot tell them apart"))
     return out
+
+
+class Together:
+    """The cells of one alternating group (bench.cell.turns), each run by run_cell in a thread of
+    its own: one timeline for all of them, chosen once every cell's roles are ready, and every
+    cell's roles within reach so that an interrupted group leaves no process behind."""
+
+    def __init__(self, turns: Turns):
+        self.turns = turns
+        self._ready = threading.Barrier(turns.cells)
+        self._lock = threading.Lock()
+        self._timeline: Timeline | None = None
+        self._running: dict[int, list[RoleProcess]] = {}
+
+    def running(self, turn: int) -> list[RoleProcess]:
+        """Cell `turn`'s list of running roles (the cell appends to it)."""
+        return self._running.setdefault(turn, [])
+
+    def timeline(self) -> Timeline:
+        try:
+            self._ready.wait(READY_TIMEOUT_S)
+        except threading.BrokenBarrierError:
+            raise CellFailed("another cell of its alternating group failed before the window opened") from None
+        with self._lock:
+            if self._timeline is None:
+                self._timeline = Timeline.starting_in(0.3, self.turns.warmup_s, self.turns.window_s)
+            return self._timeline
+
+    def abandon(self) -> None:
+        self._ready.abort()
+
+    def kill(self) -> None:
+        self.abandon()
+        for roles in list(self._running.values()):
+            for role in list(roles):
+                role.kill()
+
+
+def run_group(cells: list[tuple[CellSpec, int]], target: Target, run_tag: str, turns: Turns, keep_topics: bool = False) -> list[CellOutcome]:
+    """Measure the cells (spec, ordinal) of one alternating group at once, taking turns; their
+    outcomes in the same order. Ctrl-C kills every role of the group before it goes on."""
+    together = Together(turns)
+    outcomes: list[CellOutcome | BaseException | None] = [None] * len(cells)
+
+    def one(i: int, spec: CellSpec, ordinal: int) -> None:
+        try:
+            outcomes[i] = run_cell(spec, target, ordinal, run_tag, keep_topics, together=together, turn=i)
+        except BaseException as exc:  # raised again in the runner's thread
+            together.abandon()
+            outcomes[i] = exc
+
+    workers = [threading.Thread(target=one, args=(i, spec, ordinal), daemon=True, name=f"cell-{ordinal}")
+               for i, (spec, ordinal) in enumerate(cells)]
+    for worker in workers:
+        worker.start()
+    try:
+        for worker in workers:
+            while worker.is_alive():
+                worker.join(0.2)
+    except KeyboardInterrupt:
+        together.kill()
+        for worker in workers:
+            worker.join(10)
+        raise
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes
 
 
 class WindowEdges:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from bench.cell.turns import GAP_S
 from bench import profile as profiles
 from bench.sweep import plan
 
@@ -16,6 +17,8 @@ def validate(profile_path: str, overrides: tuple[str, ...]) -> None:
     profile = profiles.load(profile_path, list(overrides))
     cells = plan(profile)
     seconds = sum(c.spec.warmup_s + c.spec.duration_s for c in cells)
+    if profile.order == "alternating":  # every cell's warm-up and window in whole turns, and the gaps between them
+        seconds *= 1 + GAP_S / profile.slot_s
     click.echo(f"{profile_path}: valid. {profile.description}")
     click.echo(f"{len(cells)} cells ({len(cells) // profile.repeat} x {profile.repeat} repetitions, {profile.order}), "
                f"at least {seconds / 60:.1f} min of measurement")

@@ -50,8 +50,8 @@ def overhead_bars(data: RunData) -> Figure | None:
     fig.update_layout(**_LAYOUT, yaxis_title=f"throughput overhead vs {data.baseline} (%)", xaxis_title="cell", barmode="group")
     return Figure("overhead", "Overhead of each mode against its baseline",
                   f"Each bar is 100 x (1 - throughput / {data.baseline} throughput) for the matching cell; whiskers are the "
-                  "95% interval over repetitions, simultaneous over the run's cells (a cell with fewer than 3 repetitions has "
-                  "none); '~' marks a difference that is not significant (Holm) and ⚑ a flagged cell. "
+                  "95% interval over repetitions (over paired turns under order alternating), simultaneous over the run's cells "
+                  "(a cell with fewer than 3 of them has none); '~' marks a difference that is not significant (Holm) and ⚑ a flagged cell. "
                   "Above the dotted lines a mode costs more than 10% or 30%.", fig)
 
 

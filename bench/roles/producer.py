@@ -92,6 +92,7 @@ class _Generator:
             self.values = AvroValues(spec.registry, self.topics, spec.message_size)
         self.id_offset = self.values.id_offset if self.values else 0  # where a value carries the record's id
         self.delivered = self._delivery_report()
+        self.turns = _Turns(spec.turns, timeline) if spec.turns else None
 
     def run(self) -> ProducerResult:
         try:
@@ -104,7 +105,9 @@ class _Generator:
             self._fenced_or_raise(exc, self.txn_first_seq if self.in_txn else self.seq)
         cpu_window_s = cpu_seconds() - (self.cpu_at_window_start or cpu_seconds())
         busiest_thread = None
-        if self.threads_at_window_start:
+        if self.turns:
+            cpu_window_s, busiest_thread = self.turns.cpu_s, self.turns.busiest()
+        elif self.threads_at_window_start:
             since, before = self.threads_at_window_start
             busiest_thread = threads.busiest(before, threads.snapshot(), (clock.now_ns() - since) / 1e9)
         self.acked_during_window = self.states.count(ACKED) - (self.acked_at_start or 0)
@@ -113,7 +116,8 @@ class _Generator:
         self.producer.flush(60)
         self.finished_ns = clock.now_ns()
         self._tick(self.finished_ns)
-        return replace(self._result(cpu_window_s), busiest_thread=busiest_thread)
+        return replace(self._result(cpu_window_s), busiest_thread=busiest_thread,
+                       turn_edges=tuple(self.turns.edges) if self.turns else ())
 
     def _load(self) -> None:
         """Send the schedule (or as fast as librdkafka takes records) until the window ends."""
@@ -137,6 +141,12 @@ class _Generator:
             seq = self.seq
             if self.acked_at_start is None and now >= tl.measure_start_ns:
                 self.acked_at_start = self.states.count(ACKED)
+            if self.turns:
+                allowed = self._take_turn(now)
+                if allowed is None:
+                    break
+                if not allowed:
+                    continue
             if interval_ns:
                 intended = tl.start_ns + seq * interval_ns
                 if intended >= tl.measure_end_ns or now >= tl.measure_end_ns:
@@ -215,6 +225,30 @@ class _Generator:
             if now - last_progress > 1_000_000_000:
                 self.channel.send(Kind.PROGRESS, self.seq)
                 last_progress = now
+
+    def _take_turn(self, now: int) -> bool | None:
+        """Order alternating: whether this producer may send now (True), waits for its next turn
+        (False) or has had its last (None). A turn's end commits its open transaction: a mode
+        taking turns leaves nothing open while another sends."""
+        turns = self.turns
+        if turns.index == len(turns.slots):
+            return None
+        start, end = turns.slots[turns.index]
+        if now >= end:
+            if turns.first is not None:
+                if self.in_txn and not self.fenced:
+                    self._end_transaction(turns.measured)
+                    self.in_txn = False
+                turns.close(self.seq)
+            turns.index += 1
+            return False
+        if now < start:
+            self.producer.poll(min(0.05, (start - now) / 1e9))  # serves delivery reports as they come, wakes for the turn
+            self._tick(now)
+            return False
+        if turns.first is None:
+            turns.open(self.seq)
+        return True
 
     def _send(self, topic: str, batch: list[dict]) -> None:
         """Hand a batch to librdkafka, waiting while its queue is full (the bound on records
@@ -343,3 +377,44 @@ class _Generator:
             committed=np.asarray(self.committed, dtype=np.int64) if self.transactional else None, fenced=self.fenced,
             schemas=self.values.result() if self.values else [], serialize_errors=self.values.errors if self.values else 0,
         )
+
+
+class _Turns:
+    """A producer's turns (order alternating, bench.cell.turns) on the shared clock, and what it
+    spent in the measured ones: the sequence numbers each covered, CPU, and its threads' demand
+    summed over them (the idle time between turns is nobody's)."""
+
+    def __init__(self, slots: tuple, timeline: Timeline):
+        self.slots = [(timeline.start_ns + int(a * 1e9), timeline.start_ns + int(b * 1e9)) for a, b in slots]
+        self.measure_start_ns = timeline.measure_start_ns
+        self.index = 0
+        self.first: int | None = None  # the open turn's first sequence number
+        self.edges: list[int] = []     # [first, end) of every measured turn, flattened
+        self.cpu_s = 0.0
+        self.active_s = 0.0
+        self.demand: threads.Snapshot = {}  # tid -> (name, ns on a CPU, ns waiting), summed over measured turns
+        self._at: tuple[int, float, threads.Snapshot] | None = None
+
+    @property
+    def measured(self) -> bool:
+        return self.slots[self.index][0] >= self.measure_start_ns
+
+    def open(self, seq: int) -> None:
+        self.first = seq
+        if self.measured:
+            self._at = (clock.now_ns(), cpu_seconds(), threads.snapshot())
+
+    def close(self, seq: int) -> None:
+        if self._at is not None:
+            since, cpu, before = self._at
+            self.edges += [self.first, seq]
+            self.cpu_s += cpu_seconds() - cpu
+            self.active_s += (clock.now_ns() - since) / 1e9
+            for tid, (name, on_cpu, waiting) in threads.snapshot().items():
+                _, on_0, wait_0 = before.get(tid, (name, 0, 0))
+                _, on_sum, wait_sum = self.demand.get(tid, (name, 0, 0))
+                self.demand[tid] = (name, on_sum + on_cpu - on_0, wait_sum + waiting - wait_0)
+        self.first, self._at = None, None
+
+    def busiest(self) -> threads.ThreadDemand | None:
+        return threads.busiest({}, self.demand, self.active_s) if self.demand else None

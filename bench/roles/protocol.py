@@ -102,6 +102,7 @@ class ProducerSpec:
     announce_transactions: bool = False  # say each transaction's range before committing it (TXN), for a fault that kills the producer
     registry: dict | None = None    # serialization avro: the schema registry client's configuration (url, credentials); None: bytes
     schema_changes: tuple = ()      # (seconds into the window, schema version): schema_change faults (bench.schemas)
+    turns: tuple = ()               # order alternating: (start, end) seconds from the timeline's start in which it may send (bench.cell.turns)
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ class ProducerResult:
     serialize_errors: int = 0    # records that could not be serialized for another reason than a refusal (FAILED, never sent)
     # the producer's thread that most wanted a CPU in the window (bench.roles.threads); None where the kernel keeps no schedstat
     busiest_thread: ThreadDemand | None = None
+    turn_edges: tuple = ()    # order alternating: [first, end) sequence numbers of each measured turn, flattened
 
 
 @dataclass(frozen=True)

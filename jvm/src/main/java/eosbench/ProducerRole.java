@@ -110,6 +110,9 @@ public final class ProducerRole {
         Properties config = io.config("config");
         this.transactional = config.containsKey("transactional.id");
         this.producer = new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer());
+        if (spec.path("turns").size() > 0) {  // order alternating: the profile refuses it for this driver
+            throw new IllegalArgumentException("turns (order alternating) are taken by eosbench's Python producers only");
+        }
         topics.add(spec.get("topic").asText());
         spec.get("fan_out_topics").forEach(t -> topics.add(t.asText()));
         rng = new Random(spec.get("producer_index").asLong());

@@ -1,0 +1,82 @@
+"""Order `alternating`: the modes of one parameter point take turns inside one measured window.
+
+Why: on a shared 2-core machine a closed-loop figure drifts and swings from second to second
+(acknowledged records per second vary 10-20% inside one window; the broker's CPU per record was
+still falling after 150 s of warm-up), so a mode measured in its own cell, a cell after its
+baseline, carries that drift into the ratio, and with three repetitions Student's t multiplies
+the spread by 4.3 (6.2 when two overheads share the 95%). Taking turns in short slots, with
+every mode's roles alive for the whole window, puts a mode's slot and its baseline's slot of the
+same round seconds apart (drift cancels from their ratio), spends no time on topic set-up,
+process start-up or drain between them, and gives one paired ratio per round instead of one per
+repetition (bench.analysis.overhead pairs the rounds).
+
+The order of the modes is shuffled in every round (seeded, recorded): a mode's slot follows the
+tail of whichever slot came before it (the last batches acknowledged, a reader catching up), and
+a fixed order would hand that to the same mode every time. A short gap between slots lets that
+tail settle.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+GAP_S = 0.25  # between two slots: the previous slot's last batches are acknowledged, its transaction committed
+
+
+@dataclass(frozen=True)
+class Turns:
+    """The slots of `cells` cells taking turns: warm-up rounds, then measured rounds."""
+
+    slot_s: float
+    cells: int
+    warmup_rounds: int
+    rounds: int
+    seed: int
+
+    @classmethod
+    def of(cls, slot_s: float, cells: int, warmup_s: float, duration_s: float, seed: int) -> "Turns":
+        """Each cell sends at least `warmup_s` before the window and about `duration_s` in it (whole slots)."""
+        return cls(slot_s, cells, math.ceil(warmup_s / slot_s - 1e-9) if warmup_s > 0 else 0,
+                   max(1, round(duration_s / slot_s)), seed)
+
+    @property
+    def round_s(self) -> float:
+        return self.cells * (self.slot_s + GAP_S)
+
+    @property
+    def warmup_s(self) -> float:
+        """From the timeline's start to the measured window: the warm-up rounds."""
+        return self.warmup_rounds * self.round_s
+
+    @property
+    def window_s(self) -> float:
+        """The measured window: every measured round of every cell."""
+        return self.rounds * self.round_s
+
+    @property
+    def measured_s(self) -> float:
+        """How long one cell sends in the measured window: its throughput's denominator."""
+        return self.rounds * self.slot_s
+
+    def orders(self) -> list[list[int]]:
+        """Every round's order of the cells (warm-up rounds first), shuffled with the seed."""
+        rng = random.Random(self.seed)
+        out = []
+        for _ in range(self.warmup_rounds + self.rounds):
+            order = list(range(self.cells))
+            rng.shuffle(order)
+            out.append(order)
+        return out
+
+    def slots(self, cell: int) -> tuple[tuple[float, float], ...]:
+        """Cell `cell`'s slots, (start, end) in seconds from the timeline's start, one per round."""
+        step = self.slot_s + GAP_S
+        return tuple((round(r * self.round_s + order.index(cell) * step, 6), round(r * self.round_s + order.index(cell) * step + self.slot_s, 6))
+                     for r, order in enumerate(self.orders()))
+
+    def record(self, cell: int) -> dict:
+        """What metrics.json keeps of the turns, for one cell of them."""
+        return {"slot_s": self.slot_s, "gap_s": GAP_S, "cells": self.cells, "warmup_rounds": self.warmup_rounds,
+                "rounds": self.rounds, "seed": self.seed, "position": [order.index(cell) for order in self.orders()[self.warmup_rounds:]]}
