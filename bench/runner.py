@@ -287,9 +287,11 @@ def _warm_up(store: RunStore, todo: list[PlannedCell], target: Target, progress:
         rounds += 1
         for i, planned in enumerate(first_of_mode.values()):
             _stop_if_interrupted()
-            closed_loop = None if planned.spec.rate == capacity.FIND else planned.spec.rate
-            outcome = run_cell(replace(planned.spec, rate=closed_loop, warmup_s=0, duration_s=warmup.CELL_S, faults=()), target, 0,
-                               f"{store.directory.name}.warmup{rounds}.{i}")
+            spec = replace(planned.spec, rate=None if planned.spec.rate == capacity.FIND else planned.spec.rate,
+                           warmup_s=0, duration_s=warmup.CELL_S, faults=())
+            if modes.get(spec.mode).transactional_producer and spec.transaction_size:
+                spec = replace(spec, transaction_size=min(spec.transaction_size, warmup.TRANSACTION_SIZE))
+            outcome = run_cell(spec, target, 0, f"{store.directory.name}.warmup{rounds}.{i}")
             history[planned.cell_id].append(outcome.metrics.get("broker_cpu_us_per_record"))
         progress.note(f"warming up, round {rounds} (discarded): broker CPU per record "
                       + ", ".join(f"{cell} {_us(h[-1])}" for cell, h in history.items()))

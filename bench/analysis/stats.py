@@ -45,13 +45,19 @@ def one_sample(logs: np.ndarray, tests: int = 1) -> Estimate:
     """The mean of paired log ratios (repetitions that ran side by side) and its t interval."""
     logs = np.asarray(logs, dtype=float)
     n = len(logs)
+    return _without_interval(logs, tests, "repetitions") or _t(float(np.mean(logs)), float(np.std(logs, ddof=1)) / math.sqrt(n),
+                                                               n - 1, n, tests)
+
+
+def _without_interval(logs: np.ndarray, tests: int, units: str) -> Estimate | None:
+    """The estimate of too few units, or of units without any spread: a mean and why there is no interval."""
+    n = len(logs)
     mean = float(np.mean(logs)) if n else math.nan
     if n < MIN_UNITS:
         return Estimate(mean, math.nan, math.nan, math.nan, n, too_few(n, logs, tests))
-    sd = float(np.std(logs, ddof=1))
-    if sd == 0.0:
-        return Estimate(mean, math.nan, math.nan, math.nan, n, "repetitions identical: no spread to estimate an interval from")
-    return _t(mean, sd / math.sqrt(n), n - 1, n, tests)
+    if float(np.std(logs, ddof=1)) == 0.0:
+        return Estimate(mean, math.nan, math.nan, math.nan, n, f"{units} identical: no spread to estimate an interval from")
+    return None
 
 
 def series_mean(blocks: list[np.ndarray], tests: int = 1) -> Estimate:
@@ -65,13 +71,10 @@ def series_mean(blocks: list[np.ndarray], tests: int = 1) -> Estimate:
     """
     blocks = [np.asarray(b, dtype=float) for b in blocks if len(b)]
     logs = np.concatenate(blocks) if blocks else np.zeros(0)
-    n = len(logs)
-    mean = float(np.mean(logs)) if n else math.nan
-    if n < MIN_UNITS:
-        return Estimate(mean, math.nan, math.nan, math.nan, n, too_few(n, logs, tests))
-    iid = float(np.var(logs, ddof=1))
-    if iid == 0.0:
-        return Estimate(mean, math.nan, math.nan, math.nan, n, "turns identical: no spread to estimate an interval from")
+    degenerate = _without_interval(logs, tests, "turns")
+    if degenerate:
+        return degenerate
+    n, mean, iid = len(logs), float(np.mean(logs)), float(np.var(logs, ddof=1))
     lags = min(int(4 * (n / 100) ** (2 / 9)), max(len(b) for b in blocks) - 1)
     centred = [b - mean for b in blocks]
     long_run = sum(float(np.dot(c, c)) for c in centred) / n
