@@ -24,7 +24,7 @@ from bench.parameters import between, whole
 from bench.registry.target import check_properties as check_registry_properties, split_properties
 
 ORDERS = ("interleaved", "sequential", "alternating")
-SLOT_S = 2.0  # order alternating: one turn of a mode (bench.cell.turns)
+SLOT_S = 0.5  # order alternating: one turn of a mode (bench.cell.turns: why half a second)
 FAULT_KINDS = ("processor_kill", "consumer_pause", "producer_kill", "zombie", "pause", "kill", "command", "schema_change",
                "registry_pause", "trogdor_process_stop")
 
@@ -290,7 +290,7 @@ def _validate(raw: dict, source: str) -> Profile:
     if faults and "find" in sweep.get("rate", [workload["rate"]]):
         raise fail("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults (give the faults a fixed rate)")
     if order == "alternating":
-        _check_alternating(workload, sweep, faults, fail)
+        _check_alternating(workload, sweep, faults, float(slot_s), fail)
     return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults,
                    float(warmup_max_s), storage, trogdor, float(slot_s))
 
@@ -303,11 +303,15 @@ _ALTERNATING = {"rate": ("max", "closed loop"), "topology": ("produce", "its pro
                 "launcher": ("local", "the roles of a group run on this host")}
 
 
-def _check_alternating(workload: dict, sweep: dict, faults: list, fail) -> None:
+def _check_alternating(workload: dict, sweep: dict, faults: list, slot_s: float, fail) -> None:
     for key, (needed, why) in _ALTERNATING.items():
         for value in sweep.get(key, [workload[key]]):
             if value != needed:
                 raise fail(f"order alternating needs {key} {needed} ({why}), not {value!r}")
+    for ms in sweep.get("transaction_ms", [workload["transaction_ms"]]):
+        if ms is not None and ms >= 1000 * slot_s:
+            raise fail(f"transaction_ms {ms:g} is not shorter than a turn (slot_s {slot_s:g}): a turn's end commits, so every "
+                       f"transaction would be cut to the turn; shorten transaction_ms or lengthen slot_s")
     if faults:
         raise fail("order alternating cannot run faults: a fault would strike whichever mode had the turn (use order interleaved)")
 

@@ -141,6 +141,8 @@ BAD = {
                                          + "order: alternating\n"),
     "taking turns with Java producers": ("order alternating needs driver librdkafka",
                                          GOOD.replace("partitions: 1,", "partitions: 1, driver: java,") + "order: alternating\n"),
+    "transactions longer than a turn": ("transaction_ms 500 is not shorter than a turn (slot_s 0.5)",
+                                        GOOD.replace("partitions: 1,", "partitions: 1, transaction_ms: 500,") + "order: alternating\nslot_s: 0.5\n"),
     "taking turns under a fault": ("order alternating cannot run faults",
                                    GOOD + "order: alternating\nfaults: [{kind: consumer_pause, at_s: 0.5, duration_s: 1}]\n"),
     "processor kill without a processor": ("processor_kill needs topology process", GOOD + "faults: [{kind: processor_kill, at_s: 0.5}]\n"),

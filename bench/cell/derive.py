@@ -26,7 +26,8 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
     states = {r.producer_index: np.frombuffer(r.states, dtype=np.uint8) for r in producers}
     accounting = Accounting.of_topics(states, consumer.ids, spec.fan_out)
     window_records = measured_records(producers, processor)
-    duration = turns.measured_s if turns else timeline.duration_s
+    lengths = turn_lengths(producers) if turns else []
+    duration = sum(lengths) if turns else timeline.duration_s
     throughput = window_records / duration
     transactions = [processor] if processor else producers
     cpu_share = max((r.cpu_window_s / duration for r in producers), default=0.0)
@@ -58,7 +59,8 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
     if turns:
         # `window`: the group's timeline start, shared by the cells that took turns together and by no others
         out["turns"] = {**turns.record(turn), "window": timeline.start_ns,
-                        "throughput_msgs": turn_throughputs(producers, states, turns.slot_s)}
+                        "seconds": [round(t, 4) for t in lengths],
+                        "throughput_msgs": turn_throughputs(producers, states, lengths)}
     # A fault stalls sends by design: then only the generator-bound test can tell that the generator was the limit.
     send_delay = LatencySeries() if spec.faults else latencies["send_delay"]
     busiest = busiest_thread(producers)
@@ -68,15 +70,21 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
     return out
 
 
-def turn_throughputs(producers: list[ProducerResult], states: dict[int, np.ndarray], slot_s: float) -> list[float]:
+def turn_lengths(producers: list[ProducerResult]) -> list[float]:
+    """How long each measured turn lasted: from its first send until the last of its producers had
+    its records acknowledged (its transaction committed), which is the turn's slot plus that tail."""
+    rounds = min((len(r.turn_seconds) for r in producers), default=0)
+    return [max(r.turn_seconds[k] for r in producers) for k in range(rounds)]
+
+
+def turn_throughputs(producers: list[ProducerResult], states: dict[int, np.ndarray], lengths: list[float]) -> list[float]:
     """Records acknowledged (committed) per second of each measured turn, all producers together:
-    the records each sent in its turn, wherever their acknowledgement fell."""
+    the records each sent in its turn over the turn's length (`turn_lengths`)."""
     per_producer = []
     for r in producers:
         edges, acked = r.turn_edges, states[r.producer_index] == ACKED
         per_producer.append([int(acked[edges[i]:edges[i + 1]].sum()) for i in range(0, len(edges), 2)])
-    rounds = min((len(counts) for counts in per_producer), default=0)
-    return [round(sum(counts[k] for counts in per_producer) / slot_s, 1) for k in range(rounds)]
+    return [round(sum(counts[k] for counts in per_producer) / length, 1) for k, length in enumerate(lengths)]
 
 
 def measured_records(producers: list[ProducerResult], processor: ProcessorResult | None) -> int:

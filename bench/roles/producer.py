@@ -117,7 +117,8 @@ class _Generator:
         self.finished_ns = clock.now_ns()
         self._tick(self.finished_ns)
         return replace(self._result(cpu_window_s), busiest_thread=busiest_thread,
-                       turn_edges=tuple(self.turns.edges) if self.turns else ())
+                       turn_edges=tuple(self.turns.edges) if self.turns else (),
+                       turn_seconds=tuple(self.turns.seconds) if self.turns else ())
 
     def _load(self) -> None:
         """Send the schedule (or as fast as librdkafka takes records) until the window ends."""
@@ -228,8 +229,10 @@ class _Generator:
 
     def _take_turn(self, now: int) -> bool | None:
         """Order alternating: whether this producer may send now (True), waits for its next turn
-        (False) or has had its last (None). A turn's end commits its open transaction: a mode
-        taking turns leaves nothing open while another sends."""
+        (False) or has had its last (None). A turn ends when what it sent is acknowledged: a
+        transactional producer commits its open transaction, any other waits for its outstanding
+        records (a mode taking turns leaves nothing in flight while another sends), and that tail
+        counts in the turn's length, so the last commit of a turn is paid for like every other."""
         turns = self.turns
         if turns.index == len(turns.slots):
             return None
@@ -239,6 +242,8 @@ class _Generator:
                 if self.in_txn and not self.fenced:
                     self._end_transaction(turns.measured)
                     self.in_txn = False
+                else:
+                    self.producer.flush(60)
                 turns.close(self.seq)
             turns.index += 1
             return False
@@ -381,8 +386,9 @@ class _Generator:
 
 class _Turns:
     """A producer's turns (order alternating, bench.cell.turns) on the shared clock, and what it
-    spent in the measured ones: the sequence numbers each covered, CPU, and its threads' demand
-    summed over them (the idle time between turns is nobody's)."""
+    spent in the measured ones: the sequence numbers each covered, how long each lasted (from its
+    first send until what it sent was acknowledged), CPU, and its threads' demand summed over them
+    (the idle time between turns is nobody's)."""
 
     def __init__(self, slots: tuple, timeline: Timeline):
         self.slots = [(timeline.start_ns + int(a * 1e9), timeline.start_ns + int(b * 1e9)) for a, b in slots]
@@ -390,6 +396,7 @@ class _Turns:
         self.index = 0
         self.first: int | None = None  # the open turn's first sequence number
         self.edges: list[int] = []     # [first, end) of every measured turn, flattened
+        self.seconds: list[float] = []  # every measured turn's length
         self.cpu_s = 0.0
         self.active_s = 0.0
         self.demand: threads.Snapshot = {}  # tid -> (name, ns on a CPU, ns waiting), summed over measured turns
@@ -408,8 +415,9 @@ class _Turns:
         if self._at is not None:
             since, cpu, before = self._at
             self.edges += [self.first, seq]
+            self.seconds.append((clock.now_ns() - since) / 1e9)
             self.cpu_s += cpu_seconds() - cpu
-            self.active_s += (clock.now_ns() - since) / 1e9
+            self.active_s += self.seconds[-1]
             for tid, (name, on_cpu, waiting) in threads.snapshot().items():
                 _, on_0, wait_0 = before.get(tid, (name, 0, 0))
                 _, on_sum, wait_sum = self.demand.get(tid, (name, 0, 0))

@@ -199,6 +199,7 @@ class ProducerResult:
     # the producer's thread that most wanted a CPU in the window (bench.roles.threads); None where the kernel keeps no schedstat
     busiest_thread: ThreadDemand | None = None
     turn_edges: tuple = ()    # order alternating: [first, end) sequence numbers of each measured turn, flattened
+    turn_seconds: tuple = ()  # order alternating: each measured turn's length, first send to last acknowledgement (commit)
 
 
 @dataclass(frozen=True)
