@@ -85,7 +85,6 @@ def _coverage(rho: float, trials: int = 600) -> tuple[float, float]:
         independent = stats.one_sample(np.concatenate(blocks))
         covered_series += series.low <= 0 <= series.high
         covered_independent += independent.low <= 0 <= independent.high
-        assert series.high - series.low >= independent.high - independent.low - 1e-12, "never narrower than independent"
     return covered_series / trials, covered_independent / trials
 
 
@@ -103,8 +102,32 @@ def test_independent_turns_give_the_ordinary_interval():
     rng = np.random.default_rng(2)
     logs = rng.normal(0.1, 0.05, size=40)
     series, independent = stats.series_mean([logs[:20], logs[20:]]), stats.one_sample(logs)
-    assert series.mean == pytest.approx(independent.mean)
+    assert series.mean == pytest.approx(independent.mean, abs=0.005), "with normal noise Huber's centre is the mean"
     assert (series.high - series.low) / (independent.high - independent.low) == pytest.approx(1.0, abs=0.25)
+
+
+def test_a_series_that_alternates_cannot_narrow_its_own_interval():
+    """Negative autocorrelation would make Newey and West's variance smaller than the independent
+    one; the interval keeps the independent width (that of some order of the same values)."""
+    rng = np.random.default_rng(3)
+    logs = 0.1 * (-1.0) ** np.arange(48) + rng.normal(0, 0.01, 48)
+    width = lambda e: e.high - e.low
+    shuffled = min(width(stats.series_mean([rng.permutation(logs)])) for _ in range(40))
+    assert width(stats.series_mean([logs])) == pytest.approx(shuffled, rel=1e-9)
+
+
+def test_a_stalled_turn_does_not_set_the_interval():
+    """One turn that met a stall of the machine (an at_least_once turn of 2,400 msg/s among turns
+    of 90,000: a log ratio of about +2.9 among ratios near -0.7, as quick-s13b had) must neither
+    drag the centre nor widen the interval the way it widens a plain mean's."""
+    rng = np.random.default_rng(4)
+    steady = rng.normal(-0.7, 0.2, 239)
+    stalled = np.append(steady, 2.9)
+    robust, plain = stats.series_mean([stalled]), stats.one_sample(stalled)
+    assert abs(robust.mean - (-0.7)) < 0.03 and abs(plain.mean - (-0.7)) > abs(robust.mean - (-0.7))
+    assert (robust.high - robust.low) < 0.8 * (plain.high - plain.low)
+    calm = stats.series_mean([steady])
+    assert (robust.high - robust.low) == pytest.approx(calm.high - calm.low, rel=0.1), "as if the stall had not happened"
 
 
 def _rows(turns_a: list[float], turns_b: list[float], group_b: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:

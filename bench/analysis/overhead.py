@@ -27,7 +27,7 @@ COLUMNS = ["cell_id", "mode", "baseline_cell_id", "pairs", "pairs_of", "throughp
            *(f"{c.name}_{part}" for c in COSTS for part in ("overhead_pct", "ci_low_pct", "ci_high_pct"))]
 PRECISION_PP = 2.0  # the half-width, in points, of an overhead that settles an argument (issue 15); wider ones get advice
 METHOD = ("geometric mean of same-repetition throughput ratios (of same-round turns, under order alternating); Student's t "
-          "on their logs (turns: Newey-West variance), 95% simultaneous over the run's cells (Bonferroni); significance Holm-adjusted")
+          "on their logs (turns: Huber's M-estimate, robust to a stalled turn, with Newey-West variance), 95% simultaneous over the run's cells (Bonferroni); significance Holm-adjusted")
 
 
 def overhead(summary: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
