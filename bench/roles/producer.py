@@ -398,7 +398,6 @@ class _Turns:
         self.edges: list[int] = []     # [first, end) of every measured turn, flattened
         self.seconds: list[float] = []  # every measured turn's length
         self.cpu_s = 0.0
-        self.active_s = 0.0
         self.demand: threads.Snapshot = {}  # tid -> (name, ns on a CPU, ns waiting), summed over measured turns
         self._at: tuple[int, float, threads.Snapshot] | None = None
 
@@ -417,7 +416,6 @@ class _Turns:
             self.edges += [self.first, seq]
             self.seconds.append((clock.now_ns() - since) / 1e9)
             self.cpu_s += cpu_seconds() - cpu
-            self.active_s += self.seconds[-1]
             for tid, (name, on_cpu, waiting) in threads.snapshot().items():
                 _, on_0, wait_0 = before.get(tid, (name, 0, 0))
                 _, on_sum, wait_sum = self.demand.get(tid, (name, 0, 0))
@@ -425,4 +423,4 @@ class _Turns:
         self.first, self._at = None, None
 
     def busiest(self) -> threads.ThreadDemand | None:
-        return threads.busiest({}, self.demand, self.active_s) if self.demand else None
+        return threads.busiest({}, self.demand, sum(self.seconds)) if self.demand else None
