@@ -4,6 +4,12 @@ The sweep is a cartesian product, except that a parameter which means nothing fo
 (`transaction_size` for `idempotent`) does not multiply that mode's cells. Interleaved order runs
 every mode of one parameter point back to back, then the next point, then the next repetition,
 so the slow drift of a shared 2-core machine touches every mode alike.
+
+Order alternating puts every cell that is measured against the same baseline cell in one group
+that takes turns in one window: the baseline, idempotent, and every transaction size of one
+partition count and message size. Each of them is then paired with its baseline turn by turn
+(bench.analysis.overhead), which is what a curve across transaction sizes needs: a transaction
+size that ran in a window of its own would have no baseline turn beside it.
 """
 
 from __future__ import annotations
@@ -35,14 +41,19 @@ def cell_specs(profile: Profile) -> list[tuple[str, CellSpec]]:
 
 
 def _points(profile: Profile) -> list[list[tuple[str, CellSpec]]]:
-    """The distinct cells of one repetition, by parameter point: every mode of a point."""
+    """The distinct cells of one repetition, by parameter point: every mode of a point. Under
+    order alternating a point is every cell measured against one baseline cell (`_turn_key`)."""
     swept = {k: v for k, v in profile.sweep.items() if k != "mode"}
     run_modes = profile.sweep.get("mode", [profile.workload["mode"]])
     seen: dict[str, CellSpec] = {}
     points: list[list[tuple[str, CellSpec]]] = []
+    by_key: dict[tuple, list[tuple[str, CellSpec]]] = {}
     for values in itertools.product(*swept.values()):
-        points.append([])
         point = {**profile.workload, **dict(zip(swept, values))}
+        key = _turn_key(profile, point, values) if profile.order == "alternating" else values
+        if key not in by_key:
+            by_key[key] = []
+            points.append(by_key[key])
         for mode_name in run_modes:
             mode = modes.MODES[mode_name]
             if point["topology"] not in mode.topologies:
@@ -52,8 +63,19 @@ def _points(profile: Profile) -> list[list[tuple[str, CellSpec]]]:
             cell_id = _cell_id(mode_name, {k: params[k] for k in swept if k in params})
             if cell_id not in seen:
                 seen[cell_id] = _spec(params, profile)
-                points[-1].append((cell_id, seen[cell_id]))
+                by_key[key].append((cell_id, seen[cell_id]))
     return [point for point in points if point]
+
+
+def _turn_key(profile: Profile, point: dict, values: tuple) -> tuple:
+    """What the cells that take turns together share: the swept values that shape the baseline
+    mode (transaction_size does not shape at_least_once, so every transaction size of a partition
+    count joins its group); without a baseline, the whole point."""
+    if profile.baseline is None:
+        return values
+    base = modes.MODES[profile.baseline]
+    return tuple(v for k, v in zip((k for k in profile.sweep if k != "mode"), values)
+                 if parameters.shapes(k, base, point["topology"]))
 
 
 def plan(profile: Profile) -> list[PlannedCell]:
