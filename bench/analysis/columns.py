@@ -117,8 +117,18 @@ def _turn_throughputs(turns: dict | None) -> str | None:
     return " ".join(f"{v:g}" for v in turns["throughput_msgs"]) if turns else None
 
 
-def turn_throughputs(text: Any) -> list[float]:
-    """The summary's turn_throughputs_msgs back as numbers (none where the cell did not take turns)."""
+def _turn_broker_cpu(turns: dict | None) -> str | None:
+    """The brokers' CPU per record of every measured turn (us), space-separated; 'nan' for a turn
+    not measured (a node restarted) or without records; None where no turn was read."""
+    cpu = (turns or {}).get("broker_cpu_s")
+    if not cpu:
+        return None
+    return " ".join(f"{1e6 * c / n:.4g}" if c is not None and n else "nan" for c, n in zip(cpu, turns["records"]))
+
+
+def turn_series(text: Any) -> list[float]:
+    """A per-turn column of the summary (turn_throughputs_msgs, turn_broker_cpu_us) back as numbers
+    (none where the cell did not take turns, or the figure was not read per turn)."""
     return [float(v) for v in text.split()] if isinstance(text, str) and text else []
 
 
@@ -171,8 +181,12 @@ METRICS: tuple[Metric, ...] = (
     # order alternating (bench.cell.turns): the window the cell took turns in, and its throughput per measured turn
     Metric("turns_group", lambda s: (s.metrics.get("turns") or {}).get("window")),
     Metric("turn_throughputs_msgs", lambda s: _turn_throughputs(s.metrics.get("turns")), unit="msg/s per turn"),
+    Metric("turn_broker_cpu_us", lambda s: _turn_broker_cpu(s.metrics.get("turns")), unit="us/record per turn"),
     Metric("transactions", _metric("transactions"), unit="transactions"),
     Metric("aborts", _metric("aborts"), unit="transactions"),
+    # what a measured transaction really was (bench.cell.derive.transaction_shape): the cost model's x
+    Metric("records_per_transaction", _metric("records_per_transaction"), "mean", "records", label="records/txn", digits=1),
+    Metric("partitions_per_transaction", _metric("partitions_per_transaction"), "mean", "partitions", label="partitions/txn", digits=2),
     *(_latency(kind, pct) for kind, pcts in _LATENCIES for pct in pcts),
     # rate: find (bench.capacity): the highest rate sustained within slo_p99_ms
     Metric("sustainable_msgs", lambda s: (s.metrics.get("capacity") or {}).get("sustainable_msgs"), "mean", "msg/s", True,
@@ -263,10 +277,11 @@ class Cost:
     name: str
     column: str   # the summary column
     label: str
+    turns_column: str | None = None  # its per-turn column, where it is read at every turn's edge (order alternating)
 
 
 COSTS: tuple[Cost, ...] = (
-    Cost("broker_cpu", "broker_cpu_us_per_record", "broker CPU per record"),
+    Cost("broker_cpu", "broker_cpu_us_per_record", "broker CPU per record", "turn_broker_cpu_us"),
     Cost("log_bytes", "log_bytes_per_record", "log bytes per record"),
     Cost("requests", "requests_per_1k", "broker requests per record"),
     Cost("client_cpu", "client_cpu_us_per_record", "client CPU per record"),

@@ -18,7 +18,7 @@ import pandas as pd
 
 from bench import modes
 from bench.analysis.stats import ALPHA, MAX_UNITS, MIN_UNITS, Estimate, holm, one_sample, series_mean, spread_of, units_for
-from bench.analysis.columns import COSTS, Flag, Flags, flags, turn_throughputs, with_parameter_columns
+from bench.analysis.columns import COSTS, Flag, Flags, flags, turn_series, with_parameter_columns
 from bench.parameters import NAMES as PARAM_COLUMNS, shapes
 
 COLUMNS = ["cell_id", "mode", "baseline_cell_id", "pairs", "pairs_of", "throughput_msgs", "baseline_throughput_msgs",
@@ -99,11 +99,12 @@ def paired_ratios(cell: pd.DataFrame, base: pd.DataFrame, column: str = "through
     return (pd.to_numeric(mine.loc[common, column], errors="coerce").astype(float) / denominator.where(denominator > 0)).astype(float)
 
 
-def turn_pairs(cell: pd.DataFrame, base: pd.DataFrame) -> list[np.ndarray] | None:
+def turn_pairs(cell: pd.DataFrame, base: pd.DataFrame, column: str = "turn_throughputs_msgs") -> list[np.ndarray] | None:
     """Per repetition, the log ratios of the cell's turns to its baseline's turns of the same
-    rounds (order alternating: they took turns in one window, seconds apart); None unless every
-    repetition of both took turns in the same group, with a throughput in every turn."""
-    if "turns_group" not in cell or "turns_group" not in base:
+    rounds (order alternating: they took turns in one window, seconds apart), of throughput unless
+    told; None unless every repetition of both took turns in the same group, with a value in every
+    turn (a per-record cost: rounds where either turn was not measured are left out)."""
+    if "turns_group" not in cell or "turns_group" not in base or column not in cell or column not in base:
         return None
     mine, theirs = cell.set_index("repetition"), base.set_index("repetition")
     blocks = []
@@ -111,11 +112,14 @@ def turn_pairs(cell: pd.DataFrame, base: pd.DataFrame) -> list[np.ndarray] | Non
         a, b = mine.loc[repetition], theirs.loc[repetition]
         if pd.isna(a["turns_group"]) or a["turns_group"] != b["turns_group"]:
             return None
-        x, y = turn_throughputs(a["turn_throughputs_msgs"]), turn_throughputs(b["turn_throughputs_msgs"])
+        x, y = turn_series(a[column]), turn_series(b[column])
         k = min(len(x), len(y))
-        if not k or min(x[:k]) <= 0 or min(y[:k]) <= 0:
+        x, y = np.asarray(x[:k]), np.asarray(y[:k])
+        if column != "turn_throughputs_msgs":
+            x, y = x[np.isfinite(x) & np.isfinite(y)], y[np.isfinite(x) & np.isfinite(y)]
+        if not len(x) or min(x) <= 0 or min(y) <= 0:
             return None
-        blocks.append(np.log(np.asarray(x[:k]) / np.asarray(y[:k])))
+        blocks.append(np.log(x / y))
     return blocks or None
 
 
@@ -146,7 +150,8 @@ def _compare(cell_id: str, cell: pd.DataFrame, base: pd.DataFrame, ratios: pd.Se
            "throughput_msgs": t_mine, "baseline_throughput_msgs": t_base}
     row.update(_estimate(valid, tests) if turns is None else _interval(series_mean(turns, tests)))
     for cost in COSTS:
-        row.update(_cost_estimate(cost.name, paired_ratios(cell, base, cost.column).dropna(), tests))
+        by_turn = turn_pairs(cell, base, cost.turns_column) if cost.turns_column and turns is not None else None
+        row.update(_cost_estimate(cost.name, paired_ratios(cell, base, cost.column).dropna(), tests, by_turn))
     for pct in ("p50", "p99", "p999"):
         row[f"e2e_{pct}_delta_ms"] = cell[f"e2e_{pct}_ms"].mean() - base[f"e2e_{pct}_ms"].mean()
     notes = []
@@ -182,14 +187,15 @@ def _interval(estimate: Estimate) -> dict:
             "significant": False, "interval_note": estimate.note}
 
 
-def _cost_estimate(name: str, ratios: pd.Series, tests: int) -> dict:
+def _cost_estimate(name: str, ratios: pd.Series, tests: int, turns: list[np.ndarray] | None = None) -> dict:
     """A per-record cost's overhead, 100 x (geometric-mean ratio - 1), with its interval; empty
-    (NaN) where it was not measured in at least MIN_UNITS repetitions of both cells."""
+    (NaN) where it was not measured in at least MIN_UNITS repetitions of both cells. `turns`: the
+    cost was read at every turn's edge, and its turns are paired by round like throughput's."""
     keys = [f"{name}_overhead_pct", f"{name}_ci_low_pct", f"{name}_ci_high_pct"]
     ratios = ratios[ratios > 0]
-    if len(ratios) == 0:
+    if turns is None and len(ratios) == 0:
         return dict.fromkeys(keys, math.nan)
-    estimate = one_sample(np.log(ratios.to_numpy()), tests)
+    estimate = series_mean(turns, tests) if turns is not None else one_sample(np.log(ratios.to_numpy()), tests)
     return dict(zip(keys, (100.0 * math.expm1(v) if not math.isnan(v) else math.nan
                            for v in (estimate.mean, estimate.low, estimate.high))))
 

@@ -35,6 +35,7 @@ class Estimate:
     p: float
     units: int
     note: str = ""  # why there is no interval, and what would give one
+    se: float = math.nan  # the standard error behind the interval (log units)
 
     @property
     def has_interval(self) -> bool:
@@ -138,7 +139,7 @@ def two_sample(base: np.ndarray, new: np.ndarray, tests: int = 1, extra_variance
 def _t(mean: float, se: float, df: float, units: int, tests: int) -> Estimate:
     q = stats.t.ppf(1 - ALPHA / (2 * max(tests, 1)), df)
     p = float(2 * stats.t.sf(abs(mean) / se, df))
-    return Estimate(mean, mean - q * se, mean + q * se, p, units)
+    return Estimate(mean, mean - q * se, mean + q * se, p, units, se=se)
 
 
 def too_few(units: int, logs: np.ndarray, tests: int = 1, target_pct: float = 5.0) -> str:

@@ -54,13 +54,15 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
         **transaction_checks(spec, producers, states, consumer),
         **schema_checks(spec, producers, consumer),
     }
+    out.update(transaction_shape(producers))
     for kind, series in latencies.items():
         out[kind] = series.percentiles_ms()
     if turns:
         # `window`: the group's timeline start, shared by the cells that took turns together and by no others
+        counts = turn_records(producers, states)
         out["turns"] = {**turns.record(turn), "window": timeline.start_ns,
-                        "seconds": [round(t, 4) for t in lengths],
-                        "throughput_msgs": turn_throughputs(producers, states, lengths)}
+                        "seconds": [round(t, 4) for t in lengths], "records": counts,
+                        "throughput_msgs": [round(n / length, 1) for n, length in zip(counts, lengths)]}
     # A fault stalls sends by design: then only the generator-bound test can tell that the generator was the limit.
     send_delay = LatencySeries() if spec.faults else latencies["send_delay"]
     busiest = busiest_thread(producers)
@@ -70,6 +72,25 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
     return out
 
 
+def transaction_shape(producers: list[ProducerResult]) -> dict[str, float]:
+    """The measured transactions' mean records and mean distinct partitions: what a transaction
+    really was, which the cost model reads (a turn's end commits early, so under order alternating
+    a transaction_size larger than a turn holds is cut; a keyless transaction touches the partitions
+    librdkafka's sticky partitioner moved through while it was open, not every partition)."""
+    sizes, touched = [], []
+    for r in producers:
+        if r.committed is None or r.committed_partitions is None or not len(r.committed):
+            continue
+        edges = np.asarray(r.committed).reshape(-1, 2)
+        measured = edges[:, 0] >= (r.turn_edges[0] if r.turn_edges else 0)
+        sizes.append(edges[measured, 1] - edges[measured, 0])
+        touched.append(np.asarray(r.committed_partitions)[measured])
+    if not sizes or not sum(len(s) for s in sizes):
+        return {}
+    return {"records_per_transaction": round(float(np.concatenate(sizes).mean()), 2),
+            "partitions_per_transaction": round(float(np.concatenate(touched).mean()), 3)}
+
+
 def turn_lengths(producers: list[ProducerResult]) -> list[float]:
     """How long each measured turn lasted: from its first send until the last of its producers had
     its records acknowledged (its transaction committed), which is the turn's slot plus that tail."""
@@ -77,14 +98,28 @@ def turn_lengths(producers: list[ProducerResult]) -> list[float]:
     return [max(r.turn_seconds[k] for r in producers) for k in range(rounds)]
 
 
-def turn_throughputs(producers: list[ProducerResult], states: dict[int, np.ndarray], lengths: list[float]) -> list[float]:
-    """Records acknowledged (committed) per second of each measured turn, all producers together:
-    the records each sent in its turn over the turn's length (`turn_lengths`)."""
+def turn_records(producers: list[ProducerResult], states: dict[int, np.ndarray]) -> list[int]:
+    """Records acknowledged (committed) of each measured turn, all producers together: those each
+    sent in its turn. Over the turn's length (`turn_lengths`) they are the turn's throughput."""
     per_producer = []
     for r in producers:
         edges, acked = r.turn_edges, states[r.producer_index] == ACKED
         per_producer.append([int(acked[edges[i]:edges[i + 1]].sum()) for i in range(0, len(edges), 2)])
-    return [round(sum(counts[k] for counts in per_producer) / length, 1) for k, length in enumerate(lengths)]
+    rounds = min((len(counts) for counts in per_producer), default=0)
+    return [sum(counts[k] for counts in per_producer) for k in range(rounds)]
+
+
+def turn_resource_costs(spec: CellSpec, records: list[int], broker_cpu_s: list[float | None] | None) -> dict[str, Any]:
+    """Broker costs of a cell that took turns: its turns' broker CPU (bench.cell.turn_costs) over
+    their records, the turns where a node restarted left out; the other broker figures (requests,
+    log bytes) are read at the window's edges only, which the group's modes share: not measured."""
+    why = "not measured: under order alternating only the brokers' process CPU is read at every turn's edge"
+    if not broker_cpu_s:
+        return resource_costs(spec, 0, None, why + " (this cluster's processes are not eosbench's)")
+    kept = [(n, cpu) for n, cpu in zip(records, broker_cpu_s) if cpu is not None]
+    window = {"broker_cpu_s": {"turns": round(sum(cpu for _, cpu in kept), 3)}, "cpu_source": "proc, at every turn's edge",
+              "requests": None, "requests_note": why, "log_bytes": None, "log_note": why, "turns_measured": len(kept)}
+    return resource_costs(spec, sum(n for n, _ in kept), window, why)
 
 
 def measured_records(producers: list[ProducerResult], processor: ProcessorResult | None) -> int:

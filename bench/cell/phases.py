@@ -21,6 +21,7 @@ from bench import modes
 from bench.cell import derive, features, topics, topology
 from bench.cell.faults import READY_TIMEOUT_S, FaultSchedule
 from bench.cell.resources import ResourceProbe, Sample, Window
+from bench.cell.turn_costs import TurnCpu
 from bench.cell.turns import Turns
 from bench.cell.spec import CellOutcome, CellSpec, Target
 from bench.errors import EnvironmentProblem
@@ -167,7 +168,7 @@ def run_cell(
     refused = derive.cross_host_latency_refused(where.get("clock"))
     if refused:
         latencies["e2e"] = LatencySeries()
-    metrics = _metrics(spec, specs, results, latencies, timeline, edges, together.turns if together else None, turn) if status == "ok" else {}
+    metrics = _metrics(spec, specs, results, latencies, timeline, edges, together, turn) if status == "ok" else {}
     if metrics and where:
         metrics.update(where, agents=derive.agents(where["placement"], results, timeline.duration_s))
         busy = [f"agent {name}'s producers used {a['producer_cpu_share']:.0%} of a core on a {a['cpus']}-core host"
@@ -196,9 +197,10 @@ def run_cell(
 
 
 def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: dict[str, LatencySeries], timeline: Timeline,
-             edges: WindowEdges | None, turns: Turns | None = None, turn: int = 0) -> dict:
+             edges: WindowEdges | None, together: "Together | None" = None, turn: int = 0) -> dict:
     cpu_s = {name: r.cpu_total_s for name, r in results.items() if not getattr(r, "reconstructed", False)}
     producers = [r for r in results.values() if isinstance(r, ProducerResult)]  # replacements included
+    turns = together.turns if together else None
     out = derive.metrics(spec, producers, results.get("processor"), results["consumer"], cpu_s, latencies, timeline, turns, turn)
     handled = {name: r.sent for name, r in results.items() if isinstance(r, ProducerResult) and not r.reconstructed}
     handled[specs.consumer.role] = results[specs.consumer.role].received
@@ -211,8 +213,9 @@ def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: di
         out.update(derive.resource_costs(spec, appended, edges.window.record() if edges.window else None,
                                          edges.error or "not measured: the window's edges were not both read"))
     elif turns:
-        out.update(derive.resource_costs(spec, 0, None, "not measured: under order alternating the modes of a group share "
-                                                        "the window, and the brokers' counters cannot tell them apart"))
+        cpu = together.turn_cpu.per_turn(turn)
+        out.update(derive.turn_resource_costs(spec, out["turns"]["records"], cpu))
+        out["turns"]["broker_cpu_s"] = cpu
     return out
 
 
@@ -221,8 +224,9 @@ class Together:
     its own: one timeline for all of them, chosen once every cell's roles are ready, and every
     cell's roles within reach so that an interrupted group leaves no process behind."""
 
-    def __init__(self, turns: Turns):
+    def __init__(self, turns: Turns, probe: ResourceProbe | None = None):
         self.turns = turns
+        self.turn_cpu = TurnCpu(turns, probe)  # the brokers' CPU at every turn's edge, read once for the whole group
         self._ready = threading.Barrier(turns.cells)
         self._lock = threading.Lock()
         self._timeline: Timeline | None = None
@@ -240,10 +244,12 @@ class Together:
         with self._lock:
             if self._timeline is None:
                 self._timeline = Timeline.starting_in(0.3, self.turns.warmup_s, self.turns.window_s)
+                self.turn_cpu.start(self._timeline)
             return self._timeline
 
     def abandon(self) -> None:
         self._ready.abort()
+        self.turn_cpu.stop()
 
     def kill(self) -> None:
         self.abandon()
@@ -255,7 +261,7 @@ class Together:
 def run_group(cells: list[tuple[CellSpec, int]], target: Target, run_tag: str, turns: Turns, keep_topics: bool = False) -> list[CellOutcome]:
     """Measure the cells (spec, ordinal) of one alternating group at once, taking turns; their
     outcomes in the same order. Ctrl-C kills every role of the group before it goes on."""
-    together = Together(turns)
+    together = Together(turns, target.resources)
     outcomes: list[CellOutcome | BaseException | None] = [None] * len(cells)
 
     def one(i: int, spec: CellSpec, ordinal: int) -> None:

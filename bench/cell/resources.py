@@ -190,14 +190,20 @@ class ResourceProbe:
             raise
         return self
 
-    def sample(self, topics: list[str]) -> Sample:
-        t_ns = time.monotonic_ns()
+    def process_cpu_s(self) -> dict[str, tuple[int, float]]:
+        """Each embedded node's (pid, CPU seconds) now, from /proc: cheap enough to read at every
+        turn's edge (no JMX round trip); empty for a cluster eosbench did not start."""
         proc = {}
         for name, pid_of in self.pids.items():
             pid = pid_of()
             seconds = _proc_cpu_s(pid) if pid else None
             if seconds is not None:
                 proc[name] = (pid, seconds)
+        return proc
+
+    def sample(self, topics: list[str]) -> Sample:
+        t_ns = time.monotonic_ns()
+        proc = self.process_cpu_s()
         self._process.stdin.write(f"sample {','.join([*topics, *INTERNAL_TOPICS])}\n")
         self._process.stdin.flush()
         answer = self._answer(_SAMPLE_TIMEOUT_S)

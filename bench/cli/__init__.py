@@ -23,6 +23,7 @@ VERBS = {
     "compare": ("bench.cli.compare", "Compare runs cell by cell; exit 1 when the gate fails."),
     "capacity": ("bench.cli.capacity", "What a target load would cost the cluster per mode, from a run's costs."),
     "lag": ("bench.cli.lag", "Recommend consumer-lag alert thresholds from a run."),
+    "model": ("bench.cli.model", "Fit what exactly-once costs across a run's sweep: the curve, its 30% and 10% crossings."),
     "calibrate": ("bench.cli.calibrate", "Measure eosbench's producer against Kafka's ProducerPerformance."),
 }
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import time
 import struct
+import time
+from array import array
 from dataclasses import replace
 
 import numpy as np
@@ -68,6 +69,10 @@ class _Generator:
         self.topics = [spec.topic, *spec.fan_out_topics]
         self.states = bytearray(1 << 16)
         self.remaining = bytearray(1 << 16) if len(self.topics) > 1 else None  # per event: records not yet acknowledged
+        # a transactional producer's partition of every acknowledged record: how many partitions each
+        # transaction touched, which sets what its commit costs (librdkafka's sticky partitioner keeps
+        # keyless records on one partition for 10 ms, so a short transaction touches one of many)
+        self.partitions = array("H", bytes(2 << 16)) if transactional and self.remaining is None else None
         self.seq = 0
         self.window_from = [_NOT_YET]  # the first sequence number of the measured window (a cell the callback reads)
         self.produce_latency = IntervalRecorder(timeline.measure_start_ns, scale=1e6)
@@ -195,6 +200,8 @@ class _Generator:
             while seq + n > len(self.states):
                 if self.remaining is not None:
                     self.remaining.extend(bytearray(len(self.states)))
+                if self.partitions is not None:
+                    self.partitions.extend(bytes(2 * len(self.states)))
                 self.states.extend(bytearray(len(self.states)))
             if self.remaining is not None:
                 self.remaining[seq:seq + n] = bytes([len(self.topics)]) * n
@@ -286,7 +293,7 @@ class _Generator:
         """The delivery callback, the hottest code of the generator: a closure over locals. The
         record's sequence number is read back from its value."""
         states, record, window_from, seq_of = self.states, self.produce_latency.record, self.window_from, _SEQ.unpack_from
-        remaining, at = self.remaining, self.id_offset + SEQ_OFFSET
+        remaining, partitions, at = self.remaining, self.partitions, self.id_offset + SEQ_OFFSET
 
         def delivered(err, msg) -> None:
             seq = seq_of(msg.value(), at)[0]
@@ -294,6 +301,16 @@ class _Generator:
                 states[seq] = ACKED
                 if seq >= window_from[0]:
                     record(msg.latency())  # float seconds, measured by librdkafka in C
+            else:
+                states[seq] = FAILED
+
+        def delivered_transactional(err, msg) -> None:
+            seq = seq_of(msg.value(), at)[0]
+            if err is None:
+                states[seq] = ACKED
+                partitions[seq] = msg.partition()
+                if seq >= window_from[0]:
+                    record(msg.latency())
             else:
                 states[seq] = FAILED
 
@@ -309,7 +326,9 @@ class _Generator:
             else:
                 states[seq] = FAILED
 
-        return delivered if remaining is None else delivered_fan_out
+        if remaining is not None:
+            return delivered_fan_out
+        return delivered if partitions is None else delivered_transactional
 
     def _tick(self, now: int) -> None:
         self.produce_latency.tick(now)
@@ -379,9 +398,23 @@ class _Generator:
             histograms={"produce": self.produce_latency.encoded(), "send_delay": self.send_delay.encoded(),
                         "commit": self.commit_latency.encoded()},
             client_log=None,  # filled in by run()
-            committed=np.asarray(self.committed, dtype=np.int64) if self.transactional else None, fenced=self.fenced,
+            committed=np.asarray(self.committed, dtype=np.int64) if self.transactional else None,
+            committed_partitions=self._partitions_touched(), fenced=self.fenced,
             schemas=self.values.result() if self.values else [], serialize_errors=self.values.errors if self.values else 0,
         )
+
+
+    def _partitions_touched(self) -> np.ndarray | None:
+        """How many distinct partitions each committed transaction wrote to (aligned with `committed`)."""
+        if self.partitions is None or not self.committed:
+            return None
+        edges = np.asarray(self.committed, dtype=np.int64).reshape(-1, 2)
+        parts = np.frombuffer(self.partitions, dtype=np.uint16)
+        sizes = edges[:, 1] - edges[:, 0]
+        txn = np.repeat(np.arange(len(edges)), sizes)
+        seqs = np.repeat(edges[:, 0], sizes) + np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        distinct = np.unique(txn * 65536 + parts[seqs]) // 65536
+        return np.bincount(distinct, minlength=len(edges)).astype(np.int64)
 
 
 class _Turns:

@@ -192,6 +192,7 @@ class ProducerResult:
     histograms: dict          # kind -> IntervalRecorder.encoded()
     client_log: ClientLogResult
     committed: np.ndarray | None = None  # transactional: [first, end) of every committed transaction, flattened
+    committed_partitions: np.ndarray | None = None  # distinct partitions each committed transaction wrote to (one topic only)
     fenced: bool = False      # stopped by a newer instance with its transactional.id (a zombie fenced off)
     reconstructed: bool = False  # the runner's account of a producer killed by a fault (bench.cell.derive.reconstructed)
     schemas: list[SchemaUse] = dataclasses.field(default_factory=list)  # serialization avro: every version tried, in order
