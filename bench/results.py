@@ -188,6 +188,10 @@ class RunStore:
             raise _damaged(path, "a sample that is not a number")
         return frame
 
+    def write_json(self, name: str, data: Any) -> None:
+        """A derived file of the run (model.json), replaced atomically."""
+        write_atomically(self.directory / f"{name}.json", _json(data))
+
     def write_table(self, name: str, frame) -> None:
         """A summary table as CSV (and parquet for summary), replaced atomically."""
         write_atomically(self.directory / f"{name}.csv", frame.to_csv(index=False))

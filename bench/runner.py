@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench import capacity, environment, jvm, modes
 from bench.broker import cluster as clusters, distribution
-from bench.analysis import overhead, summary
+from bench.analysis import model, overhead, summary
 from bench.broker.session import session
 from bench.cell.phases import run_cell, run_group
 from bench.cell.turns import Turns
@@ -246,6 +246,7 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
             store.write_table("summary", frame)
             store.write_table("overhead", overhead.overhead(frame, profile["baseline"]))
             progress.cell_done(planned, outcome)
+        store.write_json("model", model.record(model.fits(summary.table(rows), profile["baseline"])))
     _stop_if_interrupted()
 
 

@@ -128,7 +128,7 @@ class Fit:
                              f"{max(self.partitions)}): the model does not extrapolate")
         q = self._q(n, partitions)
         value = _overhead(self.theta, n, q)
-        spread = [_overhead(t, n, q) for t in self.replicates] if self.replicates is not None else []
+        spread = (100 * (1 - np.exp(_ratio_log(self.replicates.T, n, q))) if self.replicates is not None else [])
         return Interval(value, *_percentiles(spread, value))
 
     def _q(self, n: float, partitions: int) -> float:
@@ -453,3 +453,10 @@ def sentences(model: Fit) -> list[str]:
     if model.holds is False:
         out.append(f"Caution: {model.verdict}.")
     return out
+
+
+def record(fitted: list[Fit | tuple[dict, str]]) -> dict:
+    """What model.json holds: every curve with its answer in words, and why a family has none."""
+    return finite({"method": __doc__.split("\n\n")[0].strip(),
+                   "curves": [dict(f.as_dict(), answer=sentences(f)) for f in fitted if isinstance(f, Fit)],
+                   "no_curve": [{"family": f[0], "why": f[1]} for f in fitted if not isinstance(f, Fit)]})

@@ -45,10 +45,7 @@ def model(run: str, at: str | None, fmt: str, results_dir: Path) -> None:
         _predict(curves, fitted, wanted, fmt)
         return
     if fmt == "json":
-        click.echo(json.dumps(finite({"run_id": manifest["run_id"], "method": models.__doc__.split("\n\n")[0],
-                                      "curves": [dict(f.as_dict(), answer=models.sentences(f)) for f in curves],
-                                      "no_curve": [{"family": family, "why": why} for family, why in
-                                                   (f for f in fitted if not isinstance(f, models.Fit))]}), indent=2, default=str))
+        click.echo(json.dumps({"run_id": manifest["run_id"], **models.record(fitted)}, indent=2, default=str))
         return
     if not fitted:
         raise BadInput(f"run {manifest['run_id']} has no transactional or idempotent cells of topology produce in closed loop "

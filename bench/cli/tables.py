@@ -7,6 +7,7 @@ import math
 import click
 import pandas as pd
 
+from bench.analysis import model
 from bench.analysis.columns import RUN_TABLE, view
 from bench.analysis.overhead import precision_advice
 from bench.formatting import change_text, overhead_text
@@ -95,3 +96,15 @@ def print_launchers(contrasts: pd.DataFrame) -> None:
     click.echo(render(["cell", "local msg/s", "trogdor msg/s", "change [95% CI]", "pairs", "e2e p99 ms"], rows, right={1, 2, 4}))
     click.echo("change = 100 x (trogdor / local throughput - 1), paired by repetition; 95% per row")
 
+
+
+def print_answer(fitted: list) -> None:
+    """The cost curve's answer in words (bench.analysis.model), after the table: where exactly-once
+    costs 30% and 10% or less; `eosbench model RUN` prints the fit behind it."""
+    curves = [f for f in fitted if isinstance(f, model.Fit)]
+    if not curves:
+        return
+    click.echo("\nthe answer (the cost curve fitted across the sweep; eosbench model RUN shows the fit):")
+    for curve in curves:
+        for line in model.sentences(curve):
+            click.echo(line)

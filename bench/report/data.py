@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
-from bench.analysis import overhead, summary
+from bench.analysis import model, overhead, summary
 from bench.analysis.lag import for_run
 from bench.metrics import new_histogram
 from bench.results import RunStore
@@ -43,6 +43,16 @@ class RunData:
     @cached_property
     def overhead(self) -> pd.DataFrame:
         return overhead.overhead(self.summary, self.baseline)
+
+    @cached_property
+    def models(self) -> list:
+        """The cost curves fitted across the sweep (bench.analysis.model), one per family of cells,
+        or (family, why there is none)."""
+        return model.fits(self.summary, self.baseline)
+
+    @property
+    def curves(self) -> list:
+        return [f for f in self.models if isinstance(f, model.Fit)]
 
     @cached_property
     def lag_recommendations(self) -> dict:

@@ -10,7 +10,7 @@ import math
 import pandas as pd
 import plotly.offline
 
-from bench.analysis import planning
+from bench.analysis import model, planning
 from bench.analysis.launchers import trogdor_against_local
 from bench.analysis.serialization import avro_against_bytes
 from bench.analysis.transaction_protocols import v2_against_v1
@@ -85,6 +85,8 @@ def _headline(data: RunData) -> list[str]:
     if data.overhead.empty:
         out.append("<p>No baseline to compare against in this run.</p>")
         return out
+    for curve in data.curves:
+        out += [f"<p class='answer'>{html.escape(line)}</p>" for line in model.sentences(curve)]
     out.append(f"<p class='answer'>{html.escape(answer(data.overhead))}</p>")
     out.append(table_html(headline_rows(data), ["cell", "mode", "msg/s", f"{data.baseline} msg/s", "overhead [95% CI]", "e2e p99 Δ ms", "flags"]))
     return out
@@ -369,6 +371,8 @@ def build_markdown(data: RunData) -> str:
     lines = [f"# eosbench run {data.run_id}", "", data.manifest["profile"].get("description") or "", ""]
     if data.partial:
         lines += [f"**Partial run** ({data.manifest.get('status')}): {len(data.summary)} of {data.planned} cell repetitions.", ""]
+    for curve in data.curves:
+        lines += [*model.sentences(curve), ""]
     if not data.overhead.empty:
         lines += [answer(data.overhead), "",
                   f"| cell | mode | msg/s | {data.baseline} msg/s | overhead [95% CI] | e2e p99 Δ ms | flags |",
