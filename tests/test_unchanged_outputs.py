@@ -1,109 +1,116 @@
-"""Refactoring changes no figure: what eosbench reads out of the committed runs is pinned, byte for byte.
+"""What a committed run reads as, checked on its content: every figure the summary, the overhead
+table and the report give is traced back to the cells' own files and recomputed here by the
+definition a user reads (README, bench.analysis.overhead), not compared with a stored digest of
+the code's own output, which the code could only ever agree with.
 
-`tests/golden/outputs.json` holds, per committed run, the SHA-256 of its report (HTML, with the
-inlined plotly.js library cut out so a plotly upgrade alone does not count as a change, and
-Markdown), of `eosbench lag --format json`, of the summary and overhead tables recomputed from
-its cells, and of `eosbench compare gate-A1 gate-quota` in every format (HTML as the report's). The digests were taken
-with the code before the structure change (issue 14) and must not move when code only moves.
-
-After a change that is meant to change an output, regenerate with
-`python -m tests.test_unchanged_outputs` and say in the commit which output changed and why.
+- the summary has one row per cell repetition, and its accounting and throughput are the cell's
+  metrics.json values;
+- each overhead of a run whose repetitions are paired is 100 x (1 - the geometric mean of the
+  same-repetition throughput ratios), with the t interval on their logs, simultaneous over the run's
+  cells; under order alternating the overhead lies inside its interval and counts its paired turns;
+- the report's Markdown states every overhead as the table prints it, and the cost curve's answer
+  where the run has one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-import sys
+import math
+import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
+from scipy import stats
 
+from bench.analysis import model, overhead, summary
 from bench.cli import main
+from bench.formatting import overhead_text
+from bench.results import RunStore
 from tests.conftest import REPO
 
 RESULTS = REPO / "results"
-GOLDEN = REPO / "tests" / "golden" / "outputs.json"
 RUNS = sorted(p.name for p in RESULTS.iterdir() if (p / "manifest.json").is_file())
-_PLOTLY_JS = re.compile(r"<script type=['\"]text/javascript['\"]>.*?</script>", re.S)
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def check_summary(run: Path, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The summary of `run` (or `frame`) against its cells' metrics.json, figure by figure; the summary."""
+    frame = summary.summary(RunStore.open(run)) if frame is None else frame
+    cells = sorted(run.glob("cells/*/r*/metrics.json"))
+    assert len(frame) == len(cells), f"{run.name}: {len(frame)} rows for {len(cells)} cell repetitions"
+    by_key = frame.set_index(["cell_id", "repetition"])
+    for path in cells:
+        metrics = json.loads(path.read_text())
+        params = json.loads((path.parent / "params.json").read_text())
+        row = by_key.loc[(params["cell_id"], params["repetition"])]
+        assert row["status"] == metrics["status"]
+        for key in ("sent", "acked", "consumed", "duplicates", "lost", "throughput_msgs"):
+            if key in metrics:
+                assert row[key] == pytest.approx(metrics[key], rel=1e-12), f"{run.name} {params['cell_id']} r{params['repetition']}: {key}"
+    return frame
 
 
-def _invoke(*args: str) -> str:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code in (0, 1), result.output
-    return result.stdout
-
-
-def outputs_of(run: Path, scratch: Path) -> dict[str, str]:
-    """Every output pinned for one run directory: name -> digest."""
-    from bench.analysis import overhead, summary
-    from bench.results import RunStore
-
-    store = RunStore.open(run)
-    frame = summary.summary(store)
-    page = scratch / f"{run.name}.html"
-    _invoke("report", str(run), "--output", str(page))
-    return {
-        "report.html": _page_digest(page),
-        "report.md": _digest(page.with_suffix(".md").read_text()),
-        "lag.json": _digest(_invoke("lag", str(run), "--format", "json")),
-        "summary.csv": _digest(frame.to_csv(index=False)),
-        "overhead.csv": _digest(overhead.overhead(frame, store.manifest()["profile"].get("baseline")).to_csv(index=False)),
-    }
-
-
-def comparison_outputs(scratch: Path) -> dict[str, str]:
-    runs = [str(RESULTS / "gate-A1"), str(RESULTS / "gate-quota")]
-    out = {fmt: _digest(_invoke("compare", *runs, "--format", fmt)) for fmt in ("text", "markdown", "json")}
-    _invoke("compare", *runs, "--format", "html", "--output", str(scratch / "compare.html"))
-    out["html"] = _page_digest(scratch / "compare.html")
-    return out
-
-
-def _page_digest(page: Path) -> str:
-    return _digest(_PLOTLY_JS.sub("<script>plotly.js</script>", page.read_text(), count=1))
+def expected_overhead(cell: pd.DataFrame, base: pd.DataFrame, tests: int) -> tuple[float, float, float]:
+    """The overhead of paired repetitions by its definition: (overhead, low, high) in %."""
+    mine, theirs = cell.set_index("repetition")["throughput_msgs"], base.set_index("repetition")["throughput_msgs"]
+    logs = np.log((mine / theirs).dropna().to_numpy())
+    centre = logs.mean()
+    if len(logs) < 3:
+        return -100 * math.expm1(centre), math.nan, math.nan
+    half = stats.t.ppf(1 - 0.05 / (2 * tests), len(logs) - 1) * logs.std(ddof=1) / math.sqrt(len(logs))
+    return -100 * math.expm1(centre), -100 * math.expm1(centre + half), -100 * math.expm1(centre - half)
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_what_a_committed_run_reads_as_is_unchanged(run, tmp_path):
-    golden = json.loads(GOLDEN.read_text())["runs"][run]
-    now = outputs_of(RESULTS / run, tmp_path)
-    changed = [name for name in golden if now[name] != golden[name]]
-    assert not changed, f"{run}: {', '.join(changed)} changed (see this module's docstring)"
+def test_a_committed_run_reads_as_its_cells_say(run, tmp_path):
+    frame = check_summary(RESULTS / run)
+    baseline = json.loads((RESULTS / run / "manifest.json").read_text())["profile"].get("baseline")
+    table = overhead.overhead(frame, baseline)
+    rows = {r.cell_id: r for r in table.itertuples()}
+    pairs = list(overhead.baseline_pairs(frame, baseline))
+    assert len(pairs) == len(table)
+    tests = int(table["ci_low_pct"].notna().sum())
+    for cell_id, cell, base in pairs:
+        row = rows[cell_id]
+        if row.pairs_of == "turns":
+            turns = overhead.turn_pairs(cell, base)
+            assert row.pairs == sum(len(t) for t in turns)
+            assert row.ci_low_pct <= row.overhead_pct <= row.ci_high_pct
+            continue
+        if not (cell["throughput_msgs"] > 0).all():
+            continue  # a repetition that delivered nothing: the arithmetic mean, said in the table
+        value, low, high = expected_overhead(cell, base, tests)
+        assert row.overhead_pct == pytest.approx(value, abs=1e-9), cell_id
+        if not math.isnan(low):
+            assert (row.ci_low_pct, row.ci_high_pct) == pytest.approx((low, high), abs=1e-9), cell_id
 
-
-def test_the_comparison_of_two_committed_runs_is_unchanged(tmp_path):
-    golden = json.loads(GOLDEN.read_text())["compare gate-A1 gate-quota"]
-    now = comparison_outputs(tmp_path)
-    assert now == golden
+    page = tmp_path / f"{run}.html"
+    result = CliRunner().invoke(main, ["report", str(RESULTS / run), "--output", str(page)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    markdown = page.with_suffix(".md").read_text()
+    for row in table.itertuples():
+        assert f"| {row.cell_id} | {row.mode} |" in markdown and overhead_text(row) in markdown, row.cell_id
+    for curve in (f for f in model.fits(frame, baseline) if isinstance(f, model.Fit)):
+        for sentence in model.sentences(curve):
+            assert sentence in markdown
 
 
 def test_a_changed_figure_is_noticed(tmp_path):
-    """Negative control: one throughput nudged in a copy of a run changes its pinned outputs."""
-    import shutil
-
+    """Negative control: one throughput nudged in a copy of a run's metrics.json, and not in its
+    summary, is caught; so is a cell repetition that went missing."""
     copy = tmp_path / "gate-A1"
     shutil.copytree(RESULTS / "gate-A1", copy)
     metrics = next(copy.glob("cells/*/r1/metrics.json"))
     data = json.loads(metrics.read_text())
-    data["throughput_msgs"] *= 1.001
+    original = data["throughput_msgs"]
+    data["throughput_msgs"] = original * 1.001
     metrics.write_text(json.dumps(data))
-    golden = json.loads(GOLDEN.read_text())["runs"]["gate-A1"]
-    now = outputs_of(copy, tmp_path)
-    assert now["summary.csv"] != golden["summary.csv"] and now["report.md"] != golden["report.md"]
-
-
-if __name__ == "__main__":  # regenerate (see the docstring)
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as scratch:
-        data = {"runs": {run: outputs_of(RESULTS / run, Path(scratch)) for run in RUNS},
-                "compare gate-A1 gate-quota": comparison_outputs(Path(scratch))}
-    GOLDEN.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {GOLDEN} ({len(RUNS)} runs)", file=sys.stderr)
+    params = json.loads((metrics.parent / "params.json").read_text())
+    frame = summary.summary(RunStore.open(copy))
+    frame.loc[(frame["cell_id"] == params["cell_id"]) & (frame["repetition"] == 1), "throughput_msgs"] = original  # the stale summary
+    with pytest.raises(AssertionError, match="throughput_msgs"):
+        check_summary(copy, frame)
+    with pytest.raises(AssertionError, match="rows for"):
+        check_summary(copy, frame.iloc[1:])
