@@ -122,3 +122,26 @@ def test_a_sweep_with_one_transaction_size_has_no_curve_and_says_why():
     fitted = models.fits(frame, "at_least_once", 50)
     assert fitted and isinstance(fitted[0], tuple)
     assert "at least 2 transaction sizes" in fitted[0][1]
+
+
+def test_the_latency_paid_at_a_crossing_is_read_off_the_open_loop_cells_and_never_extrapolated():
+    f = _fit(planted(_curve(0.95, 300, 20), idempotent=0.95))
+    rows = []
+    for p in (1, 16):
+        rows.append({"cell_id": f"at_least_once-p{p}", "mode": "at_least_once", "partitions": p, "transaction_size": None,
+                     "rate": 10000, "message_size": 1024, "status": "ok", "e2e_p50_ms": 5.0, "e2e_p99_ms": 20.0,
+                     "records_per_transaction": math.nan})
+        for n in SIZES:  # a reader waits about a transaction's duration at 10,000 msg/s
+            rows.append({"cell_id": f"transactional-ts{n}-p{p}", "mode": "transactional", "partitions": p, "transaction_size": n,
+                         "rate": 10000, "message_size": 1024, "status": "ok", "e2e_p50_ms": n / 20, "e2e_p99_ms": n / 10,
+                         "records_per_transaction": float(n)})
+    latency = pd.DataFrame(rows)
+    trade = models.tradeoff(f, latency, "at_least_once")
+    assert [(r.partitions, r.transaction_size) for r in trade] == [(p, n) for p in (1, 16) for n in SIZES]
+    assert all(r.overhead_pct is not None and r.baseline_e2e_p99_ms == 20.0 for r in trade)
+    thirty = next(c for c in f.crossings if c.partitions == 16 and c.target_pct == 30)
+    assert models.latency_at(trade, 16, thirty.n.value) == pytest.approx(thirty.n.value / 10, rel=1e-6)
+    assert math.isnan(models.latency_at(trade, 16, 80000)), "beyond the largest open-loop cell: not extrapolated"
+    words = models.tradeoff_sentences(f, trade)
+    assert words[1].startswith("16 partitions, open loop at 10,000 msg/s: at the 30% crossing (")
+    assert words[1].endswith("(at_least_once: 20 ms).")

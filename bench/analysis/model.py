@@ -460,3 +460,72 @@ def record(fitted: list[Fit | tuple[dict, str]]) -> dict:
     return finite({"method": __doc__.split("\n\n")[0].strip(),
                    "curves": [dict(f.as_dict(), answer=sentences(f)) for f in fitted if isinstance(f, Fit)],
                    "no_curve": [{"family": f[0], "why": f[1]} for f in fitted if not isinstance(f, Fit)]})
+
+
+# ----------------------------------------------------------------------------- the latency paid
+
+@dataclass(frozen=True)
+class Tradeoff:
+    """One transaction size of an open-loop run beside the curve: what it costs in throughput
+    (closed loop, the curve's) and what a read_committed reader waits (open loop, at `rate`)."""
+
+    partitions: int
+    transaction_size: int | None
+    n: float                    # records per transaction as measured in the open-loop cell
+    rate: float
+    e2e_p50_ms: float
+    e2e_p99_ms: float
+    baseline_e2e_p99_ms: float  # at_least_once at the same rate and partitions
+    overhead_pct: Interval | None  # the curve's, at n (None outside its measured range)
+
+
+def tradeoff(curve: Fit, latency: pd.DataFrame, baseline: str | None) -> list[Tradeoff]:
+    """The open-loop transactional cells of `latency` (a run's summary) at the curve's message size
+    and partition counts, each with the curve's overhead at its transaction size."""
+    ok = latency[(latency["status"] == "ok") & (latency["mode"] == "transactional") & (latency["rate"] != "max")]
+    ok = ok[ok["message_size"] == curve.family.get("message_size")] if "message_size" in ok else ok
+    out = []
+    for (partitions, size), rows in ok.groupby(["partitions", "transaction_size"], dropna=False, sort=True):
+        partitions = int(partitions)
+        if partitions not in curve.partitions:
+            continue
+        n = float(rows["records_per_transaction"].mean()) if "records_per_transaction" in rows else float(size)
+        base = latency[(latency["status"] == "ok") & (latency["mode"] == baseline) & (latency["partitions"] == partitions)
+                       & (latency["rate"].astype(str) == str(rows["rate"].iloc[0]))]
+        try:
+            cost = curve.predict(n, partitions)
+        except ValueError:
+            cost = None
+        out.append(Tradeoff(partitions, None if pd.isna(size) else int(size), n, float(rows["rate"].iloc[0]),
+                            float(rows["e2e_p50_ms"].mean()), float(rows["e2e_p99_ms"].mean()),
+                            float(base["e2e_p99_ms"].mean()) if len(base) else math.nan, cost))
+    return out
+
+
+def latency_at(rows: list[Tradeoff], partitions: int, n: float) -> float:
+    """A read_committed reader's p99 at n records per transaction, interpolated in log-log between
+    the open-loop cells of that partition count; NaN outside them (never extrapolated)."""
+    measured = sorted((r.n, r.e2e_p99_ms) for r in rows if r.partitions == partitions and r.e2e_p99_ms > 0)
+    if len(measured) < 2 or not measured[0][0] <= n <= measured[-1][0]:
+        return math.nan
+    ns, p99 = zip(*measured)
+    return float(np.exp(np.interp(math.log(n), np.log(ns), np.log(p99))))
+
+
+def tradeoff_sentences(curve: Fit, rows: list[Tradeoff]) -> list[str]:
+    """The latency paid at each crossing, in words."""
+    out = []
+    for partitions in curve.partitions:
+        at = [(c, latency_at(rows, partitions, c.n.value)) for c in curve.crossings
+              if c.partitions == partitions and c.status == "inside"]
+        at = [(c, ms) for c, ms in at if math.isfinite(ms)]
+        mine = [r for r in rows if r.partitions == partitions]
+        if not at or not mine:
+            continue
+        rate = mine[0].rate
+        paid = "; ".join(f"at the {c.target_pct:g}% crossing ({rounded(c.n.value)} records per transaction) a read_committed reader's "
+                         f"p99 is about {ms:,.0f} ms" for c, ms in at)
+        base = mine[0].baseline_e2e_p99_ms
+        out.append(f"{partitions} partition{'s' if partitions > 1 else ''}, open loop at {rate:,.0f} msg/s: {paid}"
+                   + (f" (at_least_once: {base:,.0f} ms)." if math.isfinite(base) else "."))
+    return out

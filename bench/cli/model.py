@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -22,9 +23,12 @@ AT_KEYS = ("transaction_size", "partitions", "message_size")
 @click.option("--at", "at", default=None, metavar="transaction_size=N,partitions=P",
               help="Predict the overhead there, with its 95% interval (message_size=M chooses among curves); "
                    "refused outside the measured range.")
+@click.option("--latency", "latency_run", default=None, metavar="RUN",
+              help="An open-loop run at the same transaction sizes (profiles/tradeoff.yaml): a read_committed reader's "
+                   "p99 beside each one's cost, and the latency paid at each crossing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS_DIR, show_default=True)
-def model(run: str, at: str | None, fmt: str, results_dir: Path) -> None:
+def model(run: str, at: str | None, latency_run: str | None, fmt: str, results_dir: Path) -> None:
     """Fit what exactly-once costs across RUN's transaction sizes and partitions.
 
     Prints the fitted parameters with bootstrap intervals, the residual of every measured point, the
@@ -35,17 +39,25 @@ def model(run: str, at: str | None, fmt: str, results_dir: Path) -> None:
       eosbench model results/example-standard
       eosbench model example-standard --at transaction_size=5000,partitions=16
       eosbench model example-standard --format json
+      eosbench model example-standard --latency example-tradeoff
     """
     wanted = _parse_at(at) if at else None
     store = RunStore.open(run, results_dir)
+    latency = summary.summary(RunStore.open(latency_run, results_dir)) if latency_run else None
     manifest = store.manifest()
     fitted = models.fits(summary.summary(store), manifest["profile"].get("baseline"))
     curves = [f for f in fitted if isinstance(f, models.Fit)]
     if wanted is not None:
         _predict(curves, fitted, wanted, fmt)
         return
+    baseline = manifest["profile"].get("baseline")
     if fmt == "json":
-        click.echo(json.dumps({"run_id": manifest["run_id"], **models.record(fitted)}, indent=2, default=str))
+        record = models.record(fitted)
+        if latency is not None:
+            for curve, out in zip(curves, record["curves"]):
+                out["tradeoff"] = finite([asdict(r) for r in models.tradeoff(curve, latency, baseline)])
+                out["latency_paid"] = models.tradeoff_sentences(curve, models.tradeoff(curve, latency, baseline))
+        click.echo(json.dumps({"run_id": manifest["run_id"], **record}, indent=2, default=str))
         return
     if not fitted:
         raise BadInput(f"run {manifest['run_id']} has no transactional or idempotent cells of topology produce in closed loop "
@@ -56,6 +68,24 @@ def model(run: str, at: str | None, fmt: str, results_dir: Path) -> None:
             click.echo(f"{_family(family)}: no curve: {why}")
             continue
         print_fit(f)
+        if latency is not None:
+            print_tradeoff(f, models.tradeoff(f, latency, baseline))
+
+
+def print_tradeoff(f: models.Fit, rows: list[models.Tradeoff]) -> None:
+    """Each transaction size's throughput cost (the curve's) beside a read_committed reader's latency (open loop)."""
+    if not rows:
+        click.echo("  the latency run has no open-loop transactional cell at this curve's message size and partition counts")
+        return
+    click.echo(f"the trade-off: throughput cost (closed loop, the curve) against read_committed latency (open loop at "
+               f"{rows[0].rate:,.0f} msg/s)")
+    table = [[str(r.partitions), f"{r.n:,.0f}", "-" if r.overhead_pct is None else
+              f"{r.overhead_pct.value:.1f}% [{r.overhead_pct.low:.1f}, {r.overhead_pct.high:.1f}]",
+              number(r.e2e_p50_ms, 1), number(r.e2e_p99_ms, 1), number(r.baseline_e2e_p99_ms, 1)] for r in rows]
+    click.echo(render(["partitions", "records/txn", "throughput cost [95%]", "e2e p50 ms", "e2e p99 ms", "at_least_once p99 ms"],
+                      table, right={1, 3, 4, 5}))
+    for line in models.tradeoff_sentences(f, rows):
+        click.echo(line)
 
 
 def print_fit(f: models.Fit) -> None:
