@@ -4,13 +4,7 @@ On a machine where the broker, the load generator and the verifying consumer sha
 whoever wins the race for a CPU moves the figures. `--cpus BROKER:CLIENTS` (e.g. `0:1`, `0-1:2-3`)
 gives each side its own CPUs (Linux `sched_setaffinity`): the broker's JVM is started on its set,
 and the run's own process moves to the clients' set before any role starts, so every role (a
-child process) inherits it. The placement is recorded in the manifest. A profile can ask for it
-(`cpus: split`, or a BROKER:CLIENTS of its own); --cpus overrides it.
-
-Measured under order alternating (5 cells taking half-second turns, 1 KB, 4 partitions, 80 rounds):
-with the broker and the clients each on a core of their own the log ratio of a paired turn had an
-sd of 0.21-0.23 (its turns' throughputs moved together, correlation 0.4-0.6 between cells of a
-round, so the pairing cancels more), against 0.26-0.32 sharing both cores (correlation 0.0-0.1).
+child process) inherits it. The placement is recorded in the manifest.
 """
 
 from __future__ import annotations
@@ -51,23 +45,6 @@ def parse(text: str, embedded: bool) -> Placement:
     if set(broker) & set(clients):
         raise BadInput(f"--cpus '{text}': the broker's and the clients' CPUs must not overlap")
     return Placement(broker, clients)
-
-
-SPLIT = "split"  # a profile's `cpus`: the broker on the first half of the CPUs, the clients on the rest
-
-
-def of_profile(cpus: str | None, embedded: bool) -> Placement | None:
-    """A profile's `cpus` (SPLIT, or BROKER:CLIENTS as --cpus takes it): None where it does not
-    apply (an external cluster is not eosbench's to place, and one CPU cannot be split)."""
-    if cpus is None or not embedded:
-        return None
-    if cpus != SPLIT:
-        return parse(cpus, embedded)
-    available = sorted(os.sched_getaffinity(0))
-    if len(available) < 2:
-        return None
-    half = len(available) // 2
-    return Placement(tuple(available[:half]), tuple(available[half:]))
 
 
 def _cpus(text: str, whole: str) -> tuple[int, ...]:

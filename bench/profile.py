@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from bench import client_properties, modes, parameters, placement, warmup
+from bench import client_properties, modes, parameters, warmup
 from bench.broker.cluster import STORAGES
 from bench.broker.distribution import DEFAULT_KAFKA_VERSION
 from bench.errors import BadInput
@@ -42,7 +42,7 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+([-.][0-9A-Za-z.-]+)?$")
 _SECONDS_INTO_WINDOW = between(0, 86_400)
 
 TOP_KEYS = ("description", "kafka", "client", "workload", "sweep", "repeat", "order", "slot_s", "baseline", "faults", "warmup_max_s",
-            "trogdor", "cpus")
+            "trogdor")
 TROGDOR_KEYS = ("agents", "placement", "python", "clock")
 PLACEMENT_KEYS = ("producers", "consumer", "processor")
 KAFKA_KEYS = ("version", "brokers", "storage")
@@ -67,7 +67,6 @@ class Profile:
     storage: str = "disk"  # the embedded brokers' log directories: disk, or memory (a tmpfs; bench.broker.cluster)
     trogdor: dict = field(default_factory=dict)  # where cells with launcher trogdor run (bench.trogdor.placement)
     slot_s: float = SLOT_S  # order alternating: the length of one turn
-    cpus: str | None = None  # the embedded broker and the clients on disjoint CPUs (bench.placement): split, or BROKER:CLIENTS
 
     def as_dict(self) -> dict:
         """The resolved profile, as recorded in the manifest (secrets are redacted by the caller)."""
@@ -80,7 +79,6 @@ class Profile:
             "warmup_max_s": self.warmup_max_s,
             **({"trogdor": dict(self.trogdor)} if self.trogdor else {}),  # absent when unset, as in runs made before it
             **({"slot_s": self.slot_s} if self.order == "alternating" else {}),
-            **({"cpus": self.cpus} if self.cpus else {}),
         }
 
 
@@ -293,17 +291,8 @@ def _validate(raw: dict, source: str) -> Profile:
         raise fail("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults (give the faults a fixed rate)")
     if order == "alternating":
         _check_alternating(workload, sweep, faults, float(slot_s), fail)
-    cpus = raw.get("cpus")
-    if cpus is not None:
-        if not isinstance(cpus, str):
-            raise fail(f"'cpus' must be split or BROKER:CLIENTS (CPU lists such as 0:1), not {cpus!r}")
-        if cpus != placement.SPLIT:
-            try:
-                placement.parse(cpus, embedded=True)
-            except BadInput as exc:
-                raise fail(f"'cpus': {str(exc).removeprefix('--cpus ')}") from None
     return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults,
-                   float(warmup_max_s), storage, trogdor, float(slot_s), cpus)
+                   float(warmup_max_s), storage, trogdor, float(slot_s))
 
 
 # What order alternating needs of every cell (bench.cell.turns): eosbench's own Python producers,

@@ -13,7 +13,7 @@ from bench.analysis.launchers import trogdor_against_local
 from bench.analysis.serialization import avro_against_bytes
 from bench.cli.tables import print_answer, print_launchers, print_run_table, print_schema_layer
 from bench.cell.resources import parse_jmx
-from bench.placement import of_profile, parse as parse_placement
+from bench.placement import parse as parse_placement
 from bench.results import DEFAULT_RESULTS_DIR
 from bench.runner import Progress, RunRequest, execute
 
@@ -30,8 +30,7 @@ from bench.runner import Progress, RunRequest, execute
 @click.option("--keep-topics", is_flag=True, help="Leave each cell's topics on the broker for recounting.")
 @click.option("--quiet", is_flag=True, help="No progress, only the final table.")
 @click.option("--cpus", default=None, metavar="BROKER:CLIENTS",
-              help="Run the embedded broker and the client roles on disjoint CPUs, e.g. 0:1 or 0-1:2-3 (recorded in the manifest; "
-                   "overrides the profile's cpus).")
+              help="Run the embedded broker and the client roles on disjoint CPUs, e.g. 0:1 or 0-1:2-3 (recorded in the manifest).")
 @click.option("--jmx", default=None, metavar="HOST:PORT[,HOST:PORT...]",
               help="JMX of each broker of --bootstrap-servers: broker CPU and request counts are read from it (the embedded broker's are known).")
 @click.option("--schema-registry", default=None, metavar="URL",
@@ -50,7 +49,6 @@ def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, resul
     placement = parse_placement(cpus, embedded=not bootstrap_servers) if cpus else None
     endpoints = parse_jmx(jmx, embedded=not bootstrap_servers) if jmx else {}
     profile = profiles.load(profile_path, list(overrides), repeat, kafka_version)
-    placement = placement or of_profile(profile.cpus, embedded=not bootstrap_servers)
     request = RunRequest(profile, bootstrap_servers, results_dir, run_id, resume, keep_topics, placement, endpoints, schema_registry,
                          trogdor)
     try:

@@ -18,7 +18,7 @@ from bench.roles import clock
 from bench.metrics import IntervalRecorder, ids_by_stream, read_counts, read_prefixes
 from bench.roles import Channel, ClientLog, cpu_seconds, wait_for_go
 from bench.roles.protocol import ConsumerResult, ConsumerSpec
-from bench.roles.reading import DistinctIds, Drain, LogEnd, join, next_batch
+from bench.roles.reading import DistinctIds, Drain, LogEnd, ReaderTurns, join, next_batch
 
 
 # The verifying consumer commits its position (before or after handling a batch, as its mode
@@ -50,7 +50,12 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
         from bench.roles.avro import AvroReader  # the registry client and Avro only where a cell uses them
 
         avro = AvroReader(spec.registry, topics)
+    turns = ReaderTurns(spec.turns, timeline.start_ns) if spec.turns else None
     while True:
+        if turns is not None and not pending:
+            turns.hold(consumer)
+            if turns.paused:  # the runner says nothing to a reader before the window has ended
+                continue
         batch = pending or next_batch(consumer, 1000, 0.1)
         pending = []
         now = clock.now_ns()
