@@ -65,6 +65,25 @@ def test_the_modes_of_one_point_and_repetition_form_a_group(tmp_path):
         assert [mode for *_, mode in members] == ["at_least_once", "transactional"]
 
 
+def test_every_transaction_size_takes_turns_with_the_baseline_it_is_measured_against(tmp_path):
+    """A transaction size that does not shape at_least_once joins its group: one window per
+    partition count and repetition holds the baseline, idempotent and every transaction size."""
+    path = tmp_path / "p.yaml"
+    path.write_text(textwrap.dedent(ALTERNATING).replace(
+        "sweep: {mode: [at_least_once, transactional]}",
+        "sweep: {mode: [at_least_once, idempotent, transactional], transaction_size: [10, 100, 1000], partitions: [1, 4]}"))
+    cells = plan(profiles.load(path))
+    groups: dict[int, list] = {}
+    for c in cells:
+        groups.setdefault(c.group, []).append(c)
+    assert len(groups) == 4  # two partition counts x two repetitions
+    for members in groups.values():
+        assert len({(c.repetition, c.spec.partitions) for c in members}) == 1
+        assert [c.cell_id.rsplit("-", 1)[0] for c in members] == [
+            "at_least_once", "idempotent", "transactional-ts10", "transactional-ts100", "transactional-ts1000"]
+        assert [c.ordinal for c in members] == list(range(members[0].ordinal, members[0].ordinal + 5)), "a group runs at once"
+
+
 def _ar1(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
     noise = rng.normal(size=n)
     out = np.empty(n)
