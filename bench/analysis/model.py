@@ -27,7 +27,7 @@ measured range of n and partitions.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -226,10 +226,14 @@ def data(summary: pd.DataFrame, baseline: str | None) -> dict[tuple, tuple[list[
         if not estimate.has_interval:
             continue
         transactional = first["mode"] == "transactional"
-        n = float(cell["records_per_transaction"].mean()) if transactional and "records_per_transaction" in cell else math.nan
-        q = float(cell["partitions_per_transaction"].mean()) if transactional and "partitions_per_transaction" in cell else math.nan
-        if transactional and not (n > 0 and q > 0):
-            continue  # a run from before transactions were measured: no x to put it at
+        n = _mean(cell, "records_per_transaction") if transactional else math.nan
+        q = _mean(cell, "partitions_per_transaction") if transactional else math.nan
+        if transactional and not n > 0:  # a run from before transactions were measured: their nominal size
+            n = float(first["transaction_size"]) if pd.notna(first["transaction_size"]) else math.nan
+            if not n > 0:
+                continue  # transactions bounded by time only, and not measured: no x to put it at
+        if transactional and not q > 0:
+            q = math.nan  # not measured: the curve then has no partitions term (its b)
         base_id = str(base.iloc[0]["cell_id"])
         point = Point(cell_id, first["mode"], int(first["partitions"]), n if transactional else math.inf, q if transactional else 0.0,
                       float(base["throughput_msgs"].mean()), float(cell["throughput_msgs"].mean()), estimate.mean,
@@ -244,6 +248,10 @@ def data(summary: pd.DataFrame, baseline: str | None) -> dict[tuple, tuple[list[
     return families
 
 
+def _mean(rows: pd.DataFrame, column: str) -> float:
+    return float(pd.to_numeric(rows[column], errors="coerce").mean()) if column in rows else math.nan
+
+
 # ----------------------------------------------------------------------------- the fit
 
 def fit(points: list[Point], groups: list[_Group], family: dict, replicates: int = BOOTSTRAP, seed: int = SEED) -> Fit | str:
@@ -254,7 +262,8 @@ def fit(points: list[Point], groups: list[_Group], family: dict, replicates: int
                 f"{', '.join(sorted({rounded(p.n) for p in transactional})) or 'no'} records per transaction: "
                 "a curve needs at least 2 transaction sizes a factor of 2 apart")
     qs = [p.q for p in transactional]
-    with_b = len(transactional) >= 3 and max(qs) >= 2 * min(qs)
+    with_b = len(transactional) >= 3 and all(q > 0 for q in qs) and max(qs) >= 2 * min(qs)
+    points = [p if p.q > 0 or not math.isfinite(p.n) else replace(p, q=1.0) for p in points]  # q unmeasured: b is not fitted
     free = 3 if with_b else 2
     if len(points) < free:
         return f"{len(points)} points for {free} parameters: measure more transaction sizes (or idempotent)"
@@ -295,8 +304,9 @@ def fit(points: list[Point], groups: list[_Group], family: dict, replicates: int
 def _least_squares(n: np.ndarray, q: np.ndarray, y: np.ndarray, w: np.ndarray, with_b: bool) -> np.ndarray:
     sw = np.sqrt(w)
     finite_n = np.isfinite(n)
-    log_c0 = float(np.max(y))
+    log_c0 = float(np.clip(np.max(y), -9.0, 0.9))
     a0 = float(np.median(np.maximum(n[finite_n] * np.expm1(log_c0 - y[finite_n]), 1.0))) if finite_n.any() else 1.0
+    a0 = a0 if math.isfinite(a0) else 1.0
 
     def residuals(params):
         theta = (params[0], params[1], params[2] if with_b else 0.0)
@@ -354,9 +364,11 @@ def _crossing(model: Fit, target_pct: float, partitions: int) -> Crossing:
     grid = np.exp(np.linspace(math.log(n_range[0]), math.log(n_range[1]), 400))
     qs = np.array([model._q(float(v), partitions) for v in grid])
 
+    floor_measured = any(not math.isfinite(p.n) and p.partitions == partitions for p in model.points)
+
     def solve(theta) -> tuple[str, float]:
-        if 100 * (1 - math.exp(theta[0])) > target_pct:
-            return "never", math.inf
+        if floor_measured and 100 * (1 - math.exp(theta[0])) > target_pct:
+            return "never", math.inf  # c is idempotent's, measured: no transaction size gets under it
         overhead = 100 * (1 - np.exp(_ratio_log(theta, grid, qs)))
         under = np.nonzero(overhead <= target_pct)[0]
         if not len(under):
@@ -433,7 +445,10 @@ def sentences(model: Fit) -> list[str]:
     out = []
     for partitions in model.partitions:
         by_target = {c.target_pct: c for c in model.crossings if c.partitions == partitions}
-        parts = [_crossing_words(by_target[t]) for t in TARGETS_PCT if t in by_target]
+        shown = [by_target[t] for t in TARGETS_PCT if t in by_target]
+        if shown and shown[0].status == "above":  # more than 30% throughout: more than 10% goes without saying
+            shown = shown[:1]
+        parts = [_crossing_words(c) for c in shown]
         measured = [r for r in model.residuals if r.partitions == partitions and math.isfinite(r.n)]
         near = min(measured, key=lambda r: abs(math.log(r.n / 1000))) if measured else None
         at = f"; at {rounded(near.n)} records {near.measured_pct:.0f}% [{near.measured_low_pct:.0f}, {near.measured_high_pct:.0f}] (measured)" if near else ""

@@ -104,7 +104,9 @@ def huber(values: np.ndarray, iterations: int = 50) -> tuple[float, float]:
     """Huber's M-estimate of location and the scale it used (the median absolute deviation, made
     consistent with the sd of normal noise; the sd where half the values are identical)."""
     centre = float(np.median(values))
-    scale = 1.4826 * float(np.median(np.abs(values - centre))) or float(np.std(values, ddof=1))
+    scale = 1.4826 * float(np.median(np.abs(values - centre))) or (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+    if scale == 0.0:  # every value the same (a resample of a few repetitions can be): nothing to weigh
+        return centre, 0.0
     for _ in range(iterations):
         residual = (values - centre) / scale
         inside = np.abs(residual) <= HUBER_K

@@ -100,7 +100,7 @@ def print_fit(f: models.Fit) -> None:
     click.echo(f"  lack of fit: {f.verdict}")
     rows = [[str(c.partitions), f"{c.target_pct:g}%", c.status,
              "-" if c.n is None or not math.isfinite(c.n.value) else models.rounded(c.n.value),
-             "-" if c.n is None else models.interval_text(c),
+             models.interval_text(c) if c.status == "inside" else "-",
              "-" if c.commit_ms is None or not math.isfinite(c.commit_ms.value) else number(c.commit_ms.value, 0, " ms")]
             for c in f.crossings]
     click.echo(render(["partitions", "overhead", "where", "records/txn", "95% interval", "commit interval"], rows, right={3, 5}))
