@@ -209,7 +209,7 @@ def data(summary: pd.DataFrame, baseline: str | None) -> dict[tuple, tuple[list[
     """The model's points, by family, from a run's summary: every transactional and idempotent
     cell of topology produce in closed loop, paired with its baseline."""
     families: dict[tuple, tuple[list[Point], list[_Group]]] = {}
-    groups: dict[str, _Group] = {}
+    groups: dict[tuple, _Group] = {}
     for cell_id, cell, base in baseline_pairs(with_parameter_columns(summary), baseline):
         first = cell.iloc[0]
         if first["mode"] not in MODES or first["topology"] != "produce" or first["rate"] != "max":
@@ -241,10 +241,10 @@ def data(summary: pd.DataFrame, baseline: str | None) -> dict[tuple, tuple[list[
         family = _family(first)
         points, family_groups = families.setdefault(family, ([], []))
         points.append(point)
-        if base_id not in groups:
-            groups[base_id] = _Group(base_id)
-            family_groups.append(groups[base_id])
-        groups[base_id].blocks[cell_id] = [np.asarray(b, dtype=float) for b in blocks]
+        if (family, base_id) not in groups:  # one baseline cell can serve several families (drivers, levels)
+            groups[family, base_id] = _Group(base_id)
+            family_groups.append(groups[family, base_id])
+        groups[family, base_id].blocks[cell_id] = [np.asarray(b, dtype=float) for b in blocks]
     return families
 
 
@@ -436,12 +436,20 @@ def _crossing_words(c: Crossing) -> str:
     return f"cost more than {c.target_pct:g}% up to {rounded(c.n_range[1])} records per transaction, the largest size measured"
 
 
+def family_text(family: dict) -> str:
+    """A curve's family as a reader names it: Kafka 4.1.1, 1 KB records (and the client stack and
+    transaction.version where they are not the defaults)."""
+    return ", ".join(filter(None, [
+        f"Kafka {family['kafka_version']}" if family.get("kafka_version") else "",
+        f"{_size(int(family['message_size']))} records" if family.get("message_size") else "",
+        "Java clients" if family.get("driver") == "java" else "",
+        f"transaction.version {int(family['transaction_version'])}" if family.get("transaction_version") else ""]))
+
+
 def sentences(model: Fit) -> list[str]:
     """The answer first, in words: per partition count, from what transaction size exactly-once
     costs 30% and 10% or less, with intervals, and what idempotence alone costs."""
-    family = model.family
-    context = ", ".join(filter(None, [f"Kafka {family['kafka_version']}" if family.get("kafka_version") else "",
-                                      f"{_size(int(family['message_size']))} records" if family.get("message_size") else ""]))
+    context = family_text(model.family)
     out = []
     for partitions in model.partitions:
         by_target = {c.target_pct: c for c in model.crossings if c.partitions == partitions}

@@ -65,7 +65,7 @@ def model(run: str, at: str | None, latency_run: str | None, fmt: str, results_d
     for f in fitted:
         if not isinstance(f, models.Fit):
             family, why = f
-            click.echo(f"{_family(family)}: no curve: {why}")
+            click.echo(f"{models.family_text(family)}: no curve: {why}")
             continue
         print_fit(f)
         if latency is not None:
@@ -89,7 +89,7 @@ def print_tradeoff(f: models.Fit, rows: list[models.Tradeoff]) -> None:
 
 
 def print_fit(f: models.Fit) -> None:
-    click.echo(f"{_family(f.family)}: {f.form}  (n records per transaction, q partitions each touched)")
+    click.echo(f"{models.family_text(f.family)}: {f.form}  (n records per transaction, q partitions each touched)")
     click.echo("  " + "; ".join(f"{name} {_value(name, v.value)} [{_value(name, v.low)}, {_value(name, v.high)}]"
                                 for name, v in f.parameters.items()) + "  (95% bootstrap over rounds)")
     rows = [[r.cell_id, str(r.partitions), "-" if not math.isfinite(r.n) else f"{r.n:,.0f}",
@@ -142,12 +142,6 @@ def _parse_at(text: str) -> dict[str, int]:
     if missing:
         raise BadInput(f"--at needs {' and '.join(missing)}")
     return out
-
-
-def _family(family: dict) -> str:
-    shown = [f"Kafka {family['kafka_version']}" if family.get("kafka_version") else "",
-             f"{family['message_size']:,} B records" if family.get("message_size") else ""]
-    return ", ".join(filter(None, shown)) or "curve"
 
 
 def _value(name: str, value: float) -> str:
