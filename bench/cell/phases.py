@@ -22,7 +22,7 @@ from bench.cell import derive, features, topics, topology
 from bench.cell.faults import READY_TIMEOUT_S, FaultSchedule
 from bench.cell.resources import ResourceProbe, Sample, Window
 from bench.cell.turn_costs import TurnCpu
-from bench.cell.turns import GAP_S, Turns
+from bench.cell.turns import Turns
 from bench.cell.spec import CellOutcome, CellSpec, Target
 from bench.errors import EnvironmentProblem
 from bench.client_properties import redact
@@ -53,10 +53,10 @@ def run_cell(
     admin = AdminClient(target.admin_config, logger=admin_log.logger)
     configs = topology.client_configs(spec, mode, target, names)
     specs = topology.roles(spec, mode, target, names, configs, ordinal)
-    if together:  # the producers send in the cell's slots; its reader reads in them and in the gap after each
+    if together:  # the producers send in the cell's slots; its reader reads once the window has ended
         slots = together.turns.slots(turn)
         specs = replace(specs, producers=[replace(p, turns=slots) for p in specs.producers],
-                        consumer=replace(specs.consumer, turns=tuple((a, round(b + GAP_S, 6)) for a, b in slots)))
+                        consumer=replace(specs.consumer, after_window=True))
     running: list[RoleProcess] = together.running(turn) if together else []
     latencies = {kind: LatencySeries() for kind in LATENCY_KINDS}
     lag_rows: list[tuple] = []

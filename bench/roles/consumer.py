@@ -18,7 +18,7 @@ from bench.roles import clock
 from bench.metrics import IntervalRecorder, ids_by_stream, read_counts, read_prefixes
 from bench.roles import Channel, ClientLog, cpu_seconds, wait_for_go
 from bench.roles.protocol import ConsumerResult, ConsumerSpec
-from bench.roles.reading import DistinctIds, Drain, LogEnd, ReaderTurns, join, next_batch
+from bench.roles.reading import DistinctIds, Drain, LogEnd, ReaderHold, join, next_batch
 
 
 # The verifying consumer commits its position (before or after handling a batch, as its mode
@@ -50,12 +50,10 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
         from bench.roles.avro import AvroReader  # the registry client and Avro only where a cell uses them
 
         avro = AvroReader(spec.registry, topics)
-    turns = ReaderTurns(spec.turns, timeline.start_ns) if spec.turns else None
+    hold = ReaderHold(timeline.measure_end_ns) if spec.after_window else None
     while True:
-        if turns is not None and not pending:
-            turns.hold(consumer)
-            if turns.paused:  # the runner says nothing to a reader before the window has ended
-                continue
+        if hold is not None and hold.held(consumer, pending):  # the runner says nothing to a reader before the window has ended
+            continue
         batch = pending or next_batch(consumer, 1000, 0.1)
         pending = []
         now = clock.now_ns()
@@ -79,8 +77,9 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
             for key, seqs in ids.items():
                 seen[key].append(seqs)
             distinct.add(ids)
-            intended = prefixes["intended_ns"].astype(np.int64)
-            e2e.record_many((now - intended[intended >= measure_start]) // 1000)
+            if hold is None:
+                intended = prefixes["intended_ns"].astype(np.int64)
+                e2e.record_many((now - intended[intended >= measure_start]) // 1000)
             if measure_start <= now < measure_end:
                 window_received += len(records)
             if commit and not commit_first:

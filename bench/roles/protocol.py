@@ -137,7 +137,7 @@ class ConsumerSpec:
     aggregate_keys: int = 0         # > 0: values end with the count of their key (a stateful processor's output)
     fan_out_topics: tuple = ()      # read too; ids come back per (topic, producer) stream (bench.metrics.stream)
     registry: dict | None = None    # serialization avro: decode every record with the registry's schema for its id
-    turns: tuple = ()               # order alternating: (start, end) seconds from the timeline's start in which it may read
+    after_window: bool = False      # order alternating: read only once the measured window has ended (bench.roles.reading.ReaderHold)
 
 
 @dataclass(frozen=True)
