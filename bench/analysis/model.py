@@ -55,6 +55,7 @@ class Point:
     partitions: int
     n: float                # records per transaction as measured (inf: idempotent)
     q: float                # partitions each transaction touched as measured (0: idempotent)
+    o: float                # the share of the producer's in-flight bound a transaction fills, min(n, n_o) / n_o (0: idempotent)
     baseline_msgs: float    # the baseline cell's mean throughput
     throughput_msgs: float
     y: float                # centre of the paired log ratios
@@ -114,8 +115,9 @@ class Fit:
     n_range: tuple[float, float]
     partitions: tuple[int, ...]
     points: list[Point] = field(repr=False, default_factory=list)
-    replicates: np.ndarray | None = field(repr=False, default=None)  # bootstrap thetas (log c, a, b)
-    theta: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    replicates: np.ndarray | None = field(repr=False, default=None)  # bootstrap thetas (log c, a, b, d)
+    theta: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    in_flight_records: float = math.inf  # n_o: the records the producer's in-flight bound holds
 
     def predict(self, n: float, partitions: int) -> Interval:
         """The overhead (%) at n records per transaction over `partitions`; refused outside the measured range."""
@@ -126,13 +128,16 @@ class Fit:
         if not min(self.partitions) <= partitions <= max(self.partitions):
             raise ValueError(f"partitions {partitions} lies outside the measured range ({min(self.partitions)} to "
                              f"{max(self.partitions)}): the model does not extrapolate")
-        q = self._q(n, partitions)
-        value = _overhead(self.theta, n, q)
-        spread = (100 * (1 - np.exp(_ratio_log(self.replicates.T, n, q))) if self.replicates is not None else [])
+        q, o = self._q(n, partitions), self._o(n)
+        value = _overhead(self.theta, n, q, o)
+        spread = (100 * (1 - np.exp(_ratio_log(self.replicates.T, n, q, o))) if self.replicates is not None else [])
         return Interval(value, *_percentiles(spread, value))
 
     def _q(self, n: float, partitions: int) -> float:
         return touched(self.points, n, partitions)
+
+    def _o(self, n):
+        return np.minimum(n, self.in_flight_records) / self.in_flight_records
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -162,16 +167,16 @@ def touched(points: list[Point], n: float, partitions: int) -> float:
     return float(math.exp((1 - w) * math.log(at(below)) + w * math.log(at(above))))
 
 
-def _ratio_log(theta, n, q):
-    log_c, a, b = theta
+def _ratio_log(theta, n, q, o):
+    log_c, a, b, d = theta
     n = np.asarray(n, dtype=float)
-    q = np.asarray(q, dtype=float)
-    fixed = np.where(np.isfinite(n), (a + b * q) / np.where(np.isfinite(n), n, 1.0), 0.0)
+    fixed = np.where(np.isfinite(n), (a + b * np.asarray(q, dtype=float) + d * np.asarray(o, dtype=float))
+                     / np.where(np.isfinite(n), n, 1.0), 0.0)
     return log_c - np.log1p(fixed)
 
 
-def _overhead(theta, n: float, q: float) -> float:
-    return float(100 * (1 - np.exp(_ratio_log(theta, n, q))))
+def _overhead(theta, n: float, q: float, o: float) -> float:
+    return float(100 * (1 - np.exp(_ratio_log(theta, n, q, o))))
 
 
 def _percentiles(values, centre: float) -> tuple[float, float]:
@@ -235,8 +240,9 @@ def data(summary: pd.DataFrame, baseline: str | None) -> dict[tuple, tuple[list[
         if transactional and not q > 0:
             q = math.nan  # not measured: the curve then has no partitions term (its b)
         base_id = str(base.iloc[0]["cell_id"])
+        n_o = in_flight_records(first)
         point = Point(cell_id, first["mode"], int(first["partitions"]), n if transactional else math.inf, q if transactional else 0.0,
-                      float(base["throughput_msgs"].mean()), float(cell["throughput_msgs"].mean()), estimate.mean,
+                      min(n, n_o) / n_o if transactional else 0.0, float(base["throughput_msgs"].mean()), float(cell["throughput_msgs"].mean()), estimate.mean,
                       estimate.se, estimate.units, base_id)
         family = _family(first)
         points, family_groups = families.setdefault(family, ([], []))
@@ -246,6 +252,15 @@ def data(summary: pd.DataFrame, baseline: str | None) -> dict[tuple, tuple[list[
             family_groups.append(groups[family, base_id])
         groups[family, base_id].blocks[cell_id] = [np.asarray(b, dtype=float) for b in blocks]
     return families
+
+
+def in_flight_records(row) -> float:
+    """n_o: the records a closed-loop producer holds sent and not yet acknowledged (its queue bound,
+    max_outstanding_kb, over the record size): a commit first waits for what is in flight, which is
+    the whole transaction when it is smaller, and the bound's worth of records when it is larger."""
+    kb = row.get("max_outstanding_kb") if hasattr(row, "get") else None
+    kb = 2048 if kb is None or pd.isna(kb) else float(kb)
+    return max(1.0, kb * 1024 / float(row.get("message_size") or 1024))
 
 
 def _mean(rows: pd.DataFrame, column: str) -> float:
@@ -261,71 +276,78 @@ def fit(points: list[Point], groups: list[_Group], family: dict, replicates: int
         return (f"{len(transactional)} transactional cell(s) with an interval, at "
                 f"{', '.join(sorted({rounded(p.n) for p in transactional})) or 'no'} records per transaction: "
                 "a curve needs at least 2 transaction sizes a factor of 2 apart")
-    qs = [p.q for p in transactional]
-    with_b = len(transactional) >= 3 and all(q > 0 for q in qs) and max(qs) >= 2 * min(qs)
+    qs, os_ = [p.q for p in transactional], [p.o for p in transactional]
+    free = ["a"]
+    if len(transactional) >= 3 and all(q > 0 for q in qs) and max(qs) >= 2 * min(qs):
+        free.append("b")
+    if len(transactional) >= len(free) + 2 and max(os_) - min(os_) >= 0.5:
+        free.append("d")
     points = [p if p.q > 0 or not math.isfinite(p.n) else replace(p, q=1.0) for p in points]  # q unmeasured: b is not fitted
-    free = 3 if with_b else 2
-    if len(points) < free:
-        return f"{len(points)} points for {free} parameters: measure more transaction sizes (or idempotent)"
-    n, q = np.array([p.n for p in points]), np.array([p.q for p in points])
+    if len(points) < len(free) + 1:
+        return f"{len(points)} points for {len(free) + 1} parameters: measure more transaction sizes (or idempotent)"
+    n, q, o = (np.array([getattr(p, k) for p in points]) for k in ("n", "q", "o"))
     y, w = np.array([p.y for p in points]), np.array([1 / max(p.se, 1e-6) ** 2 for p in points])
 
-    theta = _least_squares(n, q, y, w, with_b)
-    residual = y - _ratio_log(theta, n, q)
+    theta = _least_squares(n, q, o, y, w, free)
+    residual = y - _ratio_log(theta, n, q, o)
     chi2 = float(np.sum(w * residual ** 2))
-    df = len(points) - free
+    df = len(points) - len(free) - 1
     p_value = float(stats.chi2.sf(chi2, df)) if df > 0 else math.nan
     holds = None if df <= 0 else p_value >= ALPHA
-    boot = _bootstrap(points, groups, n, q, w, with_b, replicates, seed)
+    boot = _bootstrap(points, groups, n, q, o, w, free, replicates, seed)
 
-    names = ("c", "a", "b")
-    parameters = {}
-    for i, name in enumerate(names):
-        if name == "b" and not with_b:
-            continue
-        value = math.exp(theta[0]) if i == 0 else theta[i]
-        spread = np.exp(boot[:, 0]) if i == 0 else boot[:, i]
-        parameters[name] = Interval(value, *_percentiles(spread, value))
+    parameters = {"c": Interval(math.exp(theta[0]), *_percentiles(np.exp(boot[:, 0]), math.exp(theta[0])))}
+    for name in free:
+        i = _TERMS.index(name) + 1
+        parameters[name] = Interval(float(theta[i]), *_percentiles(boot[:, i], float(theta[i])))
     ordered = sorted(points, key=lambda p: (p.partitions, p.n))
     residuals = [_residual(p, theta) for p in ordered]
     counts = tuple(sorted({p.partitions for p in points}))
     n_range = (min(p.n for p in transactional), max(p.n for p in transactional))
     baseline = {p.partitions: p.baseline_msgs for p in points}
-    form = "r(n, q) = c / (1 + (a + b*q) / n)" if with_b else "r(n) = c / (1 + a / n)"
-    verdict = (f"no degrees of freedom left to test the fit ({len(points)} points, {free} parameters)" if holds is None else
+    fixed = " + ".join({"a": "a", "b": "b*q", "d": "d*min(n, n_o)/n_o"}[k] for k in free)
+    form = f"r = c / (1 + ({fixed}) / n)" if len(free) > 1 else "r = c / (1 + a / n)"
+    verdict = (f"no degrees of freedom left to test the fit ({len(points)} points, {len(free) + 1} parameters)" if holds is None else
                f"the model fits (chi-squared {chi2:.1f} on {df} df, p = {p_value:.2f})" if holds else
                f"the model does not fit these points (chi-squared {chi2:.1f} on {df} df, p = {p_value:.2g}): read the measured points, not the curve")
     model = Fit(dict(family), form, parameters, residuals, chi2, df, p_value, holds, verdict, [], baseline, n_range, counts,
-                ordered, boot, tuple(float(v) for v in theta))
+                ordered, boot, tuple(float(v) for v in theta), in_flight_records(family))
     crossings = [_crossing(model, target, p) for p in counts for target in TARGETS_PCT]
     return Fit(**{**model.__dict__, "crossings": crossings})
 
 
-def _least_squares(n: np.ndarray, q: np.ndarray, y: np.ndarray, w: np.ndarray, with_b: bool) -> np.ndarray:
+_TERMS = ("a", "b", "d")  # theta = (log c, a, b, d); a term not fitted stays 0
+
+
+def _least_squares(n: np.ndarray, q: np.ndarray, o: np.ndarray, y: np.ndarray, w: np.ndarray, free: list[str]) -> np.ndarray:
     sw = np.sqrt(w)
     finite_n = np.isfinite(n)
     log_c0 = float(np.clip(np.max(y), -9.0, 0.9))
     a0 = float(np.median(np.maximum(n[finite_n] * np.expm1(log_c0 - y[finite_n]), 1.0))) if finite_n.any() else 1.0
     a0 = a0 if math.isfinite(a0) else 1.0
+    where = [_TERMS.index(k) + 1 for k in free]
+
+    def full(params) -> np.ndarray:
+        theta = np.zeros(4)
+        theta[0] = params[0]
+        theta[where] = params[1:]
+        return theta
 
     def residuals(params):
-        theta = (params[0], params[1], params[2] if with_b else 0.0)
-        return sw * (y - _ratio_log(theta, n, q))
+        return sw * (y - _ratio_log(full(params), n, q, o))
 
-    start = [log_c0, a0, 0.0] if with_b else [log_c0, a0]
-    lower = [-10.0, 0.0, 0.0] if with_b else [-10.0, 0.0]
-    upper = [1.0, np.inf, np.inf] if with_b else [1.0, np.inf]
-    solution = optimize.least_squares(residuals, start, bounds=(lower, upper), x_scale="jac")
-    params = solution.x
-    return np.array([params[0], params[1], params[2] if with_b else 0.0])
+    start = [log_c0, a0] + [0.0] * (len(free) - 1)
+    solution = optimize.least_squares(residuals, start, bounds=([-10.0] + [0.0] * len(free), [1.0] + [np.inf] * len(free)),
+                                      x_scale="jac")
+    return full(solution.x)
 
 
-def _bootstrap(points: list[Point], groups: list[_Group], n, q, w, with_b: bool, replicates: int, seed: int) -> np.ndarray:
+def _bootstrap(points: list[Point], groups: list[_Group], n, q, o, w, free: list[str], replicates: int, seed: int) -> np.ndarray:
     """Refit on `replicates` moving-block resamples of every group's rounds (the same rounds for
     every point of a group), the points' weights kept as measured."""
     rng = np.random.default_rng(seed)
     where = {p.cell_id: i for i, p in enumerate(points)}
-    out = np.empty((replicates, 3))
+    out = np.empty((replicates, 4))
     for b in range(replicates):
         y = np.empty(len(points))
         for group in groups:
@@ -335,7 +357,7 @@ def _bootstrap(points: list[Point], groups: list[_Group], n, q, w, with_b: bool,
             for name, blocks in group.blocks.items():
                 values = np.concatenate([block[index[index < len(block)]] for block, index in zip(blocks, drawn)])
                 y[where[name]] = huber(values)[0]
-        out[b] = _least_squares(n, q, y, w, with_b)
+        out[b] = _least_squares(n, q, o, y, w, free)
     return out
 
 
@@ -348,11 +370,11 @@ def _blocks(rng: np.random.Generator, units: int) -> np.ndarray:
 
 def _residual(point: Point, theta) -> Residual:
     measured = 100 * (1 - math.exp(point.y))
-    predicted = _overhead(theta, point.n, point.q)
+    predicted = _overhead(theta, point.n, point.q, point.o)
     half = stats.norm.ppf(1 - ALPHA / 2) * point.se
     return Residual(point.cell_id, point.partitions, point.n, measured, 100 * (1 - math.exp(point.y + half)),
                     100 * (1 - math.exp(point.y - half)), predicted, measured - predicted,
-                    (point.y - float(_ratio_log(theta, point.n, point.q))) / point.se)
+                    (point.y - float(_ratio_log(theta, point.n, point.q, point.o))) / point.se)
 
 
 def _crossing(model: Fit, target_pct: float, partitions: int) -> Crossing:
@@ -363,13 +385,14 @@ def _crossing(model: Fit, target_pct: float, partitions: int) -> Crossing:
     n_range = (min(ns), max(ns))
     grid = np.exp(np.linspace(math.log(n_range[0]), math.log(n_range[1]), 400))
     qs = np.array([model._q(float(v), partitions) for v in grid])
+    os_ = model._o(grid)
 
     floor_measured = any(not math.isfinite(p.n) and p.partitions == partitions for p in model.points)
 
     def solve(theta) -> tuple[str, float]:
         if floor_measured and 100 * (1 - math.exp(theta[0])) > target_pct:
             return "never", math.inf  # c is idempotent's, measured: no transaction size gets under it
-        overhead = 100 * (1 - np.exp(_ratio_log(theta, grid, qs)))
+        overhead = 100 * (1 - np.exp(_ratio_log(theta, grid, qs, os_)))
         under = np.nonzero(overhead <= target_pct)[0]
         if not len(under):
             return "above", math.inf
