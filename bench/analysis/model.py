@@ -81,7 +81,7 @@ class Crossing:
     n: Interval | None          # records per transaction, with its bootstrap interval (an end beyond the range: inf / 0)
     commit_ms: Interval | None  # the same as a commit interval at the throughput the mode then has
     n_range: tuple[float, float]
-    asymptote_pct: float        # what idempotence alone costs: the overhead no transaction size gets under
+    floor_pct: Interval         # the curve's floor, 100 (1 - c): what no transaction size gets under
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class Fit:
     def predict(self, n: float, partitions: int) -> Interval:
         """The overhead (%) at n records per transaction over `partitions`; refused outside the measured range."""
         low, high = self.n_range
-        if not low <= n <= high:
+        if not low * (1 - 1e-9) <= n <= high * (1 + 1e-9):  # the ends themselves, whatever the rounding
             raise ValueError(f"transaction_size {n:,.0f} lies outside the measured range ({low:,.0f} to {high:,.0f} records "
                              "per transaction): the model does not extrapolate")
         if not min(self.partitions) <= partitions <= max(self.partitions):
@@ -381,7 +381,7 @@ def _crossing(model: Fit, target_pct: float, partitions: int) -> Crossing:
     ns = [p.n for p in model.points if p.partitions == partitions and math.isfinite(p.n)]
     asymptote = 100 * (1 - math.exp(model.theta[0]))
     if not ns:
-        return Crossing(target_pct, partitions, "above", None, None, (math.nan, math.nan), asymptote)
+        return Crossing(target_pct, partitions, "above", None, None, (math.nan, math.nan), Interval(asymptote, math.nan, math.nan))
     n_range = (min(ns), max(ns))
     grid = np.exp(np.linspace(math.log(n_range[0]), math.log(n_range[1]), 400))
     qs = np.array([model._q(float(v), partitions) for v in grid])
@@ -404,7 +404,10 @@ def _crossing(model: Fit, target_pct: float, partitions: int) -> Crossing:
         return "inside", math.exp(x0 + (x1 - x0) * (o0 - target_pct) / (o0 - o1))
 
     status, value = solve(model.theta)
-    spread = [solve(t)[1] for t in model.replicates] if model.replicates is not None else []
+    solved = [solve(t) for t in model.replicates] if model.replicates is not None else []
+    spread = [v for _, v in solved]
+    if status == "never" and sum(s == "never" for s, _ in solved) < (1 - ALPHA / 2) * len(solved):
+        status = "above"  # the floor's interval reaches under the target: not reached in range, not "never"
     # an end beyond the measured range stays inf (above it) or 0 (below it): percentiles of ranks, not of values
     ordered = sorted(spread)
     low, high = ((ordered[int(math.floor(ALPHA / 2 * (len(ordered) - 1)))], ordered[int(math.ceil((1 - ALPHA / 2) * (len(ordered) - 1)))])
@@ -412,7 +415,9 @@ def _crossing(model: Fit, target_pct: float, partitions: int) -> Crossing:
     n = Interval(value, low, high)
     rate = (1 - target_pct / 100) * model.baseline_msgs[partitions]
     commit = Interval(*(1000 * v / rate if math.isfinite(v) else v for v in (value, low, high))) if rate > 0 else None
-    return Crossing(target_pct, partitions, status, n, commit, n_range, asymptote)
+    floor = Interval(asymptote, *(100 * (1 - math.exp(v)) for v in np.percentile(model.replicates[:, 0], [100 * (1 - ALPHA / 2), 100 * ALPHA / 2]))) \
+        if model.replicates is not None else Interval(asymptote, math.nan, math.nan)
+    return Crossing(target_pct, partitions, status, n, commit, n_range, floor)
 
 
 def fits(summary: pd.DataFrame, baseline: str | None, replicates: int = BOOTSTRAP) -> list[Fit | tuple[dict, str]]:
@@ -454,9 +459,11 @@ def _crossing_words(c: Crossing) -> str:
         return f"cost {c.target_pct:g}% or less from {rounded(c.n.value)} {interval_text(c)} records per transaction{commit}"
     if c.status == "below":
         return f"cost {c.target_pct:g}% or less already at {rounded(c.n_range[0])} records per transaction, the smallest size measured"
+    floor = f"{c.floor_pct.value:.0f}% [{c.floor_pct.low:.0f}, {c.floor_pct.high:.0f}]"
     if c.status == "never":
-        return f"never cost {c.target_pct:g}% or less: idempotence alone costs {c.asymptote_pct:.0f}%, which no transaction size gets under"
-    return f"cost more than {c.target_pct:g}% up to {rounded(c.n_range[1])} records per transaction, the largest size measured"
+        return f"never cost {c.target_pct:g}% or less: the curve's floor, idempotence's cost, is {floor}, which no transaction size gets under"
+    above = f"cost more than {c.target_pct:g}% up to {rounded(c.n_range[1])} records per transaction, the largest size measured"
+    return above + (f" (the curve's floor is {floor})" if c.floor_pct.value > c.target_pct - 5 else "")
 
 
 def family_text(family: dict) -> str:

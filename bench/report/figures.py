@@ -52,31 +52,33 @@ def cost_curve(data: RunData) -> Figure | None:
         for p in curve.partitions:
             c = _PALETTE[colour % len(_PALETTE)]
             colour += 1
+            label = f"{prefix}{p} partition{'s' if p > 1 else ''}"
             band = [curve.predict(float(n), p) for n in grid]
             fig.add_scatter(x=np.concatenate([grid, grid[::-1]]), y=[b.high for b in band] + [b.low for b in band][::-1],
                             fill="toself", fillcolor=c, opacity=0.15, line_width=0, hoverinfo="skip", showlegend=False)
-            fig.add_scatter(x=grid, y=[b.value for b in band], mode="lines", line=dict(color=c), name=f"{prefix}{p} partitions: model")
+            fig.add_scatter(x=grid, y=[b.value for b in band], mode="lines", line=dict(color=c), name=f"{label}: model")
             points = [r for r in curve.residuals if r.partitions == p and math.isfinite(r.n)]
             fig.add_scatter(x=[r.n for r in points], y=[r.measured_pct for r in points], mode="markers", marker=dict(color=c, size=8),
                             error_y=dict(type="data", array=[r.measured_high_pct - r.measured_pct for r in points],
                                          arrayminus=[r.measured_pct - r.measured_low_pct for r in points]),
-                            text=[r.cell_id for r in points], name=f"{prefix}{p} partitions: measured")
+                            text=[r.cell_id for r in points], name=f"{label}: measured")
             for r in (r for r in curve.residuals if r.partitions == p and not math.isfinite(r.n)):
                 fig.add_hline(y=r.measured_pct, line_dash="dash", line_color=c, opacity=0.6,
-                              annotation_text=f"idempotent, {p} partitions: {r.measured_pct:.1f}%", annotation_position="bottom right")
+                              annotation_text=f"idempotent, {label}: {r.measured_pct:.1f}%",
+                              annotation_position="bottom right" if colour % 2 else "top right")
             for crossing in (x for x in curve.crossings if x.partitions == p and x.status == "inside"):
                 n = crossing.n
                 fig.add_scatter(x=[n.value], y=[crossing.target_pct], mode="markers", marker=dict(symbol="diamond", size=11, color=c),
                                 error_x=dict(type="data", symmetric=False, array=[min(n.high, high) - n.value],
                                              arrayminus=[n.value - max(n.low, low)]),
-                                name=f"{p} partitions: {crossing.target_pct:g}% at {n.value:,.0f}", showlegend=False,
+                                name=f"{label}: {crossing.target_pct:g}% at {n.value:,.0f}", showlegend=False,
                                 hovertext=f"{crossing.target_pct:g}% from {n.value:,.0f} [{n.low:,.0f}, {n.high:,.0f}]")
     fig.update_layout(**_LAYOUT, xaxis_type="log", xaxis_title="records per transaction (as measured)",
                       yaxis_title=f"throughput overhead vs {data.baseline} (%)")
     verdicts = "; ".join(c.verdict for c in curves)
     return Figure("cost-curve", "What exactly-once costs across transaction sizes",
                   f"Overhead = 100 x (1 - throughput / {data.baseline} throughput). Points: each measured cell with its 95% "
-                  "interval (its own paired turns). Lines: the model r(n, q) = c / (1 + (a + b q) / n) fitted to all points at once, "
+                  f"interval (its own paired turns). Lines: the model {curves[0].form} fitted to all points at once, "
                   "with its 95% band from a bootstrap of rounds; drawn only across the measured range. Dashed: idempotence "
                   f"alone, the curve's floor. Diamonds: where the overhead falls to 30% and 10%, with their intervals. {verdicts}.", fig)
 
