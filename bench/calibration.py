@@ -143,7 +143,7 @@ def run(rig: Rig, mode: str, message_size: int, records: int, repeat: int, trans
     warms the broker (page cache, log segments, the transaction coordinator) for both.
     ProducerPerformance of Kafka 4.1.1 has no --warmup-records and starts a fresh JVM every run, so
     its JIT warm-up is inside each of its figures, as it is for anyone who runs it: keep `records`
-    large enough that it is a small part (README, Calibration). `rig.driver` java measures eosbench's
+    large enough that it is a small part (docs/calibration.md). `rig.driver` java measures eosbench's
     Java producer role (jvm/), a fresh JVM per run too, against the same tool."""
     if mode not in CALIBRATED_MODES:
         raise BadInput(f"calibrate takes {', '.join(CALIBRATED_MODES)}, not '{mode}'")

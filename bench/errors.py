@@ -1,4 +1,4 @@
-"""Errors that end a command with one line and the exit code SPEC promises.
+"""Errors that end a command with one line and the exit code the README lists.
 
 Everything a user can get wrong or an environment can lack is raised as one of these, so the CLI
 can print a single line and exit with the right code; anything else is a bug and keeps its

@@ -185,7 +185,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     # made closed-loop latency mostly time in that queue, and so did 32 MiB (the Java producer's
     # buffer.memory, the previous default): at_least_once 1 KB end-to-end p50 79-741 ms and a
     # throughput cv of 13-15% as the verifying consumer fell behind and caught up. 2 MiB kept the
-    # throughput (259k against 230k msg/s; 1 MiB lost a fifth) with p50 9-10 ms (README "Load generator").
+    # throughput (259k against 230k msg/s; 1 MiB lost a fifth) with p50 9-10 ms (docs/load-generator.md).
     Parameter("max_outstanding_kb", int, whole(64, 2_097_151), 2_048, "okb",
               "KiB a producer holds sent but not yet acknowledged (librdkafka's queue.buffering.max.kbytes)"),
     Parameter("slo_p99_ms", float, between(0.1, 3_600_000), 100.0, "slo",

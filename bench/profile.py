@@ -29,7 +29,7 @@ FAULT_KINDS = ("processor_kill", "consumer_pause", "producer_kill", "zombie", "p
                "registry_pause", "trogdor_process_stop")
 
 # Limits: a value past one is legal YAML but not a benchmark anyone means to run (or a typo of
-# one); refusing it up front is cheaper than finding out hours into a run. Documented in the README.
+# one); refusing it up front is cheaper than finding out hours into a run. Documented in docs/profiles.md.
 MAX_PROFILE_BYTES = 1 << 20
 MAX_YAML_VALUES = 100_000      # after YAML aliases are expanded: an alias bomb is refused, not built
 MAX_CELLS = 10_000             # cell repetitions of one run, counted before the plan is built

@@ -112,7 +112,7 @@ def test_turns_that_share_slow_swings_get_a_wider_interval_that_covers_the_truth
     -0.2 to 0.4 in quick runs); the interval must not pretend they are."""
     series, independent = _coverage(0.6)
     assert independent < 0.80, "independent intervals undercover such series (the check has teeth)"
-    assert series >= independent + 0.06 and series >= 0.75  # still short of 0.95 at this strength: README says so
+    assert series >= independent + 0.06 and series >= 0.75  # still short of 0.95 at this strength: docs/profiles.md says so
     series, independent = _coverage(0.0)
     assert series >= 0.93 and abs(series - independent) < 0.02
 

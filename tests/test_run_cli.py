@@ -1,4 +1,4 @@
-"""`eosbench run` end to end against the real broker: the results layout of SPEC, readable
+"""`eosbench run` end to end against the real broker: the results layout of docs/profiles.md, readable
 HdrHistogram logs, no secret written anywhere, and an interrupted run resumed to completion."""
 
 import json

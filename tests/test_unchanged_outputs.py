@@ -1,6 +1,6 @@
 """What a committed run reads as, checked on its content: every figure the summary, the overhead
 table and the report give is traced back to the cells' own files and recomputed here by the
-definition a user reads (README, bench.analysis.overhead), not compared with a stored digest of
+definition a user reads (docs/profiles.md, bench.analysis.overhead), not compared with a stored digest of
 the code's own output, which the code could only ever agree with.
 
 - the summary has one row per cell repetition, and its accounting and throughput are the cell's

@@ -16,7 +16,7 @@ simulation with a 5% run-to-run drift flagged 10% of identical setups, 24% at 10
   same repetition: the run's drift moves both, so only what drifts differently per mode is left,
   and a small allowance for that (DRIFT_PCT) is added to its variance. Absolute throughput and
   latency are shown but not gated: between two single runs they moved by up to +359% (e2e p99)
-  on this project's machines with nothing changed (README). A user who knows the drift of their
+  on this project's machines with nothing changed (docs/gate.md). A user who knows the drift of their
   own setup can state it (--run-drift) and gate them too.
 
 Every estimate is the mean of log values (stats), its interval is simultaneous over all the

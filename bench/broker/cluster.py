@@ -30,7 +30,7 @@ STORAGES = ("disk", "memory")
 # land in the page cache either way; on disk the kernel then writes back a cell's whole log
 # (250-300 MB/s in a closed-loop 1 KB cell) on the cores the broker and the generators share. On
 # this project's machine (a 500 MB/s disk) that made no difference the repetitions could show
-# (README "Storage"); on a slower disk it can. The log is RAM then: a run must have room for a
+# (docs/broker.md, "Storage"); on a slower disk it can. The log is RAM then: a run must have room for a
 # cell's log, which `MEMORY_MIN_FREE` checks before the brokers start.
 MEMORY_ROOT = Path("/dev/shm")
 MEMORY_MIN_FREE = 4 << 30

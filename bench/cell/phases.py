@@ -1,4 +1,4 @@
-"""The script of a cell, as METHOD.md gives it.
+"""The script of a cell, as docs/profiles.md ("How a cell is measured") gives it.
 
 Create the cell's topics and wait for leaders (and for init_transactions in every transactional
 role), warm up, measure, drain until every acknowledged record has been read or the readers go

@@ -29,7 +29,7 @@ VERBS = {
 
 
 class _Group(click.Group):
-    """Every failure ends as one line and SPEC's exit code; tracebacks only with --debug.
+    """Every failure ends as one line and the exit code the README lists; tracebacks only with --debug.
     Verbs load on demand (VERBS)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
