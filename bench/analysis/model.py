@@ -277,11 +277,11 @@ def fit(points: list[Point], groups: list[_Group], family: dict, replicates: int
                 f"{', '.join(sorted({rounded(p.n) for p in transactional})) or 'no'} records per transaction: "
                 "a curve needs at least 2 transaction sizes a factor of 2 apart")
     qs, os_ = [p.q for p in transactional], [p.o for p in transactional]
-    free = ["a"]
-    if len(transactional) >= 3 and all(q > 0 for q in qs) and max(qs) >= 2 * min(qs):
-        free.append("b")
+    free = ["a"]  # the in-flight wait before the partitions term: measured, it is the one that matters (b came out 0)
     if len(transactional) >= len(free) + 2 and max(os_) - min(os_) >= 0.5:
         free.append("d")
+    if len(transactional) >= len(free) + 2 and all(q > 0 for q in qs) and max(qs) >= 2 * min(qs):
+        free.append("b")
     points = [p if p.q > 0 or not math.isfinite(p.n) else replace(p, q=1.0) for p in points]  # q unmeasured: b is not fitted
     if len(points) < len(free) + 1:
         return f"{len(points)} points for {len(free) + 1} parameters: measure more transaction sizes (or idempotent)"
@@ -305,7 +305,7 @@ def fit(points: list[Point], groups: list[_Group], family: dict, replicates: int
     counts = tuple(sorted({p.partitions for p in points}))
     n_range = (min(p.n for p in transactional), max(p.n for p in transactional))
     baseline = {p.partitions: p.baseline_msgs for p in points}
-    fixed = " + ".join({"a": "a", "b": "b*q", "d": "d*min(n, n_o)/n_o"}[k] for k in free)
+    fixed = " + ".join({"a": "a", "b": "b*q", "d": "d*min(n, n_o)/n_o"}[k] for k in _TERMS if k in free)
     form = f"r = c / (1 + ({fixed}) / n)" if len(free) > 1 else "r = c / (1 + a / n)"
     verdict = (f"no degrees of freedom left to test the fit ({len(points)} points, {len(free) + 1} parameters)" if holds is None else
                f"the model fits (chi-squared {chi2:.1f} on {df} df, p = {p_value:.2f})" if holds else
