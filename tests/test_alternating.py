@@ -197,6 +197,9 @@ def test_modes_taking_turns_send_only_in_their_turns_and_account_for_every_recor
         # The brokers' CPU is read at every turn's edge (eosbench started this broker, so it knows its
         # process): each measured turn has its own, and the cell's per-record figure is their sum over
         # the turns' records; the figures that are read only at the window's edges are not measured.
+        # The verifying consumer waits for the window's end (its CPU in no mode's turn), then reads
+        # every record: nothing received inside the window, everything accounted for after it.
+        assert metrics["consumer_window_msgs"] == 0 and metrics["consumed"] == metrics["acked"]
         cpu = turns["broker_cpu_s"]
         assert len(cpu) == 4 and all(c > 0 for c in cpu), cpu
         assert metrics["broker_cpu_us_per_record"] == pytest.approx(1e6 * sum(cpu) / sum(turns["records"]), rel=1e-6)
