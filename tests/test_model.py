@@ -149,12 +149,12 @@ def test_the_latency_paid_at_a_crossing_is_read_off_the_open_loop_cells_and_neve
 
 def test_the_wait_for_what_is_in_flight_at_each_commit_is_its_own_term():
     """A commit first waits for the records in flight: the whole transaction when it is smaller
-    than the producer's bound (2 MiB of 1 KB records here), the bound's worth when larger. Planted,
-    the fit finds that term and says the curve holds; a curve without it fits as well."""
+    than the producer's bound (2 MiB of 1 KB records here), the bound's worth when larger, joined
+    smoothly: n / (n + n_o). Planted, the fit finds that term and says the curve holds."""
     n_o = 2048
-    drained = lambda n, q: 0.9 / (1 + (400 + 900 * min(n, n_o) / n_o) / n)  # noqa: E731
+    drained = lambda n, q: 0.9 / (1 + (400 + 900 * n / (n + n_o)) / n)  # noqa: E731
     f = _fit(planted(drained, idempotent=0.9))
     assert f.holds is True, f.verdict
-    assert "d*min(n, n_o)/n_o" in f.form and f.in_flight_records == n_o
+    assert "d*n/(n + n_o)" in f.form and f.in_flight_records == n_o
     assert f.parameters["d"].low <= 900 <= f.parameters["d"].high
     assert f.parameters["a"].value == pytest.approx(400, rel=0.15)  # b (planted 0, bounded at 0) takes a little of it

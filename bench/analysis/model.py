@@ -55,7 +55,7 @@ class Point:
     partitions: int
     n: float                # records per transaction as measured (inf: idempotent)
     q: float                # partitions each transaction touched as measured (0: idempotent)
-    o: float                # the share of the producer's in-flight bound a transaction fills, min(n, n_o) / n_o (0: idempotent)
+    o: float                # how full the producer's in-flight bound is at the commit, n / (n + n_o) (0: idempotent)
     baseline_msgs: float    # the baseline cell's mean throughput
     throughput_msgs: float
     y: float                # centre of the paired log ratios
@@ -137,7 +137,7 @@ class Fit:
         return touched(self.points, n, partitions)
 
     def _o(self, n):
-        return np.minimum(n, self.in_flight_records) / self.in_flight_records
+        return filled(n, self.in_flight_records)
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -242,7 +242,7 @@ def data(summary: pd.DataFrame, baseline: str | None) -> dict[tuple, tuple[list[
         base_id = str(base.iloc[0]["cell_id"])
         n_o = in_flight_records(first)
         point = Point(cell_id, first["mode"], int(first["partitions"]), n if transactional else math.inf, q if transactional else 0.0,
-                      min(n, n_o) / n_o if transactional else 0.0, float(base["throughput_msgs"].mean()), float(cell["throughput_msgs"].mean()), estimate.mean,
+                      filled(n, n_o) if transactional else 0.0, float(base["throughput_msgs"].mean()), float(cell["throughput_msgs"].mean()), estimate.mean,
                       estimate.se, estimate.units, base_id)
         family = _family(first)
         points, family_groups = families.setdefault(family, ([], []))
@@ -261,6 +261,13 @@ def in_flight_records(row) -> float:
     kb = row.get("max_outstanding_kb") if hasattr(row, "get") else None
     kb = 2048 if kb is None or pd.isna(kb) else float(kb)
     return max(1.0, kb * 1024 / float(row.get("message_size") or 1024))
+
+
+def filled(n, n_o):
+    """How much of the in-flight bound a commit waits for, as a share of the bound: a small
+    transaction is all in flight (n / n_o), a large one fills the bound (1), and the two join
+    smoothly, n / (n + n_o): a producer's queue is not always full when its transaction ends."""
+    return np.asarray(n, dtype=float) / (np.asarray(n, dtype=float) + n_o)
 
 
 def _mean(rows: pd.DataFrame, column: str) -> float:
@@ -305,7 +312,7 @@ def fit(points: list[Point], groups: list[_Group], family: dict, replicates: int
     counts = tuple(sorted({p.partitions for p in points}))
     n_range = (min(p.n for p in transactional), max(p.n for p in transactional))
     baseline = {p.partitions: p.baseline_msgs for p in points}
-    fixed = " + ".join({"a": "a", "b": "b*q", "d": "d*min(n, n_o)/n_o"}[k] for k in _TERMS if k in free)
+    fixed = " + ".join({"a": "a", "b": "b*q", "d": "d*n/(n + n_o)"}[k] for k in _TERMS if k in free)
     form = f"r = c / (1 + ({fixed}) / n)" if len(free) > 1 else "r = c / (1 + a / n)"
     verdict = (f"no degrees of freedom left to test the fit ({len(points)} points, {len(free) + 1} parameters)" if holds is None else
                f"the model fits (chi-squared {chi2:.1f} on {df} df, p = {p_value:.2f})" if holds else
