@@ -114,7 +114,7 @@ def _log_bytes(a: Sample, b: Sample, cell_topics: list[str]) -> tuple[dict[str, 
     for sample in (a, b):
         if "error" in sample.log_bytes:
             return None, f"not measured: DescribeLogDirs failed: {sample.log_bytes['error']}"
-    out = {"cell": 0, "cell_replicas": 0}
+    out: dict = {"cell": 0, "cell_replicas": 0, "topics": {}}  # topics: each of the cell's own, one replica of each partition
     for topic in [*cell_topics, *INTERNAL_TOPICS]:
         before, after = a.log_bytes.get(topic, {}), b.log_bytes.get(topic, {})
         one = every = 0
@@ -127,6 +127,7 @@ def _log_bytes(a: Sample, b: Sample, cell_topics: list[str]) -> tuple[dict[str, 
         else:
             out["cell"] += one
             out["cell_replicas"] += every
+            out["topics"][topic] = one
     return out, ""
 
 
