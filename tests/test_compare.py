@@ -153,9 +153,9 @@ def test_a_base_run_without_a_finished_cell_is_bad_input(broken):
 
 
 def test_runs_with_no_cell_in_common_fail_the_gate_instead_of_comparing_nothing():
-    result = eosbench("compare", A1, str(RESULTS / "example-standard-small"))
+    result = eosbench("compare", A1, str(RESULTS / "example-standard"))
     assert result.returncode == 1
-    assert "GATE FAILED: no cell of example-standard-small matches one of gate-A1: nothing was compared" in result.stdout
+    assert "GATE FAILED: no cell of example-standard matches one of gate-A1: nothing was compared" in result.stdout
 
 
 def test_an_interrupted_new_run_fails_the_gate(broken):

@@ -90,7 +90,7 @@ def test_transactional_high_watermark_lag_never_reaches_zero_while_the_readable_
 
 
 def test_an_empty_group_name_is_refused():
-    result = eosbench("lag", str(REPO / "results" / "example-standard-small"), "--format", "prometheus", "--group", " ")
+    result = eosbench("lag", str(REPO / "results" / "example-standard"), "--format", "prometheus", "--group", " ")
     assert result.returncode == 2 and "--group needs the consumer group's name" in result.stderr
 
 
@@ -104,7 +104,7 @@ def test_prometheus_rules_pass_promtool_whatever_the_group_is_called(tmp_path, g
     promtool = shutil.which("promtool")
     assert promtool, "promtool comes with Debian's prometheus package, installed by the README's test command"
     rules = tmp_path / "rules.yml"
-    result = eosbench("lag", str(REPO / "results" / "example-standard-small"), "--format", "prometheus", "--group", group)
+    result = eosbench("lag", str(REPO / "results" / "example-standard"), "--format", "prometheus", "--group", group)
     assert result.returncode == 0, result.stderr
     rules.write_text(result.stdout)
     assert f"kafka_consumergroup_group_lag{{{selector}}}" in result.stdout

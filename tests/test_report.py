@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO, eosbench
 
-EXAMPLE = REPO / "results" / "example-standard-small"
+EXAMPLE = REPO / "results" / "example-standard"
 FIGURES = ("overhead", "heatmap", "throughput", "spectrum", "commit", "timeseries")
 
 

@@ -31,9 +31,10 @@ def test_a_window_is_what_the_counters_moved_between_its_edges():
     w = Window.between(a, b, TOPICS)
     assert w.seconds == 2.0 and w.broker_cpu_s == {"1": 2.5} and w.cpu_source == "proc"
     assert w.requests == {"EndTxn": 4, "Produce": 60, "WriteTxnMarkers": 4}
-    # one replica of each partition (the leader's: the larger), every replica, internal topics apart
-    assert w.log_bytes == {"cell": 4000 + 300, "cell_replicas": 4000 + 3900 + 600, "__transaction_state": 200,
-                           "__consumer_offsets": 10}
+    # one replica of each partition (the leader's: the larger), every replica, each of the cell's topics,
+    # internal topics apart
+    assert w.log_bytes == {"cell": 4000 + 300, "cell_replicas": 4000 + 3900 + 600, "topics": {TOPICS[0]: 4000 + 300},
+                           "__transaction_state": 200, "__consumer_offsets": 10}
 
 
 def test_a_broker_that_restarted_in_the_window_is_not_measured_rather_than_wrong():

@@ -25,6 +25,7 @@ from bench.paths import state_dir
 
 SUPPORTED_SIZES = (1, 3)
 READY_TIMEOUT_S = 120.0
+START_RETRIES = 2  # per node of a multi-node cluster; see _check_alive
 STORAGES = ("disk", "memory")
 # `memory`: the brokers' log directories on a tmpfs. Kafka never fsyncs by default, so its writes
 # land in the page cache either way; on disk the kernel then writes back a cell's whole log
@@ -388,44 +389,59 @@ def check_storage(storage: str) -> None:
 
 
 def wait_ready(cluster: Cluster, timeout_s: float = READY_TIMEOUT_S) -> None:
-    """Usable means what eosbench needs: every broker in the metadata AND init_transactions() works."""
+    """Usable means what eosbench needs: every node running, every broker in the metadata AND
+    init_transactions() works. Each check is made again on every round, since a node started
+    again (see _check_alive) must pass all of them, and a dead broker stays in the metadata for
+    its session timeout."""
     from confluent_kafka import KafkaException, Producer
     from confluent_kafka.admin import AdminClient
 
     deadline = time.monotonic() + timeout_s
+    restarts: dict[int, int] = {}
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers, "log_level": 0})
     while True:
-        _check_alive(cluster)
-        try:
-            brokers = admin.list_topics(timeout=2).brokers
-            if len(brokers) == cluster.size:
-                break
-        except KafkaException:
-            pass
+        waiting = "a node started again to come up"
+        if _check_alive(cluster, restarts):
+            waiting = f"metadata did not list {cluster.size} broker(s); see 'eosbench broker logs'"
+            try:
+                if len(admin.list_topics(timeout=2).brokers) == cluster.size:
+                    producer = Producer({
+                        "bootstrap.servers": cluster.bootstrap_servers, "log_level": 0,
+                        "transactional.id": f"eosbench-readiness-{uuid.uuid4().hex[:8]}",
+                    })
+                    try:
+                        producer.init_transactions(max(1.0, min(10.0, deadline - time.monotonic())))
+                        return
+                    except KafkaException as exc:
+                        waiting = f"init_transactions() failed: {exc.args[0].str()}"
+                    finally:
+                        del producer
+            except KafkaException:
+                pass
         if time.monotonic() > deadline:
-            raise EnvironmentProblem(f"broker not ready within {timeout_s:.0f}s: metadata did not list {cluster.size} broker(s); see 'eosbench broker logs'")
-        time.sleep(0.5)
-    while True:
-        _check_alive(cluster)
-        producer = Producer({
-            "bootstrap.servers": cluster.bootstrap_servers, "log_level": 0,
-            "transactional.id": f"eosbench-readiness-{uuid.uuid4().hex[:8]}",
-        })
-        try:
-            producer.init_transactions(max(1.0, min(10.0, deadline - time.monotonic())))
-            return
-        except KafkaException as exc:
-            if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"broker not ready within {timeout_s:.0f}s: init_transactions() failed: {exc.args[0].str()}")
-        finally:
-            del producer
+            raise EnvironmentProblem(f"broker not ready within {timeout_s:.0f}s: {waiting}")
         time.sleep(0.5)
 
 
-def _check_alive(cluster: Cluster) -> None:
+def _check_alive(cluster: Cluster, restarts: dict[int, int]) -> bool:
+    """True when every node runs. Start again, up to START_RETRIES times, a node of a multi-node
+    cluster that exited while the quorum formed: a combined node's controller exits on "No
+    controller appears to be active" when leadership moves during its activation, which three JVMs
+    starting on two loaded cores can cause. A single node has no leadership to lose: its exit is
+    the answer."""
+    alive = True
     for node in cluster.nodes:
-        if not node.is_running():
+        if node.is_running():
+            continue
+        if cluster.size == 1 or restarts.get(node.node_id, 0) >= START_RETRIES:
             raise EnvironmentProblem(f"broker {node.node_id} exited during start: {_last_error(node)}")
+        restarts[node.node_id] = restarts.get(node.node_id, 0) + 1
+        with open(node.console_file, "a") as console:
+            console.write(f"eosbench: node {node.node_id} exited during start ({_last_error(node)}); "
+                          f"starting it again ({restarts[node.node_id]} of {START_RETRIES})\n")
+        start_node(cluster, node)
+        alive = False
+    return alive
 
 
 def _last_error(node: Node) -> str:

@@ -44,6 +44,7 @@ def cost_curve(data: RunData) -> Figure | None:
     fig = go.Figure()
     fig.add_hrect(y0=10, y1=30, fillcolor="#f2c14e", opacity=0.18, line_width=0, annotation_text="10-30%",
                   annotation_position="top left")
+    floors = [r.measured_pct for curve in curves for r in curve.residuals if not math.isfinite(r.n)]
     colour = 0
     for curve in curves:
         low, high = curve.n_range
@@ -65,7 +66,7 @@ def cost_curve(data: RunData) -> Figure | None:
             for r in (r for r in curve.residuals if r.partitions == p and not math.isfinite(r.n)):
                 fig.add_hline(y=r.measured_pct, line_dash="dash", line_color=c, opacity=0.6,
                               annotation_text=f"idempotent, {label}: {r.measured_pct:.1f}%",
-                              annotation_position="bottom right" if colour % 2 else "top right")
+                              annotation_position="top right" if r.measured_pct == max(floors) else "bottom right")
             for crossing in (x for x in curve.crossings if x.partitions == p and x.status == "inside"):
                 n = crossing.n
                 fig.add_scatter(x=[n.value], y=[crossing.target_pct], mode="markers", marker=dict(symbol="diamond", size=11, color=c),
