@@ -295,7 +295,9 @@ def _warm_up(store: RunStore, todo: list[PlannedCell], target: Target, progress:
             outcome = run_cell(spec, target, 0, f"{store.directory.name}.warmup{rounds}.{i}")
             history[planned.cell_id].append(outcome.metrics.get("broker_cpu_us_per_record"))
         progress.note(f"warming up, round {rounds} (discarded): broker CPU per record "
-                      + ", ".join(f"{cell} {_us(h[-1])}" for cell, h in history.items()))
+                      + ", ".join(f"{cell} {_us(h[-1])}" for cell, h in history.items())
+                      + (f" (transactions of {warmup.TRANSACTION_SIZE} records)" if any(
+                          modes.get(p.spec.mode).transactional_producer for p in first_of_mode.values()) else ""))
         if all(warmup.converged(h) for h in history.values()) or time.monotonic() - started >= max_s:
             break
     warm = all(warmup.converged(h) for h in history.values())
