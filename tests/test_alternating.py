@@ -20,7 +20,7 @@ from tests.conftest import eosbench
 
 ALTERNATING = """
 description: two modes taking turns
-workload: {topology: produce, partitions: 2, message_size: 200, rate: max, warmup_s: 2, duration_s: 8, transaction_size: 200}
+workload: {topology: produce, partitions: 2, message_size: 4000, rate: max, warmup_s: 2, duration_s: 8, transaction_size: 200}
 sweep: {mode: [at_least_once, transactional]}
 repeat: 2
 order: alternating
