@@ -37,6 +37,7 @@ from bench.analysis.columns import with_parameter_columns
 from bench.analysis.overhead import baseline_pairs, paired_ratios, turn_pairs
 from bench.analysis.stats import ALPHA, huber, one_sample, series_mean
 from bench.formatting import finite
+from bench.parameters import BY_NAME as PARAMETERS
 
 TARGETS_PCT = (30.0, 10.0)   # the crossings: the vendor claim's two ends
 BOOTSTRAP = 1000             # replicates; the crossings' 95% percentiles move by under 2% between seeds at this count
@@ -136,7 +137,7 @@ class Fit:
     def _q(self, n: float, partitions: int) -> float:
         return touched(self.points, n, partitions)
 
-    def _o(self, n):
+    def _o(self, n: float | np.ndarray) -> float | np.ndarray:
         return filled(n, self.in_flight_records)
 
     def as_dict(self) -> dict:
@@ -259,7 +260,7 @@ def in_flight_records(row) -> float:
     max_outstanding_kb, over the record size): a commit first waits for what is in flight, which is
     the whole transaction when it is smaller, and the bound's worth of records when it is larger."""
     kb = row.get("max_outstanding_kb") if hasattr(row, "get") else None
-    kb = 2048 if kb is None or pd.isna(kb) else float(kb)
+    kb = PARAMETERS["max_outstanding_kb"].default if kb is None or pd.isna(kb) else float(kb)
     return max(1.0, kb * 1024 / float(row.get("message_size") or 1024))
 
 
