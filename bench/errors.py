@@ -22,3 +22,11 @@ class EnvironmentProblem(EosbenchError):
     """No Java or Maven, broker unreachable or crashed (exit 3)."""
 
     exit_code = 3
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a run (exit 130): `run_dir` keeps every finished cell, for --resume."""
+
+    def __init__(self, run_dir) -> None:
+        super().__init__(str(run_dir))
+        self.run_dir = run_dir

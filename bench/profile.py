@@ -63,7 +63,7 @@ class Profile:
     order: str
     baseline: str | None
     faults: list[dict] = field(default_factory=list)
-    warmup_max_s: float = warmup.MAX_S  # the run's warm-up (bench.warmup) per broker start at most; 0: one round
+    warmup_max_s: float = warmup.MAX_S  # the run's warm-up (bench.warmup) per broker start at most; 0: none
     storage: str = "disk"  # the embedded brokers' log directories: disk, or memory (a tmpfs; bench.broker.cluster)
     trogdor: dict = field(default_factory=dict)  # where cells with launcher trogdor run (bench.trogdor.placement)
     slot_s: float = SLOT_S  # order alternating: the length of one turn

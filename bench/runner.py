@@ -25,7 +25,7 @@ from bench.cell.phases import run_cell, run_group
 from bench.cell.turns import Turns
 from bench.cell.spec import CellOutcome, Target
 from bench.client_properties import for_client, redact, to_java
-from bench.errors import BadInput, EnvironmentProblem
+from bench.errors import BadInput, EnvironmentProblem, Interrupted
 from bench.paths import state_dir
 from bench.placement import Placement, pin_this_process
 from bench.profile import Profile
@@ -133,7 +133,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         raise EnvironmentProblem(f"a warm-up cell failed: {exc}; nothing was measured yet") from None
     except KeyboardInterrupt:
         status = "interrupted"
-        raise
+        raise Interrupted(store.directory) from None
     finally:
         if registry is not None and registry.embedded is not None:
             embedded_registry.stop(registry.embedded)
@@ -210,7 +210,7 @@ def _open_store(request: RunRequest, cells: list[PlannedCell]) -> RunStore:
         store = RunStore.open(request.run_id, request.results_dir)
         if store.manifest()["profile"] != _jsonable(resolved):
             raise BadInput(f"run {request.run_id} was made with a different profile: resume it with the same profile and --set values")
-        store.update_manifest(resumed_at=time.time())
+        store.update_manifest(resumed_at=time.time(), resumes=store.manifest().get("resumes", 0) + 1)
         return store
     run_id = request.run_id or new_run_id(profile.source)
     return RunStore.create(request.results_dir, run_id, {
@@ -235,7 +235,7 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
         progress.cell_started(planned)
         if planned.group is not None:  # order alternating: the batch takes turns in one window
             turns = Turns.of(profile["slot_s"], len(batch), planned.spec.warmup_s, planned.spec.duration_s, seed=planned.group)
-            outcomes = run_group([(p.spec, p.ordinal) for p in batch], target, store.directory.name, turns, keep_topics)
+            outcomes = run_group([(p.spec, p.ordinal) for p in batch], target, _tag(store), turns, keep_topics)
         else:
             outcomes = [_run_one(store, planned, target, keep_topics, progress, len(rows))]
         for i, (planned, outcome) in enumerate(zip(batch, outcomes)):
@@ -248,6 +248,14 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
             progress.cell_done(planned, outcome)
         store.write_json("model", model.record(model.fits(summary.table(rows), profile["baseline"])))
     _stop_if_interrupted()
+
+
+def _tag(store: RunStore) -> str:
+    """What names a cell's topics, transactional ids and groups: the run id, and on a resumed run the
+    resume's number too. A cell cut by an interruption left its transaction open on the coordinator;
+    the same transactional id again waited about 45 s here (CONCURRENT_TRANSACTIONS) for it to end."""
+    resumes = store.manifest().get("resumes", 0)
+    return f"{store.directory.name}.resume{resumes}" if resumes else store.directory.name
 
 
 def _groups(todo: list[PlannedCell]) -> list[list[PlannedCell]]:
@@ -264,8 +272,8 @@ def _groups(todo: list[PlannedCell]) -> list[list[PlannedCell]]:
 def _run_one(store: RunStore, planned: PlannedCell, target: Target, keep_topics: bool, progress: "Progress", finished: int) -> CellOutcome:
     try:
         if planned.spec.rate == capacity.FIND:
-            return capacity.search(planned.spec, target, planned.ordinal, store.directory.name, progress.step)
-        return run_cell(planned.spec, target, planned.ordinal, store.directory.name, keep_topics, progress.live)
+            return capacity.search(planned.spec, target, planned.ordinal, _tag(store), progress.step)
+        return run_cell(planned.spec, target, planned.ordinal, _tag(store), keep_topics, progress.live)
     except AgentLost as exc:
         lost = {"cell_id": planned.cell_id, "repetition": planned.repetition, "status": f"failed: {exc}", "at": time.time()}
         store.update_manifest(lost_cells=[*store.manifest().get("lost_cells", []), lost])
@@ -277,7 +285,12 @@ def _run_one(store: RunStore, planned: PlannedCell, target: Target, keep_topics:
 def _warm_up(store: RunStore, todo: list[PlannedCell], target: Target, progress: "Progress", max_s: float) -> None:
     """Rounds of one discarded cell per mode (each mode exercises its own broker code: producer
     state, transaction coordinator), interleaved, until the broker is warm (bench.warmup); the
-    rounds go into the manifest (`warmup`)."""
+    rounds go into the manifest (`warmup`). A cap of 0 skips it: for a cluster already warm, or a
+    test that measures no cost."""
+    if max_s == 0:
+        progress.note("no warm-up (warmup_max_s 0): the first repetitions include the broker's own warm-up")
+        store.update_manifest(warmup=[*store.manifest().get("warmup", []), {"rounds": 0, "converged": False, "seconds": 0.0}])
+        return
     first_of_mode: dict[tuple, PlannedCell] = {}
     for planned in todo:
         first_of_mode.setdefault((planned.spec.mode, planned.spec.topology), planned)
@@ -292,7 +305,7 @@ def _warm_up(store: RunStore, todo: list[PlannedCell], target: Target, progress:
                            warmup_s=0, duration_s=warmup.CELL_S, faults=())
             if modes.get(spec.mode).transactional_producer and spec.transaction_size:
                 spec = replace(spec, transaction_size=min(spec.transaction_size, warmup.TRANSACTION_SIZE))
-            outcome = run_cell(spec, target, 0, f"{store.directory.name}.warmup{rounds}.{i}")
+            outcome = run_cell(spec, target, 0, f"{_tag(store)}.warmup{rounds}.{i}")
             history[planned.cell_id].append(outcome.metrics.get("broker_cpu_us_per_record"))
         progress.note(f"warming up, round {rounds} (discarded): broker CPU per record "
                       + ", ".join(f"{cell} {_us(h[-1])}" for cell, h in history.items())

@@ -20,11 +20,11 @@ from tests.conftest import eosbench
 
 ALTERNATING = """
 description: two modes taking turns
-workload: {topology: produce, partitions: 2, message_size: 4000, rate: max, warmup_s: 2, duration_s: 8, transaction_size: 200}
+workload: {topology: produce, partitions: 2, message_size: 4000, rate: max, warmup_s: 1, duration_s: 4, transaction_size: 200}
 sweep: {mode: [at_least_once, transactional]}
 repeat: 2
 order: alternating
-slot_s: 2
+slot_s: 1
 baseline: at_least_once
 warmup_max_s: 0
 """
@@ -185,12 +185,12 @@ def test_modes_taking_turns_send_only_in_their_turns_and_account_for_every_recor
     for mode in ("at_least_once", "transactional"):
         metrics = json.loads((run / "cells" / mode / "r1" / "metrics.json").read_text())
         turns = metrics["turns"]
-        assert (turns["slot_s"], turns["rounds"], turns["warmup_rounds"]) == (2, 4, 1)
+        assert (turns["slot_s"], turns["rounds"], turns["warmup_rounds"]) == (1, 4, 1)
         # A turn lasts its slot plus the tail until what it sent was acknowledged (committed): the
         # last commit of a transactional turn costs like every other, and no turn lasts past the gap
         # by much (its tail would then overlap the next turn).
         lengths = turns["seconds"]
-        assert len(lengths) == 4 and all(2.0 < t < 2.0 + GAP_S + 0.5 for t in lengths), lengths
+        assert len(lengths) == 4 and all(1.0 < t < 1.0 + GAP_S + 0.5 for t in lengths), lengths
         # the per-turn figures are the window's, cut by turn
         assert sum(r * t for r, t in zip(turns["throughput_msgs"], lengths)) == pytest.approx(metrics["window_records"], rel=1e-4)
         assert metrics["throughput_msgs"] == pytest.approx(metrics["window_records"] / sum(lengths), rel=1e-4)

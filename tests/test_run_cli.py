@@ -2,6 +2,7 @@
 HdrHistogram logs, no secret written anywhere, and an interrupted run resumed to completion."""
 
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.cli.run import resume_command
 from bench.metrics import read_hlog
 from tests.conftest import REPO, eosbench
 
@@ -102,7 +104,11 @@ def test_ctrl_c_keeps_finished_cells_and_resume_runs_only_the_rest(bootstrap_ser
     assert 1 <= len(finished) < 3
     assert not [p for p in cells.rglob(".r*") if p.is_dir()], "half-written cell left behind"
 
-    again = eosbench(*args, "--resume")
+    hint = err.strip().splitlines()[-1]
+    assert f"kept in {results / 'r2'}" in hint
+    command = shlex.split(hint.split("finish the run with: ")[1])
+    assert command == ["eosbench", *[a for a in args if a != "r2" and a != "--run-id"], "--run-id", "r2", "--resume"]
+    again = eosbench(*command[1:])  # the command it gives, as given: every --set kept, so the profile matches
     assert again.returncode == 0, again.stderr
     summary = pd.read_csv(results / "r2" / "summary.csv")
     pairs = sorted(zip(summary["cell_id"], summary["repetition"]))
@@ -133,3 +139,13 @@ def test_without_bootstrap_servers_a_run_starts_the_embedded_broker_records_it_a
     running = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout
     assert running == "", "the run's broker was left running"
     assert not list(state.glob("runs/*/broker.json"))
+
+
+def test_the_resume_command_keeps_every_setting_but_the_value_of_a_secret():
+    args = ["p.yaml", "--set", f"client.sasl.password={SECRET}", "--set=client.ssl.key.password=x", "--set", "mode=transactional",
+            "--run-id", "old", "--repeat", "3"]
+    command = resume_command(args, "r7")
+    assert SECRET not in command and "=x" not in command
+    assert shlex.split(command) == ["eosbench", "run", "p.yaml", "--set", "client.sasl.password=<secret>",
+                                    "--set=client.ssl.key.password=<secret>", "--set", "mode=transactional", "--repeat", "3",
+                                    "--run-id", "r7", "--resume"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -11,11 +12,33 @@ from bench import profile as profiles
 from bench.analysis import model, overhead, summary
 from bench.analysis.launchers import trogdor_against_local
 from bench.analysis.serialization import avro_against_bytes
+from bench.client_properties import is_secret
+from bench.errors import Interrupted
 from bench.cli.tables import print_answer, print_launchers, print_run_table, print_schema_layer
 from bench.cell.resources import parse_jmx
 from bench.placement import parse as parse_placement
 from bench.results import DEFAULT_RESULTS_DIR
 from bench.runner import Progress, RunRequest, execute
+
+
+def resume_command(args: list[str], run_id: str) -> str:
+    """The command that finishes an interrupted run: the same arguments (every --set, so the profile
+    matches), naming the run, with the values of secret properties left for the user to fill in."""
+    kept: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--run-id":
+            next(rest, None)
+        elif arg != "--resume" and not arg.startswith("--run-id="):
+            kept.append(_hide_secret(arg))
+    return shlex.join(["eosbench", "run", *kept, "--run-id", run_id, "--resume"])
+
+
+def _hide_secret(arg: str) -> str:
+    """A `--set` value (KEY=VALUE or --set=KEY=VALUE) of a secret client property, as a placeholder."""
+    flag, setting = ("--set=", arg[6:]) if arg.startswith("--set=") else ("", arg)
+    key, sep, _ = setting.partition("=")
+    return f"{flag}{key}=<secret>" if sep and is_secret(key.removeprefix("client.")) else arg
 
 
 @click.command()
@@ -53,8 +76,12 @@ def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, resul
                          trogdor)
     try:
         end = execute(request, Progress(quiet))
+    except Interrupted as exc:
+        click.echo(f"eosbench: interrupted; the finished cells are kept in {exc.run_dir}; finish the run with: "
+                   f"{resume_command(sys.argv[sys.argv.index('run') + 1:], exc.run_dir.name)}", err=True)
+        sys.exit(130)
     except KeyboardInterrupt:
-        click.echo(f"eosbench: interrupted; finished cells are kept (eosbench run {profile_path} --run-id <id> --resume)", err=True)
+        click.echo("eosbench: interrupted before the run directory was made: nothing was written", err=True)
         sys.exit(130)
     cells = summary.cells(end.summary)
     print_run_table(cells, overhead.overhead(end.summary, profile.baseline), profile.baseline)

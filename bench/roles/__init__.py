@@ -17,7 +17,6 @@ import importlib
 from typing import Any, Callable, Protocol
 
 from bench.client_properties import REDACTED, is_secret
-from bench.roles import clock
 from bench.roles.protocol import ClientLogResult, Kind, RoleError, Timeline
 
 
@@ -105,12 +104,6 @@ def wait_for_go(channel: Channel) -> Timeline:
     if kind is not Kind.GO:
         raise RoleFailed(f"expected 'go', got {kind.value!r}")
     return timeline
-
-
-def sleep_until(t_ns: int) -> None:
-    delay = (t_ns - clock.now_ns()) / 1e9
-    if delay > 0:
-        time.sleep(delay)
 
 
 def retrying(fn: Callable, *args: Any) -> Any:

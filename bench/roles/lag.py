@@ -28,7 +28,7 @@ import uuid
 from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from bench.roles import Channel, ClientLog, cpu_seconds, sleep_until, wait_for_go
+from bench.roles import Channel, ClientLog, clock, cpu_seconds, wait_for_go
 from bench.roles.protocol import Kind, LagResult, LagSpec
 from bench.roles.reading import next_batch
 
@@ -48,9 +48,8 @@ def run(spec: LagSpec, channel: Channel) -> LagResult:
     timeline = wait_for_go(channel)
     tick = timeline.measure_start_ns
     while True:
-        sleep_until(tick)
-        if channel.poll() and channel.recv()[0] is Kind.STOP:
-            break
+        if channel.poll(max(0.0, (tick - clock.now_ns()) / 1e9)) and channel.recv()[0] is Kind.STOP:
+            break  # waits for the next second's tick, or stops at once: the cell does not wait a tick for it
         phase = "measure" if tick < timeline.measure_end_ns else "drain"
         t_s = round((tick - timeline.measure_start_ns) / 1e9, 3)
         rows = []
