@@ -302,7 +302,7 @@ def fit(points: list[Point], groups: list[_Group], family: dict, replicates: int
     df = len(points) - len(free) - 1
     p_value = float(stats.chi2.sf(chi2, df)) if df > 0 else math.nan
     holds = None if df <= 0 else p_value >= ALPHA
-    boot = _bootstrap(points, groups, n, q, o, w, free, replicates, seed)
+    boot = _bootstrap(points, groups, n, q, o, w, free, replicates, seed, theta)
 
     parameters = {"c": Interval(math.exp(theta[0]), *_percentiles(np.exp(boot[:, 0]), math.exp(theta[0])))}
     for name in free:
@@ -327,13 +327,22 @@ def fit(points: list[Point], groups: list[_Group], family: dict, replicates: int
 _TERMS = ("a", "b", "d")  # theta = (log c, a, b, d); a term not fitted stays 0
 
 
-def _least_squares(n: np.ndarray, q: np.ndarray, o: np.ndarray, y: np.ndarray, w: np.ndarray, free: list[str]) -> np.ndarray:
+def _least_squares(n: np.ndarray, q: np.ndarray, o: np.ndarray, y: np.ndarray, w: np.ndarray, free: list[str],
+                   start: np.ndarray | None = None) -> np.ndarray:
+    """The weighted fit of log r; `start` (a full theta) starts it there: the bootstrap's refits
+    start from the fit to the measured points, which they lie close to."""
     sw = np.sqrt(w)
     finite_n = np.isfinite(n)
-    log_c0 = float(np.clip(np.max(y), -9.0, 0.9))
-    a0 = float(np.median(np.maximum(n[finite_n] * np.expm1(log_c0 - y[finite_n]), 1.0))) if finite_n.any() else 1.0
-    a0 = a0 if math.isfinite(a0) else 1.0
     where = [_TERMS.index(k) + 1 for k in free]
+    if start is None:
+        log_c0 = float(np.clip(np.max(y), -9.0, 0.9))
+        a0 = float(np.median(np.maximum(n[finite_n] * np.expm1(log_c0 - y[finite_n]), 1.0))) if finite_n.any() else 1.0
+        x0 = [log_c0, a0 if math.isfinite(a0) else 1.0] + [0.0] * (len(free) - 1)
+    else:
+        x0 = [start[0], *start[where]]
+    per_record = np.where(finite_n, 1 / np.where(finite_n, n, 1.0), 0.0)
+    terms = {"a": np.ones_like(per_record), "b": np.where(finite_n, np.asarray(q, dtype=float), 0.0),
+             "d": np.where(finite_n, np.asarray(o, dtype=float), 0.0)}
 
     def full(params) -> np.ndarray:
         theta = np.zeros(4)
@@ -344,13 +353,18 @@ def _least_squares(n: np.ndarray, q: np.ndarray, o: np.ndarray, y: np.ndarray, w
     def residuals(params):
         return sw * (y - _ratio_log(full(params), n, q, o))
 
-    start = [log_c0, a0] + [0.0] * (len(free) - 1)
-    solution = optimize.least_squares(residuals, start, bounds=([-10.0] + [0.0] * len(free), [1.0] + [np.inf] * len(free)),
-                                      x_scale="jac")
+    def jacobian(params):  # of the residuals: log r = log c - log(1 + (a + b q + d o) / n)
+        theta = full(params)
+        share = sw * per_record / (1 + per_record * (theta[1] + theta[2] * terms["b"] + theta[3] * terms["d"]))
+        return np.column_stack([-sw, *(share * terms[k] for k in free)])
+
+    lower, upper = [-10.0] + [0.0] * len(free), [1.0] + [np.inf] * len(free)
+    solution = optimize.least_squares(residuals, np.clip(x0, lower, upper), jac=jacobian, bounds=(lower, upper), x_scale="jac")
     return full(solution.x)
 
 
-def _bootstrap(points: list[Point], groups: list[_Group], n, q, o, w, free: list[str], replicates: int, seed: int) -> np.ndarray:
+def _bootstrap(points: list[Point], groups: list[_Group], n, q, o, w, free: list[str], replicates: int, seed: int,
+               theta: np.ndarray) -> np.ndarray:
     """Refit on `replicates` moving-block resamples of every group's rounds (the same rounds for
     every point of a group), the points' weights kept as measured."""
     rng = np.random.default_rng(seed)
@@ -365,7 +379,7 @@ def _bootstrap(points: list[Point], groups: list[_Group], n, q, o, w, free: list
             for name, blocks in group.blocks.items():
                 values = np.concatenate([block[index[index < len(block)]] for block, index in zip(blocks, drawn)])
                 y[where[name]] = huber(values)[0]
-        out[b] = _least_squares(n, q, o, y, w, free)
+        out[b] = _least_squares(n, q, o, y, w, free, theta)
     return out
 
 
