@@ -1,7 +1,11 @@
 """Profiles are validated strictly: every mistake is one line naming key and file, exit 2,
 and nothing is written under results/."""
 
+import json
+import socket
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -111,9 +115,9 @@ BAD = {
     "a group.id of our own": ("client property 'group.id' is set by eosbench", GOOD + "client: {group.id: mine}\n"),
     "bootstrap servers in the profile": ("client property 'bootstrap.servers' is set by eosbench: give --bootstrap-servers",
                                          GOOD + "client: {bootstrap.servers: 'host:9092'}\n"),
-    "a misspelled client property": ('librdkafka refuses the producer configuration: No such configuration property: "lingr.ms"',
+    "a misspelled client property": ('librdkafka refuses the configuration: No such configuration property: "lingr.ms"',
                                      GOOD + "client: {lingr.ms: 5}\n"),
-    "an impossible client value": ("librdkafka refuses the producer configuration: Invalid value", GOOD + "client: {compression.type: brotli}\n"),
+    "an impossible client value": ("librdkafka refuses the configuration: Invalid value", GOOD + "client: {compression.type: brotli}\n"),
     "a client value that is a list": ("'client.linger.ms' must be a single value", GOOD + "client: {linger.ms: [1, 2]}\n"),
     "an unquoted version": ("'kafka.version' must be a Kafka release such as \"4.1.1\" (quoted)", GOOD + "kafka: {version: 4.1}\n"),
     "a broker count that is a boolean": ("'kafka.brokers' must be 1 or 3, not True", GOOD + "kafka: {brokers: true}\n"),
@@ -197,6 +201,52 @@ def test_the_same_guarantee_under_another_spelling_is_accepted(tmp_path):
     """acks=-1 is acks=all, and True is 'true': only a real change of a mode's meaning is refused."""
     p = profiles.load(write(tmp_path, GOOD + "client: {acks: -1, enable.idempotence: true, linger.ms: 5}\n"), ["sweep.mode=[idempotent, transactional]"])
     assert p.client == {"acks": "-1", "enable.idempotence": "true", "linger.ms": "5"}
+
+
+@pytest.fixture
+def token_endpoint():
+    """A local listener standing in for an OIDC token endpoint: what reaches it is kept."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    received: list[bytes] = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                received.append(conn.recv(65536))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/token", received
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_validating_an_oidc_profile_sends_its_credentials_nowhere(tmp_path, token_endpoint):
+    url, received = token_endpoint
+    oidc = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "OAUTHBEARER", "sasl.oauthbearer.method": "oidc",
+            "sasl.oauthbearer.token.endpoint.url": url, "sasl.oauthbearer.client.id": "svc",
+            "sasl.oauthbearer.client.secret": "s3cret-under-review"}
+    path = write(tmp_path, GOOD + "client: " + json.dumps(oidc) + "\n")
+    result = invoke("validate", str(path))
+    assert result.exit_code == 0, result.output
+    time.sleep(1)
+    assert received == []
+    # The negative control: a client made with the same properties POSTs them at once.
+    from confluent_kafka import Producer
+
+    Producer({**oidc, "bootstrap.servers": "127.0.0.1:1", "log_level": 0})
+    deadline = time.monotonic() + 10
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert received and received[0].startswith(b"POST /token")
 
 
 def test_a_missing_profile_file_is_named(tmp_path):
