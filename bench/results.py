@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import pandas as pd
 from hdrh.histogram import HdrHistogram
 
 from bench.errors import BadInput
+from bench.formatting import finite
 from bench.metrics import LAG_COLUMNS, read_intervals
 
 if TYPE_CHECKING:  # the store is read by report, compare and lag, which must not need a Kafka client
@@ -48,7 +50,9 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str) + "\n"
+    """A run file: NaN and infinity are written as null (no JSON reader agrees on them), so every
+    number read back is finite."""
+    return json.dumps(finite(data), indent=2, default=str, allow_nan=False) + "\n"
 
 
 class RunStore:
@@ -145,7 +149,7 @@ class RunStore:
         A damaged file is refused with one line naming it: a figure computed from half a cell
         would be wrong without saying so.
         """
-        out = [self.cell(metrics_file.parent) for metrics_file in (self.directory / "cells").glob("*/r*/metrics.json")]
+        out = [self.cell(cell_dir) for cell_dir in (self.directory / "cells").glob("*/r*") if cell_dir.is_dir()]
         return sorted(out, key=lambda c: c["params"]["ordinal"])
 
     def cell(self, cell_dir: Path) -> dict:
@@ -157,6 +161,9 @@ class RunStore:
                 raise _damaged(cell_dir / "params.json", f"'{key}' is missing or not a {kind.__name__}")
         if not isinstance(metrics.get("status"), str):
             raise _damaged(cell_dir / "metrics.json", "'status' is missing")
+        wrong = _misshapen(metrics)
+        if wrong:
+            raise _damaged(cell_dir / "metrics.json", wrong)
         return {"params": params, "metrics": metrics, "dir": cell_dir}
 
     def latency_intervals(self, cell_dir: Path, kind: str) -> dict[float, HdrHistogram]:
@@ -217,6 +224,50 @@ def _read_json(path: Path, what: str) -> dict:
     if not isinstance(data, dict):
         raise _damaged(path, f"a JSON {type(data).__name__}, not an object")
     return data
+
+
+# What a cell's metrics.json holds: a number (or null) under every key but these. A run is
+# read against it, so a damaged figure is named instead of computed with.
+_METRIC_TEXT = frozenset({"status", "loop", "behind_schedule", "generator_reason", "lag_error"})
+_METRIC_FLAGS = frozenset({"generator_bound"})
+_METRIC_NUMBER_TABLES = frozenset({"produce", "e2e", "commit", "send_delay", "cpu_s", "client_cpu_us_per_record",
+                                   "out_of_range", "requests_per_1k"})  # name -> number (a latency: percentile -> ms)
+_METRIC_OBJECTS = frozenset({"client_log_counts", "generator_thread", "resources", "turns", "capacity"})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _shown(name: str) -> str:
+    """A key of a damaged file, on one line."""
+    return json.dumps(name)[1:-1]
+
+
+def _not_finite(value: Any, where: str) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"'{_shown(where)}' is {value}, not a finite number"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return next((found for key, v in items if (found := _not_finite(v, f"{where}.{key}"))), None)
+
+
+def _misshapen(metrics: dict) -> str | None:
+    """What in a cell's metrics does not have its declared type, or is not a finite number; None if all do."""
+    for key, value in metrics.items():
+        if value is None:
+            continue
+        wanted, kind = (("text", str) if key in _METRIC_TEXT else ("true or false", bool) if key in _METRIC_FLAGS
+                        else ("an object", dict) if key in _METRIC_NUMBER_TABLES | _METRIC_OBJECTS else ("a number", None))
+        if not (isinstance(value, kind) if kind else _is_number(value)):
+            return f"'{_shown(key)}' is {json.dumps(value)[:40]}, not {wanted}"
+        if key in _METRIC_NUMBER_TABLES:
+            bad = next((k for k, v in value.items() if v is not None and not _is_number(v)), None)
+            if bad is not None:
+                return f"'{_shown(key)}.{_shown(bad)}' is {json.dumps(value[bad])[:40]}, not a number"
+        found = _not_finite(value, key)
+        if found:
+            return found
+    return None
 
 
 # What every finished cell's params.json holds, whatever the schema version.

@@ -165,6 +165,41 @@ def test_an_interrupted_new_run_fails_the_gate(broken):
     assert result.returncode == 1 and result.stdout.startswith("GATE FAILED: run broken is interrupted, not complete")
 
 
+# planted in NEW's transactional r2 -> what the gate's first line names
+BROKEN_GUARANTEES = {
+    "duplicates": ({"duplicates": 500}, "transactional r2: 500 duplicates in broken: a broken guarantee"),
+    "lost records": ({"lost": 7}, "transactional r2: 7 acknowledged records lost in broken: a broken guarantee"),
+    "aborted reads": ({"unexpected": 10}, "transactional r2: 10 uncommitted records read in broken: a broken guarantee"),
+    "torn transactions": ({"torn_transactions": 3},
+                          "transactional r2: 3 torn transactions (some records read, not all) in broken: a broken guarantee"),
+}
+
+
+@pytest.mark.parametrize("kind", BROKEN_GUARANTEES)
+def test_a_broken_guarantee_in_new_fails_the_gate_by_name_whatever_its_throughput(broken, kind):
+    planted, says = BROKEN_GUARANTEES[kind]
+    path = _metrics(broken, "transactional", 2)
+    path.write_text(json.dumps({**json.loads(path.read_text()), **planted}))
+    result = eosbench("compare", A1, str(broken))
+    assert result.returncode == 1, result.stdout
+    assert result.stdout.splitlines()[0] == f"GATE FAILED: {says}"
+
+
+def test_the_same_figures_without_the_planted_fault_pass(broken):
+    """The control for the table above: the copy itself passes."""
+    result = eosbench("compare", A1, str(broken))
+    assert result.returncode == 0 and "GATE FAILED" not in result.stdout, result.stdout
+
+
+def test_a_new_run_without_a_cell_fails_the_gate_with_one_reason(broken):
+    shutil.rmtree(broken / "cells")
+    (broken / "cells").mkdir()
+    result = eosbench("compare", A1, str(broken))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert [line for line in result.stdout.splitlines() if line.startswith("GATE FAILED")] == [
+        "GATE FAILED: broken holds no finished cell: nothing was measured"]
+
+
 # ---------------------------------------------------------------- the statistics, on synthetic runs
 
 ALO = [300, 240, 270, 330, 255]           # a closed-loop baseline on a noisy machine

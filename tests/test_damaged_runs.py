@@ -1,4 +1,4 @@
-"""A damaged run directory is refused by `report`, `compare` and `lag` with one line naming the
+"""A damaged run directory is refused by `report`, `compare`, `lag` and `capacity` with one line naming the
 damaged file and exit 2, never a traceback; and nothing is written for it."""
 
 import json
@@ -35,6 +35,13 @@ def _manifest_edit(**changes):
     return edit
 
 
+def _metrics_edit(**changes):
+    def edit(run: Path) -> None:
+        path = run / CELL / "metrics.json"
+        _json(path, {**json.loads(path.read_text()), **changes})
+    return edit
+
+
 # kind -> (how to damage the copy, the damaged file named in the one line, what it says)
 DAMAGE = {
     "truncated metrics.json": (lambda run: _truncate(run / CELL / "metrics.json"), CELL / "metrics.json", "is damaged"),
@@ -57,10 +64,24 @@ DAMAGE = {
     "an HdrHistogram log of garbage": (lambda run: (run / CELL / "e2e.hlog").write_text("0.0,1.0,2.0,notbase64!\n"), CELL / "e2e.hlog",
                                        "not an HdrHistogram log"),
     "an environment that is not an object": (_manifest_edit(environment="x86"), "manifest.json", "'environment' is not a JSON object"),
+    # a figure of the wrong type, or not finite
+    "a throughput that is text": (_metrics_edit(throughput_msgs="fast"), CELL / "metrics.json", "'throughput_msgs' is \"fast\", not a number"),
+    "a latency that is a list": (_metrics_edit(e2e=[1, 2]), CELL / "metrics.json", "'e2e' is [1, 2], not an object"),
+    "a percentile that is text": (_metrics_edit(e2e={"p99_ms": "slow"}), CELL / "metrics.json", "'e2e.p99_ms' is \"slow\", not a number"),
+    "a count that is a boolean": (_metrics_edit(duplicates=True), CELL / "metrics.json", "'duplicates' is true, not a number"),
+    "an infinite throughput": (lambda run: (run / CELL / "metrics.json").write_text('{"status": "ok", "throughput_msgs": 1e999}'),
+                               CELL / "metrics.json", "'throughput_msgs' is inf, not a finite number"),
+    "a NaN inside the turns": (lambda run: (run / CELL / "metrics.json").write_text('{"status": "ok", "turns": {"records": [1, NaN]}}'),
+                               CELL / "metrics.json", "'turns.records.1' is nan, not a finite number"),
+    "a key holding a newline": (_metrics_edit(**{"through\nput": "x"}), CELL / "metrics.json", "'through\\nput' is \"x\""),
+    "a metrics.json linked to itself": (lambda run: ((run / CELL / "metrics.json").unlink(),
+                                                     (run / CELL / "metrics.json").symlink_to("metrics.json")),
+                                        CELL / "metrics.json", "is damaged"),
 }
 VERBS = {"report": lambda run, tmp: ["report", str(run), "--output", str(tmp / "out" / "r.html")],
          "compare": lambda run, tmp: ["compare", str(EXAMPLE), str(run)],
-         "lag": lambda run, tmp: ["lag", str(run), "--format", "json"]}
+         "lag": lambda run, tmp: ["lag", str(run), "--format", "json"],
+         "capacity": lambda run, tmp: ["capacity", str(run), "--rate", "10000"]}
 
 
 @pytest.mark.parametrize("kind", DAMAGE)
@@ -69,7 +90,7 @@ def test_a_damaged_run_is_refused_with_one_line_naming_the_file(tmp_path, kind):
     run = tmp_path / "run"
     shutil.copytree(EXAMPLE, run)
     damage(run)
-    verbs = ["report", "compare", "lag"] if damaged != CELL / "e2e.hlog" else ["report"]  # only the report reads histograms
+    verbs = list(VERBS) if damaged != CELL / "e2e.hlog" else ["report"]  # only the report reads histograms
     for verb in verbs:
         result = CliRunner().invoke(main, VERBS[verb](run, tmp_path), catch_exceptions=False)
         lines = result.stderr.strip().splitlines()

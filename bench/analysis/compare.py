@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from bench.analysis import summary
 from bench.analysis.columns import COMPARED, with_parameter_columns
 from bench.analysis.overhead import baseline_pairs, paired_ratios
 from bench.analysis.stats import ALPHA, Estimate, holm, one_sample, pct, two_sample
@@ -172,7 +173,8 @@ def compare(base: list[pd.DataFrame] | pd.DataFrame, new: list[pd.DataFrame] | p
     return Comparison(
         base_label, new_label, max_regression_pct, _judged(cells, max_regression_pct), only_in_base, only_in_new,
         baseline=baseline, design=design,
-        warnings=_unmatched(base_all, new_all, only_in_base, only_in_new, base_label, new_label) + _empty_base(base_all),
+        warnings=([] if new_all.empty else _unmatched(base_all, new_all, only_in_base, only_in_new, base_label, new_label))
+        + _empty_base(base_all),
         failures=_failures(new_all, only_in_base, new_label, base_label, len(cells)),
     )
 
@@ -294,11 +296,14 @@ def _judged(cells: list[CellComparison], max_regression_pct: float) -> list[Cell
 
 
 def _failures(new: pd.DataFrame, only_in_base: list[str], new_label: str, base_label: str, compared: int) -> list[str]:
-    """What makes NEW unfit to pass a gate, whatever the statistics: failed, missing or empty cells,
-    or nothing compared at all."""
+    """What makes NEW unfit to pass a gate, whatever the statistics: a guarantee broken, failed,
+    missing or empty cells, or nothing compared at all."""
+    if new.empty:
+        return [f"{new_label} holds no finished cell: nothing was measured"]
     out = [] if compared else [f"no cell of {new_label} matches one of {base_label}: nothing was compared"]
-    out += [f"{row.cell_id} r{row.repetition} failed in {new_label}: {row.status}" for row in new[new["status"] != "ok"].itertuples()]
     ok = new[new["status"] == "ok"]
+    out += [f"{line} in {new_label}: a broken guarantee" for line in summary.broken_guarantees(ok)]
+    out += [f"{row.cell_id} r{row.repetition} failed in {new_label}: {row.status}" for row in new[new["status"] != "ok"].itertuples()]
     out += [f"{row.cell_id} r{row.repetition} delivered nothing in {new_label} (zero throughput)"
             for row in ok[~(ok["throughput_msgs"].astype(float) > 0)].itertuples()]
     out += [f"{cell_id} of {base_label} was not measured in {new_label}" for cell_id in only_in_base]

@@ -57,30 +57,28 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _count(row, column: str) -> int:
+    """A count of the summary, 0 where the cell has none (NaN: not checked there; absent: an older table)."""
+    value = getattr(row, column, None)
+    return int(value) if value is not None and value == value else 0
+
+
 def broken_guarantees(frame: pd.DataFrame) -> list[str]:
     """Cells where a mode let through what it promises not to: the finding that exits 1."""
     found = []
     for r in frame.itertuples() if not frame.empty else []:
         mode = modes.MODES[r.mode]
-        if mode.promises_no_duplicates and (r.duplicates or 0) > 0:
-            found.append(f"{r.cell_id} r{r.repetition}: {r.duplicates} duplicates")
-        if mode.promises_no_loss and (r.lost or 0) > 0:
-            found.append(f"{r.cell_id} r{r.repetition}: {r.lost} acknowledged records lost")
-        if mode.uses_transactions and (r.unexpected or 0) > 0:
-            found.append(f"{r.cell_id} r{r.repetition}: {r.unexpected} uncommitted records read")
-        torn, partial = getattr(r, "torn_transactions", None), getattr(r, "partial_events", None)
-        if mode.uses_transactions and torn == torn and (torn or 0) > 0:  # NaN: not checked
-            found.append(f"{r.cell_id} r{r.repetition}: {int(torn)} torn transactions (some records read, not all)")
-        if mode.transactional_producer and partial == partial and (partial or 0) > 0:
-            found.append(f"{r.cell_id} r{r.repetition}: {int(partial)} events read in some of their topics only")
-        for column, what in (("schema_refused_written", "records tried with a schema the registry refused were read"),
-                             ("schema_foreign_records", "records read under a schema id no producer was given"),
-                             ("undecodable", "records no registered schema decodes")):
-            found_n = getattr(r, column, None)
-            if found_n == found_n and (found_n or 0) > 0:  # NaN: not an Avro cell
-                found.append(f"{r.cell_id} r{r.repetition}: {int(found_n)} {what}")
-        wrong = getattr(r, "aggregates_wrong", None)
-        if mode.promises_no_duplicates and wrong == wrong and (wrong or 0) > 0:  # NaN: not a stateful cell
-            found.append(f"{r.cell_id} r{r.repetition}: {int(wrong)} keys' aggregates differ from their input's "
-                         f"({int(r.aggregate_excess):+d} records)")
+        found += [f"{r.cell_id} r{r.repetition}: {_count(r, column)} {what}" for column, what, applies in (
+            ("duplicates", "duplicates", mode.promises_no_duplicates),
+            ("lost", "acknowledged records lost", mode.promises_no_loss),
+            ("unexpected", "uncommitted records read", mode.uses_transactions),
+            ("torn_transactions", "torn transactions (some records read, not all)", mode.uses_transactions),
+            ("partial_events", "events read in some of their topics only", mode.transactional_producer),
+            ("schema_refused_written", "records tried with a schema the registry refused were read", True),
+            ("schema_foreign_records", "records read under a schema id no producer was given", True),
+            ("undecodable", "records no registered schema decodes", True),
+        ) if applies and _count(r, column) > 0]
+        if mode.promises_no_duplicates and _count(r, "aggregates_wrong") > 0:
+            found.append(f"{r.cell_id} r{r.repetition}: {_count(r, 'aggregates_wrong')} keys' aggregates differ from their input's "
+                         f"({_count(r, 'aggregate_excess'):+d} records)")
     return found
