@@ -6,12 +6,13 @@ Facts from librdkafka's CONFIGURATION.md (the C/P column: C consumer, P producer
 - several properties have aliases (`max.in.flight` is `max.in.flight.requests.per.connection`,
   `acks` is `request.required.acks`), so a mode's fixed properties are compared by their
   canonical name, or a profile could override a guarantee under another name;
-- credentials are redacted by name before anything is written.
+- credentials are redacted by name before anything is written, and so is a fault's shell command.
 This module imports nothing that talks to Kafka: results and analysis use it too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Mapping
 
@@ -65,6 +66,21 @@ REDACTED = "[redacted]"
 # The schema registry client's properties (bench.registry.target) travel among the client properties
 # under this prefix; no Kafka client gets them.
 REGISTRY_PREFIX = "schema.registry."
+
+# A fault's shell command may carry credentials (curl -u, a bearer token): a record keeps its
+# program and a digest of the whole, enough to tell two runs' commands apart.
+_COMMAND_KEYS = ("command", "end_command")
+
+
+def recorded_command(command: str) -> str:
+    program = (command.split() or [""])[0]
+    return f"{program} {REDACTED} (sha256 {hashlib.sha256(command.encode()).hexdigest()[:12]})"
+
+
+def recorded_fault(fault: dict) -> dict:
+    """A fault as results, logs and the terminal may show it."""
+    return {k: recorded_command(v) if k in _COMMAND_KEYS and isinstance(v, str) else v for k, v in fault.items()}
+
 
 _BOOLEAN = {"true": "true", "t": "true", "1": "true", "false": "false", "f": "false", "0": "false"}
 _BOOLEAN_PROPERTIES = frozenset({"enable.idempotence", "enable.auto.commit", "enable.auto.offset.store", "enable.partition.eof"})

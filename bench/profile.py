@@ -75,7 +75,8 @@ class Profile:
             "kafka": {"version": self.kafka_versions[0] if len(self.kafka_versions) == 1 else list(self.kafka_versions),
                       "brokers": self.brokers, "storage": self.storage},
             "client": dict(self.client), "workload": dict(self.workload), "sweep": dict(self.sweep),
-            "repeat": self.repeat, "order": self.order, "baseline": self.baseline, "faults": list(self.faults),
+            "repeat": self.repeat, "order": self.order, "baseline": self.baseline,
+            "faults": [client_properties.recorded_fault(f) for f in self.faults],
             "warmup_max_s": self.warmup_max_s,
             **({"trogdor": dict(self.trogdor)} if self.trogdor else {}),  # absent when unset, as in runs made before it
             **({"slot_s": self.slot_s} if self.order == "alternating" else {}),
@@ -151,8 +152,9 @@ def _bounded(raw: dict, path: Path) -> None:
 
 
 def _apply_override(raw: dict, item: str, path: Path) -> None:
-    if "=" not in item:
-        raise BadInput(f"--set takes KEY=VALUE, not '{item}'")
+    if "=" not in item:  # what follows the key may be a mistyped secret's value: never shown
+        key = re.match(r"[\w.-]*", item).group()
+        raise BadInput(f"--set takes KEY=VALUE: '{key}{'...' if key != item else ''}' has no '='")
     key, _, text = item.partition("=")
     try:
         value = yaml.safe_load(text) if text else None

@@ -228,11 +228,13 @@ def _read_json(path: Path, what: str) -> dict:
 
 # What a cell's metrics.json holds: a number (or null) under every key but these. A run is
 # read against it, so a damaged figure is named instead of computed with.
-_METRIC_TEXT = frozenset({"status", "loop", "behind_schedule", "generator_reason", "lag_error"})
+_METRIC_TEXT = frozenset({"status", "loop", "behind_schedule", "generator_reason", "lag_error", "e2e_refused"})
 _METRIC_FLAGS = frozenset({"generator_bound"})
 _METRIC_NUMBER_TABLES = frozenset({"produce", "e2e", "commit", "send_delay", "cpu_s", "client_cpu_us_per_record",
-                                   "out_of_range", "requests_per_1k"})  # name -> number (a latency: percentile -> ms)
-_METRIC_OBJECTS = frozenset({"client_log_counts", "generator_thread", "resources", "turns", "capacity"})
+                                   "out_of_range", "requests_per_1k", "records_by_schema_id"})  # name -> number (a latency: percentile -> ms)
+_METRIC_OBJECTS = frozenset({"client_log_counts", "generator_thread", "resources", "turns", "capacity",
+                             "placement", "clock", "agents"})  # the last three: a cell run over Trogdor agents
+_METRIC_LISTS = frozenset({"schema_versions"})  # an Avro cell's schema versions, one object each
 
 
 def _is_number(value: Any) -> bool:
@@ -257,7 +259,8 @@ def _misshapen(metrics: dict) -> str | None:
         if value is None:
             continue
         wanted, kind = (("text", str) if key in _METRIC_TEXT else ("true or false", bool) if key in _METRIC_FLAGS
-                        else ("an object", dict) if key in _METRIC_NUMBER_TABLES | _METRIC_OBJECTS else ("a number", None))
+                        else ("an object", dict) if key in _METRIC_NUMBER_TABLES | _METRIC_OBJECTS
+                        else ("a list", list) if key in _METRIC_LISTS else ("a number", None))
         if not (isinstance(value, kind) if kind else _is_number(value)):
             return f"'{_shown(key)}' is {json.dumps(value)[:40]}, not {wanted}"
         if key in _METRIC_NUMBER_TABLES:

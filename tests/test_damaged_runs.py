@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
+from bench.results import RunStore
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "results" / "gate-A1"
@@ -114,3 +115,17 @@ def test_an_output_path_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
     blocker.write_text("")
     result = CliRunner().invoke(main, ["report", str(EXAMPLE), "--output", str(blocker / "report.html")])
     assert result.exit_code == 2 and result.stderr.strip() == f"eosbench: error: File exists: {blocker}"
+
+
+def test_what_a_trogdor_cell_and_an_avro_cell_write_is_read_as_it_is(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(EXAMPLE, run)
+    written = {"placement": {"consumer": {"agent": "agent-1", "task": "t-1", "host": "h", "cpus": 2}},
+               "clock": {"same_host": False, "e2e_uncertainty_us": 1500.0},
+               "agents": {"agent-1": {"host": "h", "cpus": 2, "roles": ["consumer"], "generator_bound": False}},
+               "e2e_refused": "producers and readers ran on hosts whose clocks are known to +-1,500 us only",
+               "schema_versions": [{"version": 1, "at_s": None, "schema_id": 3, "refused": False, "records": 10}],
+               "records_by_schema_id": {"3": 10}}
+    _metrics_edit(**written)(run)
+    cell = RunStore.open(run).cell(run / CELL)
+    assert {key: cell["metrics"][key] for key in written} == written

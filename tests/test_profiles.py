@@ -197,6 +197,12 @@ def test_a_bad_set_value_is_refused_like_a_bad_profile(tmp_path):
     assert result.exit_code == 2 and "'sweep.partitions' must be a whole number from 1" in result.stderr
 
 
+def test_a_mistyped_set_names_its_key_and_never_echoes_what_may_be_a_secret(tmp_path):
+    result = invoke("validate", str(write(tmp_path, GOOD)), "--set", "client.sasl.password:hunter2")
+    assert result.exit_code == 2 and "hunter2" not in result.output
+    assert result.stderr.strip().endswith("--set takes KEY=VALUE: 'client.sasl.password...' has no '='")
+
+
 def test_the_same_guarantee_under_another_spelling_is_accepted(tmp_path):
     """acks=-1 is acks=all, and True is 'true': only a real change of a mode's meaning is refused."""
     p = profiles.load(write(tmp_path, GOOD + "client: {acks: -1, enable.idempotence: true, linger.ms: 5}\n"), ["sweep.mode=[idempotent, transactional]"])
@@ -204,8 +210,11 @@ def test_the_same_guarantee_under_another_spelling_is_accepted(tmp_path):
 
 
 @pytest.fixture
-def token_endpoint():
-    """A local listener standing in for an OIDC token endpoint: what reaches it is kept."""
+def token_endpoint(monkeypatch):
+    """A local listener standing in for an OIDC token endpoint: what reaches it is kept (directly,
+    whatever HTTP proxy the environment names)."""
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "127.0.0.1")
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.2)
     received: list[bytes] = []
@@ -242,10 +251,10 @@ def test_validating_an_oidc_profile_sends_its_credentials_nowhere(tmp_path, toke
     # The negative control: a client made with the same properties POSTs them at once.
     from confluent_kafka import Producer
 
-    Producer({**oidc, "bootstrap.servers": "127.0.0.1:1", "log_level": 0})
-    deadline = time.monotonic() + 10
+    producer = Producer({**oidc, "bootstrap.servers": "127.0.0.1:1", "log_level": 0})
+    deadline = time.monotonic() + 20
     while not received and time.monotonic() < deadline:
-        time.sleep(0.1)
+        producer.poll(0.1)
     assert received and received[0].startswith(b"POST /token")
 
 

@@ -27,6 +27,7 @@ sweep: {{mode: [at_least_once, transactional]}}
 repeat: 2
 baseline: at_least_once
 warmup_max_s: 0
+faults: [{{kind: command, at_s: 0.5, duration_s: 0.5, command: "true --token={SECRET}", end_command: "true {SECRET}"}}]
 """
 SUMMARY_COLUMNS = (
     "cell_id repetition mode topology partitions transaction_size transaction_ms message_size rate duration_s "
@@ -35,6 +36,20 @@ SUMMARY_COLUMNS = (
     "lag_max_msgs status"
 ).split()
 OVERHEAD_COLUMNS = "cell_id mode baseline_cell_id overhead_pct ci_low_pct ci_high_pct e2e_p99_delta_ms significant".split()
+
+
+def holding(secret: str, root: Path, out: subprocess.CompletedProcess) -> list[str]:
+    """Every file under `root` (results, state directory, logs), and the run's stdout and stderr, that hold `secret`."""
+    found = [str(p) for p in root.rglob("*") if p.is_file() and p.name != "tiny.yaml" and secret.encode() in p.read_bytes()]
+    return found + [name for name, text in (("stdout", out.stdout), ("stderr", out.stderr)) if secret in text]
+
+
+def test_the_secret_scan_finds_a_planted_secret(tmp_path):
+    """Negative control for the scan above: it is not blind to a file deep in a run, or to the terminal."""
+    (tmp_path / "results" / "r1" / "cells" / "x" / "r1").mkdir(parents=True)
+    (tmp_path / "results" / "r1" / "cells" / "x" / "r1" / "producer.log").write_bytes(b"\x00 sasl " + SECRET.encode())
+    out = subprocess.CompletedProcess([], 0, stdout="", stderr=f"token={SECRET}")
+    assert holding(SECRET, tmp_path, out) == [str(tmp_path / "results" / "r1" / "cells" / "x" / "r1" / "producer.log"), "stderr"]
 
 
 @pytest.fixture
@@ -77,9 +92,8 @@ def test_a_run_stores_what_spec_promises_and_no_secret(bootstrap_servers, tiny, 
     assert read_hlog(cell / "commit.hlog").get_total_count() == metrics["commit"]["count"] > 0
     assert len(pd.read_csv(cell / "lag.csv")) > 0
 
-    for path in run.rglob("*"):
-        if path.is_file():
-            assert SECRET.encode() not in path.read_bytes(), path
+    assert holding(SECRET, tmp_path, out) == [], "a secret reached the results, the state directory or the terminal"
+    assert json.loads((cell / "params.json").read_text())["faults"][0]["command"].startswith("true [redacted] (sha256 ")
     configs = json.loads((cell / "params.json").read_text())["client_configs"]
     assert configs["producer"]["batch.size"] == "2048" and "batch.size" not in configs["consumer"]
     assert configs["consumer"]["fetch.min.bytes"] == "1" and "fetch.min.bytes" not in configs["producer"]

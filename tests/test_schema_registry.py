@@ -17,8 +17,9 @@ from bench import schemas
 from bench.analysis import summary
 from bench.cell.derive import schema_checks
 from bench.cell.spec import CellSpec
+from bench.errors import BadInput
 from bench.registry.embedded import Registry
-from bench.registry.target import RegistryTarget, redact_url
+from bench.registry.target import RegistryTarget, connect, redact_url
 from bench.roles.protocol import ClientLogResult, ConsumerResult, ProducerResult, SchemaUse
 
 from tests.conftest import LOOPBACK, eosbench, listening_addresses
@@ -76,6 +77,23 @@ def test_registry_credentials_never_reach_what_is_recorded():
     recorded = json.dumps(target.describe())
     assert "s3cret" not in recorded and "alice" not in recorded
     assert redact_url("http://registry:8081") == "http://registry:8081"
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://alice:p@ss@registry:8081/api", "https://[redacted]@registry:8081/api"),  # a password holding '@'
+    ("https://alice:pa/ss@registry:8081", "https://[redacted]@registry:8081"),        # ... or '/'
+    ("alice:s3cret@registry:8081", "[redacted]@registry:8081"),                        # no scheme
+    ("https://registry:8081/apis?token=s3cret&tenant=t", "https://registry:8081/apis?token=[redacted]&tenant=[redacted]"),
+    ("https://registry:8081/apis/ccompat/v7", "https://registry:8081/apis/ccompat/v7"),  # nothing to hide: kept whole
+])
+def test_a_registry_url_is_shown_without_any_credential_it_holds(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_a_registry_url_refused_for_its_form_is_named_without_its_password():
+    with pytest.raises(BadInput) as refused:
+        connect("alice:s3cret@registry:8081", {})
+    assert "s3cret" not in str(refused.value) and "[redacted]@registry:8081" in str(refused.value)
 
 
 def _profile(tmp_path: Path, **workload) -> Path:

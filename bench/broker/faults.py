@@ -20,6 +20,7 @@ from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient
 
 from bench.broker import cluster as clusters
+from bench.client_properties import recorded_command
 
 BROKER_FAULTS = ("pause", "kill", "command")
 REJOIN_TIMEOUT_S = 90.0
@@ -91,4 +92,5 @@ def _target(target, admin: AdminClient, topic: str) -> int:
 def _shell(command: str) -> None:
     result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
-        raise FaultFailed(f"fault command failed ({result.returncode}): {command}: {(result.stderr or result.stdout).strip()[:200]}")
+        raise FaultFailed(f"fault command failed ({result.returncode}): {recorded_command(command)}: "
+                          f"{(result.stderr or result.stdout).strip()[:200]}")

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, make_dataclass
 from typing import Any
 
 from bench import modes, parameters, schemas
-from bench.client_properties import for_client
+from bench.client_properties import for_client, recorded_fault
 from bench.errors import BadInput
 from bench.metrics import LatencySeries
 
@@ -51,7 +51,8 @@ class _CellSpecRules:
         return parameters.transaction_bounds(self.transaction_size, self.transaction_ms)
 
     def params(self) -> dict[str, Any]:
-        return asdict(self)
+        """What params.json records of the cell."""
+        return {**asdict(self), "faults": [recorded_fault(f) for f in self.faults]}
 
 
 def _field(p: parameters.Parameter):

@@ -17,7 +17,10 @@ from bench.errors import BadInput, EnvironmentProblem
 from bench.registry.embedded import Registry
 
 COMPATIBILITY = "FULL"  # what a pipeline that must never break a consumer sets before its first write
-_USERINFO = re.compile(r"^(\w+://)[^/@]+@")
+# What a URL shown may not hold: user information (up to the last '@' before the query, with or
+# without a scheme, as a password may hold '@' or '/') and the value of every query parameter (?token=).
+_USERINFO = re.compile(r"^((?:[A-Za-z][\w+.-]*://)?)[^?#]*@")
+_QUERY_VALUE = re.compile(r"([?&][^=&#]*=)[^&#]*")
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ def connect(url: str, properties: Mapping[str, str]) -> RegistryTarget:
 
 
 def redact_url(url: str) -> str:
-    return _USERINFO.sub(rf"\1{REDACTED}@", url or "")
+    """`url` as it may be printed or recorded: no credential in it survives."""
+    return _QUERY_VALUE.sub(rf"\1{REDACTED}", _USERINFO.sub(rf"\1{REDACTED}@", url or ""))
 
 
 def _first_line(exc: Exception) -> str:
