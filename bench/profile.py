@@ -8,6 +8,7 @@ an impossible combination is refused with one line naming the key and the file.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ FAULT_KINDS = ("processor_kill", "consumer_pause", "producer_kill", "zombie", "p
 # one); refusing it up front is cheaper than finding out hours into a run. Documented in docs/profiles.md.
 MAX_PROFILE_BYTES = 1 << 20
 MAX_YAML_VALUES = 100_000      # after YAML aliases are expanded: an alias bomb is refused, not built
+MAX_NESTING = 16               # mappings and lists within each other (a profile uses 4)
 MAX_CELLS = 10_000             # cell repetitions of one run, counted before the plan is built
 MAX_SWEEP_VALUES = 1_000
 MAX_REPEAT = 100
@@ -110,7 +112,9 @@ def load(path: str | Path, overrides: list[str] = (), repeat: int | None = None,
     if path.stat().st_size > MAX_PROFILE_BYTES:
         raise BadInput(f"{path} is larger than {MAX_PROFILE_BYTES >> 20} MiB: not a profile")
     try:
-        raw = yaml.load(path.read_text(), Loader=_StrictLoader)
+        text = path.read_text()
+        _shallow(text)
+        raw = yaml.load(text, Loader=_StrictLoader)
     except BadInput as exc:
         raise BadInput(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
@@ -136,19 +140,36 @@ def load(path: str | Path, overrides: list[str] = (), repeat: int | None = None,
     return _validate(raw, str(path))
 
 
+def _shallow(text: str) -> None:
+    """Refuse a document nested deeper than MAX_NESTING before it is built: PyYAML builds nested
+    collections by recursion, and 600 nested lists end in a RecursionError. Its scanner is a loop."""
+    depth = 0
+    for token in yaml.scan(text, Loader=_StrictLoader):
+        if isinstance(token, (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken, yaml.FlowMappingStartToken,
+                              yaml.FlowSequenceStartToken)):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise BadInput(f"nests mappings and lists more than {MAX_NESTING} deep (line {token.start_mark.line + 1}): not a profile")
+        elif isinstance(token, (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)):
+            depth -= 1
+
+
 def _bounded(raw: dict, path: Path) -> None:
-    """Refuse a document that expands (YAML aliases followed) to more than MAX_YAML_VALUES values,
-    counting no further than that: an alias bomb costs a moment, not the machine."""
-    budget, stack = MAX_YAML_VALUES, [raw]
+    """Refuse a document that expands (YAML aliases followed) to more than MAX_YAML_VALUES values, or
+    nests deeper than MAX_NESTING through them, counting no further than that: an alias bomb costs a
+    moment, not the machine."""
+    budget, stack = MAX_YAML_VALUES, [(raw, 1)]
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
         budget -= 1
         if budget < 0:
             raise BadInput(f"{path} expands to more than {MAX_YAML_VALUES:,} values (YAML aliases?): not a profile")
+        if isinstance(node, (dict, list)) and depth > MAX_NESTING:
+            raise BadInput(f"{path} nests mappings and lists more than {MAX_NESTING} deep (YAML aliases?): not a profile")
         if isinstance(node, dict):
-            stack += node.values()
+            stack += [(v, depth + 1) for v in node.values()]
         elif isinstance(node, list):
-            stack += node
+            stack += [(v, depth + 1) for v in node]
 
 
 def _apply_override(raw: dict, item: str, path: Path) -> None:
@@ -157,7 +178,10 @@ def _apply_override(raw: dict, item: str, path: Path) -> None:
         raise BadInput(f"--set takes KEY=VALUE: '{key}{'...' if key != item else ''}' has no '='")
     key, _, text = item.partition("=")
     try:
+        _shallow(text)
         value = yaml.safe_load(text) if text else None
+    except BadInput as exc:
+        raise BadInput(f"--set {key.strip()}: {exc}") from None
     except yaml.YAMLError:
         value = text
     parts = key.strip().split(".")
@@ -189,8 +213,8 @@ def _validate(raw: dict, source: str) -> Profile:
 
     _known(raw, TOP_KEYS, "", fail)
     description = raw.get("description", "")
-    if not isinstance(description, str):
-        raise fail("'description' must be one line of text")
+    if not isinstance(description, str) or not description.isprintable():
+        raise fail("'description' must be one line of text (no newline or control character)")
 
     kafka = _section(raw, "kafka", fail)
     _known(kafka, KAFKA_KEYS, "kafka.", fail)
@@ -211,6 +235,7 @@ def _validate(raw: dict, source: str) -> Profile:
     _known(workload, parameters.BY_NAME, "workload.", fail)
     for key, value in workload.items():
         _check_value(f"workload.{key}", key, value, fail)
+    given_workload = set(workload)
     workload = {p.name: workload.get(p.name, p.default) for p in parameters.PARAMETERS}
 
     sweep = _section(raw, "sweep", fail)
@@ -224,6 +249,10 @@ def _validate(raw: dict, source: str) -> Profile:
             _check_value(f"sweep.{key}", key, value, fail)
         if len(set(map(repr, values))) != len(values):
             raise fail(f"'sweep.{key}' lists a value twice")
+
+    both = next((key for key in sweep if key in given_workload), None)
+    if both:
+        raise fail(f"'{both}' is both in workload and swept: a swept value replaces the workload's; give it in one place")
 
     warmup_max_s = raw.get("warmup_max_s", warmup.MAX_S)
     if isinstance(warmup_max_s, bool) or not isinstance(warmup_max_s, (int, float)) or not 0 <= warmup_max_s <= 3600:
@@ -264,7 +293,8 @@ def _validate(raw: dict, source: str) -> Profile:
             raise fail(f"{name} {given[0]!r} shapes none of this profile's cells: {parameters.BY_NAME[name].doc.split(':')[0]}; "
                        f"modes {', '.join(run_modes)} in topology {'/'.join(topologies)}")
 
-    faults = raw.get("faults") or []
+    faults = raw.get("faults")
+    faults = [] if faults is None else faults
     if not isinstance(faults, list):
         raise fail("'faults' must be a list")
     shortest = min(sweep.get("duration_s", [workload["duration_s"]]))
@@ -281,6 +311,10 @@ def _validate(raw: dict, source: str) -> Profile:
             raise fail(f"faults[{i}]: {fault['kind']} needs serialization avro (a schema registry in the cell)")
         if fault["at_s"] >= shortest:
             raise fail(f"faults[{i}].at_s {fault['at_s']:g} lies after the measured window ({shortest:g} s): the fault would never happen")
+        if fault["at_s"] + fault.get("duration_s", 0) > shortest:
+            raise fail(f"faults[{i}] lasts until {fault['at_s'] + fault.get('duration_s', 0):g} s, after the measured window "
+                       f"({shortest:g} s): its end, and the recovery, would go unmeasured; shorten it or lengthen duration_s")
+    _check_fault_overlaps(faults, brokers, fail)
 
     trogdor = _trogdor(_section(raw, "trogdor", fail), fail)
     if "trogdor" not in sweep.get("launcher", [workload["launcher"]]):
@@ -295,6 +329,16 @@ def _validate(raw: dict, source: str) -> Profile:
         _check_alternating(workload, sweep, faults, float(slot_s), fail)
     return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults,
                    float(warmup_max_s), storage, trogdor, float(slot_s))
+
+
+def check_fits_embedded(profile: Profile) -> None:
+    """What the embedded cluster (kafka.brokers) can hold: each of a partition's replicas on a broker
+    of its own. (A cluster of --bootstrap-servers answers for itself when the topics are made.)"""
+    factors = profile.sweep.get("replication_factor", [profile.workload["replication_factor"]])
+    wanted = max((rf for rf in factors if rf is not None), default=0)
+    if wanted > profile.brokers:
+        raise BadInput(f"{profile.source}: replication_factor {wanted} needs {wanted} brokers and the embedded cluster has "
+                       f"{profile.brokers} (kafka.brokers): set kafka.brokers: 3, or run against a cluster with --bootstrap-servers")
 
 
 # What order alternating needs of every cell (bench.cell.turns): eosbench's own Python producers,
@@ -328,7 +372,7 @@ def _trogdor(section: dict, fail) -> dict:
     if agents is not None and not whole(1, 16)[0](agents) and not (
             isinstance(agents, list) and agents and all(isinstance(a, str) and a for a in agents) and len(set(agents)) == len(agents)):
         raise fail(f"'trogdor.agents' must be how many agents to start (1 to 16) or a list of distinct agent names, not {agents!r}")
-    placement = _section(section, "placement", fail) if "placement" in section else {}
+    placement = _section(section, "placement", fail, "trogdor.placement")
     _known(placement, PLACEMENT_KEYS, "trogdor.placement.", fail)
     for key, value in placement.items():
         names = value if key == "producers" and isinstance(value, list) else [value]
@@ -409,10 +453,13 @@ def _check_transaction_length(intervals: list, client: dict, fail) -> None:
                    "would abort every transaction; raise client.transaction.timeout.ms or commit more often")
 
 
-def _section(raw: dict, name: str, fail) -> dict:
-    value = raw.get(name) or {}
+def _section(raw: dict, name: str, fail, label: str | None = None) -> dict:
+    """A section: absent or empty (null) is {}; anything but a mapping (0, [], "") is refused."""
+    value = raw.get(name)
+    if value is None:
+        return {}
     if not isinstance(value, dict):
-        raise fail(f"'{name}' must be a mapping, not {type(value).__name__}")
+        raise fail(f"'{label or name}' must be a mapping, not {type(value).__name__} {json.dumps(value)[:40]}")
     return value
 
 
@@ -426,6 +473,29 @@ def _check_value(label: str, key: str, value: Any, fail) -> None:
     parameter = parameters.BY_NAME[key]
     if not parameter.accepts(value):
         raise fail(f"'{label}' must be {parameter.check[1]}, not {value!r}")
+
+
+def _fault_subject(fault: dict, brokers: int) -> tuple | None:
+    """What a fault acts on; two faults on one subject at once would measure neither (a command: the user's own)."""
+    kind = fault["kind"]
+    if kind in ("pause", "kill"):
+        target = fault.get("target", "leader")
+        return ("broker", 1 if brokers == 1 else target)
+    if kind == "trogdor_process_stop":
+        return ("agents", fault.get("process", "kafka.Kafka"), *sorted(fault["agents"]))
+    return {"consumer_pause": ("consumer",), "processor_kill": ("processor",), "producer_kill": ("producer",),
+            "zombie": ("producer",), "registry_pause": ("registry",)}.get(kind)
+
+
+def _check_fault_overlaps(faults: list[dict], brokers: int, fail) -> None:
+    spans = [(i, _fault_subject(f, brokers), f["at_s"], f["at_s"] + f.get("duration_s", 0)) for i, f in enumerate(faults)]
+    for i, subject, start, end in spans:
+        for j, other, other_start, other_end in spans[i + 1:]:
+            if subject is not None and subject == other and (start <= other_start < max(end, start + 1e-9)
+                                                             or other_start <= start < max(other_end, other_start + 1e-9)):
+                raise fail(f"faults[{i}] ({faults[i]['kind']}) and faults[{j}] ({faults[j]['kind']}) act on the same "
+                           f"{subject[0]} at once ({start:g}-{end:g} s and {other_start:g}-{other_end:g} s): "
+                           "neither would be measured; space them apart")
 
 
 def _check_fault(fault: Any, label: str, fail) -> None:

@@ -36,7 +36,16 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
 
 def new_run_id(profile_source: str) -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(profile_source).stem}"
+    """The time and the profile's name, as one safe path component whatever the file is called."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{re.sub(r'[^A-Za-z0-9._-]+', '-', Path(profile_source).stem)}"[:121]
+
+
+def checked_run_id(run_id: str) -> str:
+    """`run_id` if it is one safe path component (no separator, no '..', no control character)."""
+    if not _RUN_ID.fullmatch(run_id):
+        raise BadInput(f"run id {json.dumps(run_id)} must be one path component: letters, digits, '.', '_' and '-', "
+                       "starting with a letter or digit, at most 121 characters")
+    return run_id
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -64,9 +73,7 @@ class RunStore:
     # -- opening --
     @classmethod
     def create(cls, results_dir: Path, run_id: str, manifest: dict) -> "RunStore":
-        if not _RUN_ID.match(run_id):
-            raise BadInput(f"run id '{run_id}' may hold only letters, digits, '.', '_' and '-'")
-        directory = Path(results_dir) / run_id
+        directory = Path(results_dir) / checked_run_id(run_id)
         if directory.exists():
             raise BadInput(f"run directory {directory} already exists: pick another --run-id, or --resume it")
         directory.mkdir(parents=True)
@@ -74,6 +81,11 @@ class RunStore:
         store = cls(directory)
         store.write_manifest({"schema_version": SCHEMA_VERSION, "run_id": run_id, **manifest})
         return store
+
+    @classmethod
+    def resume(cls, results_dir: Path, run_id: str) -> "RunStore":
+        """The run `run_id` under results_dir, and nowhere else: a resumed run writes into it."""
+        return cls.open(Path(results_dir) / checked_run_id(run_id))
 
     @classmethod
     def open(cls, run: str | Path, results_dir: Path = DEFAULT_RESULTS_DIR) -> "RunStore":

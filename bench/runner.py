@@ -28,7 +28,7 @@ from bench.client_properties import for_client, redact, to_java
 from bench.errors import BadInput, EnvironmentProblem, Interrupted
 from bench.paths import state_dir
 from bench.placement import Placement, pin_this_process
-from bench.profile import Profile
+from bench.profile import Profile, check_fits_embedded
 from bench.registry import embedded as embedded_registry, target as registry_target
 from bench.registry.target import RegistryTarget, split_properties
 from bench.broker.distribution import find_jdk
@@ -84,6 +84,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
         progress.note(f"kafka.storage {profile.storage} applies to the embedded broker: the cluster of --bootstrap-servers keeps its own log directories")
     elif not request.bootstrap_servers:
         clusters.check_storage(profile.storage)  # before anything is written
+        check_fits_embedded(profile)
     java_roles = any(modes.get(c.spec.mode).streams_guarantee or c.spec.driver == "java" for c in cells)
     if java_roles:  # built (or found cached) before anything is written: a version Maven lacks is one line
         for version in profile.kafka_versions:
@@ -207,7 +208,7 @@ def _open_store(request: RunRequest, cells: list[PlannedCell]) -> RunStore:
     if request.resume:
         if not request.run_id:
             raise BadInput("--resume needs --run-id naming the run to resume")
-        store = RunStore.open(request.run_id, request.results_dir)
+        store = RunStore.resume(request.results_dir, request.run_id)
         if store.manifest()["profile"] != _jsonable(resolved):
             raise BadInput(f"run {request.run_id} was made with a different profile: resume it with the same profile and --set values")
         store.update_manifest(resumed_at=time.time(), resumes=store.manifest().get("resumes", 0) + 1)

@@ -16,7 +16,7 @@ from tests.conftest import REPO, eosbench
 
 GOOD = """
 description: test
-workload: {topology: produce, partitions: 1, warmup_s: 0, duration_s: 1}
+workload: {topology: produce, warmup_s: 0, duration_s: 1}
 sweep:
   mode: [at_least_once, idempotent, transactional]
   transaction_size: [10, 100]
@@ -40,7 +40,7 @@ BOMB = "[&a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], " + ", ".join(
 # kind -> (what the one line says, profile text)
 BAD = {
     "unknown top-level key": ("unknown key 'repeats'", GOOD.replace("repeat: 2", "repeats: 2")),
-    "unknown workload key": ("unknown key 'workload.partitons'", GOOD.replace("partitions: 1,", "partitons: 1,")),
+    "unknown workload key": ("unknown key 'workload.partitons'", GOOD.replace("topology: produce,", "topology: produce, partitons: 1,")),
     "misspelled mode": ("'sweep.mode' must be one of", GOOD.replace("idempotent]", "idempotant]").replace("idempotent,", "idempotant,")),
     "empty sweep list": ("'sweep.partitions' must be a non-empty list", GOOD.replace("partitions: [1, 4]", "partitions: []")),
     "repeat zero": ("'repeat' must be a whole number from 1 to 100", GOOD.replace("repeat: 2", "repeat: 0")),
@@ -48,24 +48,24 @@ BAD = {
     "duplicate key": ("duplicate key 'repeat'", GOOD + "repeat: 3\n"),
     "not YAML": ("is not valid YAML", "workload: {topology: [produce\n"),
     "not a mapping": ("a profile is a mapping", "- just\n- a list\n"),
-    "negative rate": ("'workload.rate' must be 'max', 'find' or a number", GOOD.replace("partitions: 1,", "partitions: 1, rate: -5,")),
+    "negative rate": ("'workload.rate' must be 'max', 'find' or a number", GOOD.replace("topology: produce,", "topology: produce, rate: -5,")),
     "transaction_size zero": ("'sweep.transaction_size' must be a whole number from 1", GOOD.replace("[10, 100]", "[0, 100]")),
     "baseline not run": ("'baseline' 'at_most_once' is not among", GOOD.replace("baseline: at_least_once", "baseline: at_most_once")),
     "mode without its topology": ("mode exactly_once_v2 cannot run in topology produce", GOOD.replace("transactional]", "exactly_once_v2]")),
     "three brokers wanted as two": ("'kafka.brokers' must be 1 or 3", GOOD + "kafka: {brokers: 2}\n"),
     "a storage eosbench does not know": ("'kafka.storage' must be disk or memory, not 'ssd'", GOOD + "kafka: {storage: ssd}\n"),
     "message larger than Kafka accepts": ("'workload.message_size' must be a whole number from 24 to 1,047,564",
-                                          GOOD.replace("partitions: 1,", "partitions: 1, message_size: 2000000,")),
+                                          GOOD.replace("topology: produce,", "topology: produce, message_size: 2000000,")),
     "unknown fault": ("'faults[0].kind' must be one of", GOOD + "faults: [{kind: nuke, at_s: 1}]\n"),
     "a capacity search under faults": ("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults",
-                                       GOOD.replace("partitions: 1,", "partitions: 1, rate: find,") + "faults: [{kind: consumer_pause, at_s: 0.5, duration_s: 0.2}]\n"),
+                                       GOOD.replace("topology: produce,", "topology: produce, rate: find,") + "faults: [{kind: consumer_pause, at_s: 0.5, duration_s: 0.2}]\n"),
     "a schema change without Avro": ("faults[0]: schema_change needs serialization avro",
                                      GOOD + "faults: [{kind: schema_change, at_s: 0.5}]\n"),
     "a registry pause without its length": ("'faults[0].duration_s' must say how long the registry_pause lasts",
-                                            GOOD.replace("partitions: 1,", "partitions: 1, serialization: avro,")
+                                            GOOD.replace("topology: produce,", "topology: produce, serialization: avro,")
                                             + "faults: [{kind: registry_pause, at_s: 0.5}]\n"),
     "a schema change neither compatible nor not": ("'faults[0].compatible' must be true",
-                                                   GOOD.replace("partitions: 1,", "partitions: 1, serialization: avro,")
+                                                   GOOD.replace("topology: produce,", "topology: produce, serialization: avro,")
                                                    + "faults: [{kind: schema_change, at_s: 0.5, compatible: maybe}]\n"),
     "a schema registry property the client does not know": ("the schema registry client refuses its properties",
                                                             GOOD + "client: {schema.registry.bogus.key: x}\n"),
@@ -74,18 +74,18 @@ BAD = {
     "a trogdor section and no cell with launcher trogdor": ("'trogdor' places the roles of cells with launcher trogdor",
                                                            GOOD + "trogdor: {agents: 3}\n"),
     "an unknown trogdor key": ("unknown key 'trogdor.agent'",
-                               GOOD.replace("partitions: 1,", "partitions: 1, launcher: trogdor,") + "trogdor: {agent: 3}\n"),
+                               GOOD.replace("topology: produce,", "topology: produce, launcher: trogdor,") + "trogdor: {agent: 3}\n"),
     "trogdor agents neither a count nor names": ("'trogdor.agents' must be how many agents to start (1 to 16) or a list",
-                                                 GOOD.replace("partitions: 1,", "partitions: 1, launcher: trogdor,") + "trogdor: {agents: 40}\n"),
+                                                 GOOD.replace("topology: produce,", "topology: produce, launcher: trogdor,") + "trogdor: {agents: 40}\n"),
     "a placement of a role that does not exist": ("unknown key 'trogdor.placement.sampler'",
-                                                  GOOD.replace("partitions: 1,", "partitions: 1, launcher: trogdor,")
+                                                  GOOD.replace("topology: produce,", "topology: produce, launcher: trogdor,")
                                                   + "trogdor: {placement: {sampler: agent-0}}\n"),
     "a Trogdor process stop without its agents": ("'faults[0].agents' must list the Trogdor agents",
-                                                  GOOD.replace("partitions: 1,", "partitions: 1, launcher: trogdor,")
+                                                  GOOD.replace("topology: produce,", "topology: produce, launcher: trogdor,")
                                                   + "faults: [{kind: trogdor_process_stop, at_s: 0.5, duration_s: 1}]\n"),
     "a Trogdor process stop and no Trogdor": ("a trogdor_process_stop fault runs through Trogdor",
-                                              GOOD + "faults: [{kind: trogdor_process_stop, at_s: 0.5, duration_s: 1, agents: [agent-0]}]\n"),
-    "an objective of zero": ("'workload.slo_p99_ms' must be a number >= 0.1", GOOD.replace("partitions: 1,", "partitions: 1, slo_p99_ms: 0,")),
+                                              GOOD + "faults: [{kind: trogdor_process_stop, at_s: 0.5, duration_s: 0.2, agents: [agent-0]}]\n"),
+    "an objective of zero": ("'workload.slo_p99_ms' must be a number >= 0.1", GOOD.replace("topology: produce,", "topology: produce, slo_p99_ms: 0,")),
     # the issue's reproductions: guarantees overridden past validation
     "idempotence switched off under transactional": ("client property 'enable.idempotence' would change what mode transactional means",
                                                      TXN + "client: {enable.idempotence: 'false'}\n"),
@@ -102,9 +102,9 @@ BAD = {
     "infinite duration": ("'workload.duration_s' must be a number > 0", GOOD.replace("duration_s: 1", "duration_s: .inf")),
     "empty file": ("is empty", ""),
     "a version that is a mapping": ("'kafka.version' must be a Kafka release", GOOD + "kafka: {version: {a: 1}}\n"),
-    "100,000 partitions": ("'workload.partitions' must be a whole number from 1 to 4,096", GOOD.replace("partitions: 1,", "partitions: 100000,")),
+    "100,000 partitions": ("'sweep.partitions' must be a whole number from 1 to 4,096", GOOD.replace("partitions: [1, 4]", "partitions: [1, 100000]")),
     "a transaction of 10**12 records": ("'sweep.transaction_size' must be a whole number from 1 to 1,000,000", GOOD.replace("[10, 100]", "[10, 1000000000000]")),
-    "a rate of 1e-300": ("'workload.rate' must be 'max', 'find' or a number >= 1", GOOD.replace("partitions: 1,", "partitions: 1, rate: 1.0e-300,")),
+    "a rate of 1e-300": ("'workload.rate' must be 'max', 'find' or a number >= 1", GOOD.replace("topology: produce,", "topology: produce, rate: 1.0e-300,")),
     "a fault after the window": ("faults[0].at_s 30 lies after the measured window (1 s)", GOOD + "faults: [{kind: consumer_pause, at_s: 30, duration_s: 1}]\n"),
     "a complex key": ("a key must be a plain name", GOOD + "? [a, b]\n: 1\n"),
     # more of our own
@@ -123,11 +123,11 @@ BAD = {
     "a broker count that is a boolean": ("'kafka.brokers' must be 1 or 3, not True", GOOD + "kafka: {brokers: true}\n"),
     "a duration that is not a number": ("'workload.duration_s' must be a number > 0", GOOD.replace("duration_s: 1", "duration_s: .nan")),
     "a negative warm-up": ("'workload.warmup_s' must be a number >= 0", GOOD.replace("warmup_s: 0", "warmup_s: -1")),
-    "a thousand producers": ("'workload.producers' must be a whole number from 1 to 64", GOOD.replace("partitions: 1,", "partitions: 1, producers: 1000,")),
-    "ten in flight with idempotence": ("max_in_flight must be 1..5 with idempotence", GOOD.replace("partitions: 1,", "partitions: 1, max_in_flight: 10,")),
+    "a thousand producers": ("'workload.producers' must be a whole number from 1 to 64", GOOD.replace("topology: produce,", "topology: produce, producers: 1000,")),
+    "ten in flight with idempotence": ("max_in_flight must be 1..5 with idempotence", GOOD.replace("topology: produce,", "topology: produce, max_in_flight: 10,")),
     "a transaction longer than its timeout": ("transaction_ms 120000 is not shorter than transaction.timeout.ms (60000)",
-                                              GOOD.replace("partitions: 1,", "partitions: 1, transaction_ms: 120000,")),
-    "every transaction aborted": ("'workload.abort_ratio' must be a number in [0, 1)", GOOD.replace("partitions: 1,", "partitions: 1, abort_ratio: 1.0,")),
+                                              GOOD.replace("topology: produce,", "topology: produce, transaction_ms: 120000,")),
+    "every transaction aborted": ("'workload.abort_ratio' must be a number in [0, 1)", GOOD.replace("topology: produce,", "topology: produce, abort_ratio: 1.0,")),
     "two thousand sweep values": ("'sweep.transaction_size' lists 2,000 values (at most 1,000)", GOOD.replace("[10, 100]", str(list(range(1, 2001))))),
     "faults as a mapping": ("'faults' must be a list", GOOD + "faults: {kind: pause}\n"),
     "a fault that lasts forever": ("'faults[0].duration_s' must be a number >= 0 and <= 3,600 seconds",
@@ -138,22 +138,74 @@ BAD = {
     "a turn length without alternating": ("'slot_s' is the length of a turn under order alternating", GOOD + "slot_s: 2\n"),
     "a turn of a tenth of a second": ("'slot_s' must be a number of seconds from 0.5 to 60", GOOD + "order: alternating\nslot_s: 0.1\n"),
     "taking turns in open loop": ("order alternating needs rate max (closed loop), not 5000",
-                                  GOOD.replace("partitions: 1,", "partitions: 1, rate: 5000,") + "order: alternating\n"),
+                                  GOOD.replace("topology: produce,", "topology: produce, rate: 5000,") + "order: alternating\n"),
     "taking turns through a processor": ("order alternating needs topology produce",
                                          GOOD.replace("topology: produce", "topology: process").replace(
                                              "mode: [at_least_once, idempotent, transactional]", "mode: [at_least_once, exactly_once_v2]")
                                          + "order: alternating\n"),
     "taking turns with Java producers": ("order alternating needs driver librdkafka",
-                                         GOOD.replace("partitions: 1,", "partitions: 1, driver: java,") + "order: alternating\n"),
+                                         GOOD.replace("topology: produce,", "topology: produce, driver: java,") + "order: alternating\n"),
     "transactions longer than a turn": ("transaction_ms 500 is not shorter than a turn (slot_s 0.5)",
-                                        GOOD.replace("partitions: 1,", "partitions: 1, transaction_ms: 500,") + "order: alternating\nslot_s: 0.5\n"),
+                                        GOOD.replace("topology: produce,", "topology: produce, transaction_ms: 500,") + "order: alternating\nslot_s: 0.5\n"),
     "taking turns under a fault": ("order alternating cannot run faults",
-                                   GOOD + "order: alternating\nfaults: [{kind: consumer_pause, at_s: 0.5, duration_s: 1}]\n"),
+                                   GOOD + "order: alternating\nfaults: [{kind: consumer_pause, at_s: 0.5, duration_s: 0.2}]\n"),
     "processor kill without a processor": ("processor_kill needs topology process", GOOD + "faults: [{kind: processor_kill, at_s: 0.5}]\n"),
     "a numeric top-level key": ("unknown key '1'", GOOD + "1: x\n"),
     "a Python object tag": ("is not valid YAML", GOOD + "x: !!python/object:os.system {}\n"),
     "a replication factor of 99": ("'workload.replication_factor' must be a whole number from 1 to 16, or null",
-                                   GOOD.replace("partitions: 1,", "partitions: 1, replication_factor: 99,")),
+                                   GOOD.replace("topology: produce,", "topology: produce, replication_factor: 99,")),
+    # sections and values of the wrong type, by principle: every one has its type
+    "a workload that is a number": ("'workload' must be a mapping, not int 0", GOOD.replace(
+        "workload: {topology: produce, warmup_s: 0, duration_s: 1}", "workload: 0")),
+    "a kafka section that is a list": ("'kafka' must be a mapping, not list []", GOOD + "kafka: []\n"),
+    "a client section that is a number": ("'client' must be a mapping, not int 0", GOOD + "client: 0\n"),
+    "a sweep that is text": ("'sweep' must be a mapping, not str", GOOD.replace(
+        "sweep:\n  mode: [at_least_once, idempotent, transactional]\n  transaction_size: [10, 100]\n  partitions: [1, 4]\n",
+        "sweep: modes\n").replace("baseline: at_least_once\n", "")),
+    "faults that are a number": ("'faults' must be a list", GOOD + "faults: 0\n"),
+    "faults that are false": ("'faults' must be a list", GOOD + "faults: false\n"),
+    "a trogdor placement that is a list": ("'trogdor.placement' must be a mapping, not list",
+                                           GOOD.replace("topology: produce,", "topology: produce, launcher: trogdor,") + "trogdor: {placement: [a]}\n"),
+    "a repeat that is a boolean": ("'repeat' must be a whole number from 1 to 100, not True", GOOD.replace("repeat: 2", "repeat: true")),
+    "a repeat of two and a half": ("'repeat' must be a whole number from 1 to 100, not 2.5", GOOD.replace("repeat: 2", "repeat: 2.5")),
+    "a warm-up bound that is text": ("'warmup_max_s' must be a number of seconds from 0 to 3600", GOOD + "warmup_max_s: long\n"),
+    "a description of two lines": ("'description' must be one line of text", GOOD.replace("description: test", 'description: "a\\nb"')),
+    "a trogdor python that is a number": ("'trogdor.python' must be the path of a Python",
+                                          GOOD.replace("topology: produce,", "topology: produce, launcher: trogdor,") + "trogdor: {python: 3}\n"),
+    # every given value runs, or the profile is refused
+    "a workload key that is also swept": ("'transaction_size' is both in workload and swept",
+                                          GOOD.replace("topology: produce,", "topology: produce, transaction_size: 5,")),
+    "partitions fixed and swept": ("'partitions' is both in workload and swept", GOOD.replace("topology: produce,", "topology: produce, partitions: 2,")),
+    "a sweep value given twice": ("'sweep.transaction_size' lists a value twice", GOOD.replace("[10, 100]", "[10, 10]")),
+    # strings are exact
+    "a mode in capitals": ("'sweep.mode' must be one of", GOOD.replace("idempotent,", "Idempotent,")),
+    "a mode with a trailing space": ("not 'idempotent '", GOOD.replace("idempotent,", "'idempotent ',")),
+    "a storage in capitals": ("'kafka.storage' must be disk or memory, not 'Disk'", GOOD + "kafka: {storage: Disk}\n"),
+    "an order in capitals": ("'order' must be interleaved, sequential or alternating, not 'Alternating'", GOOD + "order: Alternating\n"),
+    "a baseline in capitals": ("'baseline' 'At_least_once' is not among", GOOD.replace("baseline: at_least_once", "baseline: At_least_once")),
+    "a fault kind in capitals": ("'faults[0].kind' must be one of", GOOD + "faults: [{kind: Pause, at_s: 0.5, duration_s: 0.2}]\n"),
+    "a version with a trailing space": ("'kafka.version' must be a Kafka release", GOOD + "kafka: {version: '4.1.1 '}\n"),
+    "a version listed twice": ("a list of distinct ones", GOOD + "kafka: {version: ['4.1.1', '4.1.1']}\n"),
+    # nesting is bounded, and a refusal is one line
+    "600 nested lists": ("nests mappings and lists more than 16 deep (line 10)", GOOD + "x: " + "[" * 600 + "]" * 600 + "\n"),
+    "deep nesting made of aliases": ("nests mappings and lists more than 16 deep (YAML aliases?)",
+                                     GOOD + "x: &deep " + "[" * 10 + "]" * 10 + "\ny: " + "[" * 9 + "*deep" + "]" * 9 + "\n"),
+    "a key holding a newline": ("unknown key 'a\\nb'", GOOD + '"a\\nb": 1\n'),
+    "a key holding a tab and a bell": ("unknown key 'a\\tb\\x07'", GOOD + '"a\\tb\\a": 1\n'),
+    # values fit the cluster and the window, faults included, also against each other
+    "a replication factor above the brokers": ("replication_factor 3 needs 3 brokers and the embedded cluster has 1",
+                                               GOOD.replace("topology: produce,", "topology: produce, replication_factor: 3,")),
+    "a fault that outlasts the window": ("faults[0] lasts until 5.5 s, after the measured window (1 s)",
+                                         GOOD + "faults: [{kind: consumer_pause, at_s: 0.5, duration_s: 5}]\n"),
+    "a fault that outlasts the shortest swept window": ("faults[0] lasts until 3 s, after the measured window (2 s)",
+                                                        GOOD.replace("duration_s: 1}", "}").replace("partitions: [1, 4]", "partitions: [1, 4]\n  duration_s: [2, 10]")
+                                                        + "faults: [{kind: consumer_pause, at_s: 1, duration_s: 2}]\n"),
+    "two pauses of one broker at once": ("faults[0] (pause) and faults[1] (kill) act on the same broker at once",
+                                         GOOD + "faults: [{kind: pause, at_s: 0.1, duration_s: 0.5}, {kind: kill, at_s: 0.3, duration_s: 0.2}]\n"),
+    "a consumer paused twice over": ("faults[0] (consumer_pause) and faults[1] (consumer_pause) act on the same consumer",
+                                     GOOD + "faults: [{kind: consumer_pause, at_s: 0.1, duration_s: 0.5}, {kind: consumer_pause, at_s: 0.1, duration_s: 0.1}]\n"),
+    "a producer killed while a zombie": ("faults[0] (zombie) and faults[1] (producer_kill) act on the same producer",
+                                         GOOD + "faults: [{kind: zombie, at_s: 0.1, duration_s: 0.5}, {kind: producer_kill, at_s: 0.3}]\n"),
     "a broker id that is not one": ("'faults[0].target' must be 'leader' or a broker id", GOOD + "faults: [{kind: pause, at_s: 0.5, duration_s: 1, target: 7}]\n"),
 }
 
@@ -192,9 +244,46 @@ def test_a_profile_larger_than_a_mebibyte_or_not_text_is_refused_unread(tmp_path
         assert result.exit_code == 2 and says in result.stderr, result.output
 
 
-def test_a_bad_set_value_is_refused_like_a_bad_profile(tmp_path):
-    result = invoke("validate", str(write(tmp_path, GOOD)), "--set", "partitions=0")
-    assert result.exit_code == 2 and "'sweep.partitions' must be a whole number from 1" in result.stderr
+# --set KEY=VALUE -> what the one line says
+BAD_SET = {
+    "partitions=0": "'sweep.partitions' must be a whole number from 1",
+    "workload=0": "'workload' must be a mapping, not int 0",
+    "kafka=[]": "'kafka' must be a mapping, not list []",
+    "nope=1": "unknown key 'workload.nope'",
+    "mode=idempotant": "'sweep.mode' must be one of",
+    "repeat=many": "'repeat' must be a whole number from 1 to 100, not 'many'",
+    "client.linger.ms=[1, 2]": "'client.linger.ms' must be a single value",
+    "kafka.brokers=2": "'kafka.brokers' must be 1 or 3, not 2",
+    "faults=x": "'faults' must be a list",
+    "workload.transaction_size=5": "'transaction_size' is both in workload and swept",
+    "sweep.partitions=[]": "'sweep.partitions' must be a non-empty list",
+    "duration_s=.inf": "'workload.duration_s' must be a number > 0",
+    "x=" + "[" * 40 + "]" * 40: "--set x: nests mappings and lists more than 16 deep",
+    "client.sasl.password": "--set takes KEY=VALUE: 'client.sasl.password' has no '='",
+    "replication_factor=3": "replication_factor 3 needs 3 brokers",
+    "order=Alternating": "'order' must be interleaved, sequential or alternating, not 'Alternating'",
+    "description=[a]": "'description' must be one line of text",
+}
+
+
+@pytest.mark.parametrize("item", BAD_SET)
+def test_a_bad_set_value_is_refused_like_a_bad_profile(tmp_path, item):
+    path = write(tmp_path, GOOD)
+    for args in (["validate", str(path)], ["run", str(path), "--results-dir", str(tmp_path / "results")]):
+        result = invoke(*args, "--set", item)
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1 and BAD_SET[item] in lines[0], (item, result.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.yaml"]
+
+
+@pytest.mark.parametrize("run_id", ["../../etc", "a/b", "..", ".hidden", "a\nb", "a b", "", "x" * 200])
+def test_a_run_id_is_one_safe_path_component_and_resume_stays_in_the_results_directory(tmp_path, run_id):
+    path = write(tmp_path, GOOD)
+    for resume in ([], ["--resume"]):
+        result = invoke("run", str(path), "--results-dir", str(tmp_path / "results"), "--run-id", run_id, *resume)
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1 and "must be one path component" in lines[0], (run_id, result.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.yaml"]
 
 
 def test_a_mistyped_set_names_its_key_and_never_echoes_what_may_be_a_secret(tmp_path):

@@ -68,7 +68,9 @@ class _Group(click.Group):
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"eosbench: error: {message}", err=True)
+    """One line, whatever the message quotes (a key or a path holding a newline is shown escaped)."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    click.echo(f"eosbench: error: {shown}", err=True)
     sys.exit(code)
 
 

@@ -17,7 +17,7 @@ from bench.errors import Interrupted
 from bench.cli.tables import print_answer, print_launchers, print_run_table, print_schema_layer
 from bench.cell.resources import parse_jmx
 from bench.placement import parse as parse_placement
-from bench.results import DEFAULT_RESULTS_DIR
+from bench.results import DEFAULT_RESULTS_DIR, checked_run_id
 from bench.runner import Progress, RunRequest, execute
 
 
@@ -72,6 +72,8 @@ def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, resul
     placement = parse_placement(cpus, embedded=not bootstrap_servers) if cpus else None
     endpoints = parse_jmx(jmx, embedded=not bootstrap_servers) if jmx else {}
     profile = profiles.load(profile_path, list(overrides), repeat, kafka_version)
+    if run_id is not None:
+        checked_run_id(run_id)  # before anything starts
     request = RunRequest(profile, bootstrap_servers, results_dir, run_id, resume, keep_topics, placement, endpoints, schema_registry,
                          trogdor)
     try:

@@ -15,6 +15,7 @@ from bench.sweep import plan
 def validate(profile_path: str, overrides: tuple[str, ...]) -> None:
     """Validate PROFILE; print its cells in run order and the time they will take."""
     profile = profiles.load(profile_path, list(overrides))
+    profiles.check_fits_embedded(profile)  # validate speaks of the embedded cluster: it contacts none
     cells = plan(profile)
     seconds = sum(c.spec.warmup_s + c.spec.duration_s for c in cells)
     if profile.order == "alternating":  # every cell's warm-up and window in whole turns, and the gaps between them
