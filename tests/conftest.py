@@ -21,6 +21,19 @@ from bench.broker import distribution
 REPO = Path(__file__).resolve().parents[1]
 
 
+# What a fixture starts -> the marker every test using it (directly or through another fixture)
+# carries, so the markers cannot drift from what a test starts: `-m "not broker and not trogdor"`
+# runs the tests that start nothing. A test that starts a service itself is marked by hand.
+_STARTS = {"bootstrap_servers": "broker", "three_brokers": "broker", "trogdor": "trogdor"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in _STARTS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> str:
     external = os.environ.get("EOSBENCH_BOOTSTRAP_SERVERS")

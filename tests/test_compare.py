@@ -172,6 +172,10 @@ BROKEN_GUARANTEES = {
     "aborted reads": ({"unexpected": 10}, "transactional r2: 10 uncommitted records read in broken: a broken guarantee"),
     "torn transactions": ({"torn_transactions": 3},
                           "transactional r2: 3 torn transactions (some records read, not all) in broken: a broken guarantee"),
+    "events split across topics": ({"partial_events": 2},
+                                   "transactional r2: 2 events read in some of their topics only in broken: a broken guarantee"),
+    "wrong aggregates": ({"aggregates_wrong": 4, "aggregate_excess": 6},
+                         "transactional r2: 4 keys' aggregates differ from their input's (+6 records) in broken: a broken guarantee"),
 }
 
 
@@ -198,6 +202,18 @@ def test_a_new_run_without_a_cell_fails_the_gate_with_one_reason(broken):
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert [line for line in result.stdout.splitlines() if line.startswith("GATE FAILED")] == [
         "GATE FAILED: broken holds no finished cell: nothing was measured"]
+
+
+def test_a_new_run_with_too_few_repetitions_for_a_test_fails_the_gate_by_cell(broken):
+    for cell in (broken / "cells").iterdir():
+        for repetition in cell.iterdir():
+            if repetition.name != "r1":
+                shutil.rmtree(repetition)
+    result = eosbench("compare", A1, str(broken))
+    assert result.returncode == 1, result.stdout
+    assert [line for line in result.stdout.splitlines() if line.startswith("GATE FAILED")] == [
+        f"GATE FAILED: {mode}: throughput relative to at_least_once has 1 repetition(s) in new (at least 3 needed for a test): "
+        "a gate cannot pass what it could not test" for mode in ("idempotent", "transactional")]
 
 
 # ---------------------------------------------------------------- the statistics, on synthetic runs

@@ -36,7 +36,7 @@ import pandas as pd
 from bench.analysis import summary
 from bench.analysis.columns import COMPARED, with_parameter_columns
 from bench.analysis.overhead import baseline_pairs, paired_ratios
-from bench.analysis.stats import ALPHA, Estimate, holm, one_sample, pct, two_sample
+from bench.analysis.stats import ALPHA, MIN_UNITS, Estimate, holm, one_sample, pct, two_sample
 from bench.formatting import finite
 from bench.parameters import NAMES as PARAM_COLUMNS
 
@@ -106,7 +106,7 @@ class Comparison:
 
     @property
     def regressions(self) -> list[str]:
-        labels = {c.name: c.label.format(baseline=self.baseline) for c in COMPARED}
+        labels = _labels(self.baseline)
         return [f"{c.cell_id}: {labels[name]} {change.change_pct:+.1f}%"
                 for c in self.cells for name, change in c.changes().items() if change.verdict == "regression"]
 
@@ -175,8 +175,27 @@ def compare(base: list[pd.DataFrame] | pd.DataFrame, new: list[pd.DataFrame] | p
         baseline=baseline, design=design,
         warnings=([] if new_all.empty else _unmatched(base_all, new_all, only_in_base, only_in_new, base_label, new_label))
         + _empty_base(base_all),
-        failures=_failures(new_all, only_in_base, new_label, base_label, len(cells)),
+        failures=_failures(new_all, only_in_base, new_label, base_label, len(cells))
+        + [f"{new_cells[key].cell_id}: {_labels(baseline)[name]} {why}: a gate cannot pass what it could not test"
+           for key in matched for name in METRICS
+           if (paired or not single_run or drift[name] is not None) and (why := _untestable(*units[(key, name)][:2], paired, single_run))],
     )
+
+
+def _labels(baseline: str | None) -> dict[str, str]:
+    return {c.name: c.label.format(baseline=baseline) for c in COMPARED}
+
+
+def _untestable(base_units: np.ndarray | None, new_units: np.ndarray | None, paired: bool, single_run: bool) -> str:
+    """Why a gated figure has too few units on a side for a test ('' when it has enough, or no figure)."""
+    if base_units is None:
+        return ""
+    if paired:
+        n, counted = len(new_units), "paired repetition(s)"
+    else:
+        n, side = min((len(base_units), "base"), (len(new_units), "new"))
+        counted = f"{'repetition(s)' if single_run else 'run(s)'} in {side}"
+    return f"has {n} {counted} (at least {MIN_UNITS} needed for a test)" if n < MIN_UNITS else ""
 
 
 def _runs(frames: list[pd.DataFrame] | pd.DataFrame) -> list[pd.DataFrame]:
