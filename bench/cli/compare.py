@@ -48,7 +48,9 @@ def compare(base: str, new: str | None, by: str | None, max_regression: float, r
     significant (Holm-adjusted over all tests) and larger than --max-regression. With one run per
     side only the EOS cost is gated (absolute figures move with run-to-run drift); with several
     runs per side, or versions side by side in one run, every figure is. Exit 1 when anything
-    regressed, or when a NEW cell failed, is missing or delivered nothing.
+    regressed, or when a NEW cell failed, is missing, delivered nothing, broke a guarantee its mode
+    promises (duplicates, losses, aborted reads, torn transactions, wrong aggregates), or has too few
+    repetitions for a gated test; exit 2 for a damaged run file.
     """
     if by:
         if new:
