@@ -488,11 +488,12 @@ def _fault_subject(fault: dict, brokers: int) -> tuple | None:
 
 
 def _check_fault_overlaps(faults: list[dict], brokers: int, fail) -> None:
-    spans = [(i, _fault_subject(f, brokers), f["at_s"], f["at_s"] + f.get("duration_s", 0)) for i, f in enumerate(faults)]
-    for i, subject, start, end in spans:
-        for j, other, other_start, other_end in spans[i + 1:]:
-            if subject is not None and subject == other and (start <= other_start < max(end, start + 1e-9)
-                                                             or other_start <= start < max(other_end, other_start + 1e-9)):
+    """Two faults overlap when each starts before the other ends; an instant fault (no duration)
+    lasts a nanosecond, so it overlaps what it lands inside, and two back to back do not."""
+    spans = [(_fault_subject(f, brokers), f["at_s"], f["at_s"] + f.get("duration_s", 0)) for f in faults]
+    for i, (subject, start, end) in enumerate(spans):
+        for j, (other, other_start, other_end) in enumerate(spans[i + 1:], i + 1):
+            if subject is not None and subject == other and start < max(other_end, other_start + 1e-9) and other_start < max(end, start + 1e-9):
                 raise fail(f"faults[{i}] ({faults[i]['kind']}) and faults[{j}] ({faults[j]['kind']}) act on the same "
                            f"{subject[0]} at once ({start:g}-{end:g} s and {other_start:g}-{other_end:g} s): "
                            "neither would be measured; space them apart")

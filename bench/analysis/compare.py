@@ -170,13 +170,14 @@ def compare(base: list[pd.DataFrame] | pd.DataFrame, new: list[pd.DataFrame] | p
     only_in_base = [base_cells[k].cell_id for k in base_cells if k not in new_cells]
     only_in_new = [new_cells[k].cell_id for k in new_cells if k not in base_cells]
     base_all, new_all = pd.concat(base_runs, ignore_index=True), pd.concat(new_runs, ignore_index=True)
+    labels = _labels(baseline)
     return Comparison(
         base_label, new_label, max_regression_pct, _judged(cells, max_regression_pct), only_in_base, only_in_new,
         baseline=baseline, design=design,
         warnings=([] if new_all.empty else _unmatched(base_all, new_all, only_in_base, only_in_new, base_label, new_label))
         + _empty_base(base_all),
         failures=_failures(new_all, only_in_base, new_label, base_label, len(cells))
-        + [f"{new_cells[key].cell_id}: {_labels(baseline)[name]} {why}: a gate cannot pass what it could not test"
+        + [f"{new_cells[key].cell_id}: {labels[name]} {why}: a gate cannot pass what it could not test"
            for key in matched for name in METRICS
            if (paired or not single_run or drift[name] is not None) and (why := _untestable(*units[(key, name)][:2], paired, single_run))],
     )
