@@ -129,7 +129,7 @@ class Rig:
     bootstrap: str
     dist: Distribution
     java: Java
-    driver: str = "librdkafka"  # eosbench's producer role: librdkafka, or Kafka's Java client (jvm/)
+    driver: str = "librdkafka"  # eosbench's producer role: librdkafka, or Kafka's Java client (bench/jvm/)
     batch_size: int = DEFAULT_BATCH_SIZE
     partitions: int = 4
 
@@ -144,7 +144,7 @@ def run(rig: Rig, mode: str, message_size: int, records: int, repeat: int, trans
     ProducerPerformance of Kafka 4.1.1 has no --warmup-records and starts a fresh JVM every run, so
     its JIT warm-up is inside each of its figures, as it is for anyone who runs it: keep `records`
     large enough that it is a small part (docs/calibration.md). `rig.driver` java measures eosbench's
-    Java producer role (jvm/), a fresh JVM per run too, against the same tool."""
+    Java producer role (bench/jvm/), a fresh JVM per run too, against the same tool."""
     if mode not in CALIBRATED_MODES:
         raise BadInput(f"calibrate takes {', '.join(CALIBRATED_MODES)}, not '{mode}'")
     setup = Setup(mode, mode, 5)

@@ -1,4 +1,4 @@
-"""eosbench's Java code (the Maven module in jvm/), built against one Kafka version and cached.
+"""eosbench's Java code (the Maven module in bench/jvm/), built against one Kafka version and cached.
 
 The module's source is committed, never a binary: the first run that needs it compiles it with
 Maven against `org.apache.kafka:kafka-clients` and `kafka-streams` of the wanted version from Maven
@@ -21,7 +21,7 @@ from bench.broker.distribution import Distribution
 from bench.errors import BadInput, EnvironmentProblem
 from bench.paths import cache_dir
 
-MODULE = Path(__file__).resolve().parent.parent / "jvm"
+MODULE = Path(__file__).resolve().parent / "jvm"  # package data: installs with eosbench
 JAR = "eosbench-jvm.jar"
 LIB = "lib"
 
@@ -39,7 +39,7 @@ def jar(kafka_version: str) -> Path:
         return built
     mvn = shutil.which("mvn")
     if not mvn:
-        raise EnvironmentProblem("no Maven (mvn) on PATH: eosbench builds its Java module (jvm/) with it; install Maven 3.8+")
+        raise EnvironmentProblem("no Maven (mvn) on PATH: eosbench builds its Java module (bench/jvm/) with it; install Maven 3.8+")
     built.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=built.parent) as work:
         proc = subprocess.run(
@@ -61,7 +61,7 @@ def _raise_build_failure(kafka_version: str, output: str) -> None:
     if missing:
         raise BadInput(f"{missing.group(1)}:{kafka_version} is not on Maven Central: eosbench's Java roles need a released Kafka version")
     lines = [ln.strip() for ln in output.splitlines() if "ERROR" in ln] or output.strip().splitlines()[-1:] or ["no output"]
-    raise EnvironmentProblem(f"Maven could not build eosbench's Java module (jvm/) for Kafka {kafka_version}: {lines[0][:300]}")
+    raise EnvironmentProblem(f"Maven could not build eosbench's Java module (bench/jvm/) for Kafka {kafka_version}: {lines[0][:300]}")
 
 
 def _digest() -> str:

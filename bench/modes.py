@@ -28,7 +28,7 @@ class Mode:
     commit_offsets_before_processing: bool = False
     transactional_producer: bool = False
     transactional_processor: bool = False
-    streams_guarantee: str | None = None  # the processor is the Kafka Streams application (jvm/) with this processing.guarantee
+    streams_guarantee: str | None = None  # the processor is the Kafka Streams application (bench/jvm/) with this processing.guarantee
     description: str = ""
     promises_no_duplicates: bool = False
     promises_no_loss: bool = False

@@ -104,11 +104,31 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
-def load(path: str | Path, overrides: list[str] = (), repeat: int | None = None, kafka_version: str | None = None) -> Profile:
-    """Read, override (`--set KEY=VALUE`) and validate a profile; BadInput names key and file."""
-    path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"profile {path} does not exist")
+SHIPPED = Path(__file__).resolve().parent / "profiles"  # package data: they install with eosbench
+
+
+def shipped() -> list[Path]:
+    """The profiles that come with eosbench, by name."""
+    return sorted(SHIPPED.glob("*.yaml"))
+
+
+def locate(given: str | Path) -> Path:
+    """A profile's file from a path, or from a shipped profile's name (`quick`): a path that
+    exists wins, so a user's own `quick.yaml` or `quick` is never shadowed."""
+    path = Path(given)
+    if path.is_file():
+        return path
+    named = SHIPPED / f"{given}.yaml"
+    if re.fullmatch(r"[a-z][a-z0-9_]*", str(given)) and named.is_file():
+        return named
+    names = ", ".join(p.stem for p in shipped())
+    raise BadInput(f"profile {given} does not exist: give a profile's path, or the name of a shipped one ({names}; see 'eosbench profiles')")
+
+
+def load(given: str | Path, overrides: list[str] = (), repeat: int | None = None, kafka_version: str | None = None) -> Profile:
+    """Read, override (`--set KEY=VALUE`) and validate a profile, given by path or shipped name;
+    BadInput names key and file."""
+    path = locate(given)
     if path.stat().st_size > MAX_PROFILE_BYTES:
         raise BadInput(f"{path} is larger than {MAX_PROFILE_BYTES >> 20} MiB: not a profile")
     try:
@@ -124,7 +144,7 @@ def load(path: str | Path, overrides: list[str] = (), repeat: int | None = None,
     except UnicodeDecodeError:
         raise BadInput(f"{path} is not a text file") from None
     if raw is None:
-        raise BadInput(f"{path} is empty: a profile needs at least a workload or a sweep (see profiles/quick.yaml)")
+        raise BadInput(f"{path} is empty: a profile needs at least a workload or a sweep (see 'eosbench profiles')")
     if not isinstance(raw, dict):
         raise BadInput(f"{path}: a profile is a mapping of keys (description, workload, sweep, ...), not a {type(raw).__name__}")
     _bounded(raw, path)

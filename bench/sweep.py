@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from bench import modes, parameters
 from bench.cell.spec import CellSpec
+from bench.cell.turns import GAP_S
 from bench.errors import BadInput
 from bench.profile import Profile
 
@@ -118,3 +119,10 @@ def _spec(params: dict, profile: Profile) -> CellSpec:
 
 def _cell_id(mode: str, swept: dict) -> str:
     return "-".join([mode, *(parameters.BY_NAME[key].id_part(value) for key, value in swept.items())])
+
+
+def measurement_seconds(profile: Profile, cells: list[PlannedCell]) -> float:
+    """The time `cells` spend warming up and measuring: a floor for the run (topics, drains and
+    broker starts come on top). Under order alternating every turn is followed by a gap."""
+    seconds = sum(c.spec.warmup_s + c.spec.duration_s for c in cells)
+    return seconds * (1 + GAP_S / profile.slot_s) if profile.order == "alternating" else seconds

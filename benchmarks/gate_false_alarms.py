@@ -3,8 +3,8 @@ catch a real slowdown? Simulated through compare() itself with a run-to-run drif
 
     python benchmarks/gate_false_alarms.py [--trials 400]
 
-Three noise profiles: `open loop` (profiles/ci.yaml: repetitions agree within ~2%), `closed loop`
-(profiles/quick.yaml: repetitions vary by 10-20%), and `modes drift`: closed loop where each run
+Three noise profiles: `open loop` (bench/profiles/ci.yaml: repetitions agree within ~2%), `closed loop`
+(bench/profiles/quick.yaml: repetitions vary by 10-20%), and `modes drift`: closed loop where each run
 also moves the modes against each other by 3%. For each run-to-run drift (0, 5, 10%) and each
 design, the share of A-vs-A comparisons that exit 1, and the share that catch a 30% slowdown of
 the transactional producer (power). `repetitions only` is the gate before the model: every

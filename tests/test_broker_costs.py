@@ -90,7 +90,7 @@ def test_two_independent_readings_of_the_brokers_cpu_agree_within_five_percent(m
 
 
 def test_a_jmx_address_that_does_not_answer_is_one_line_and_exit_3(bootstrap_servers, tmp_path):
-    result = eosbench("run", str(REPO / "profiles" / "quick.yaml"), "--bootstrap-servers", bootstrap_servers,
+    result = eosbench("run", str(REPO / "bench" / "profiles" / "quick.yaml"), "--bootstrap-servers", bootstrap_servers,
                       "--jmx", "127.0.0.1:1", "--results-dir", str(tmp_path), timeout=300)
     assert result.returncode == 3, result.stderr
     lines = result.stderr.strip().splitlines()

@@ -1,4 +1,4 @@
-"""`eosbench compare`: two real runs of profiles/ci.yaml flag nothing, a real broker quota on the
+"""`eosbench compare`: two real runs of bench/profiles/ci.yaml flag nothing, a real broker quota on the
 transactional producer is flagged in exactly its cell (exit 1), golden output from those committed
 runs; and the statistics that make that possible, on synthetic runs."""
 
@@ -17,7 +17,7 @@ from tests.conftest import REPO, eosbench
 from tests.test_overhead import rows
 
 RESULTS = REPO / "results"
-# Committed runs of profiles/ci.yaml on one embedded broker, in this order: A1 and A2 as they are,
+# Committed runs of bench/profiles/ci.yaml on one embedded broker, in this order: A1 and A2 as they are,
 # QUOTA with producer_byte_rate=8 MiB/s on client.id eosbench-transactional-producer, LINGER with
 # --set client.linger.ms=20.
 A1, A2, QUOTA, LINGER = (str(RESULTS / name) for name in ("gate-A1", "gate-A2", "gate-quota", "gate-linger"))

@@ -36,7 +36,7 @@ def test_reading_commands_run_without_a_kafka_client(tmp_path, args, exit_code):
 
 def test_the_blocked_client_really_is_blocked():
     """Negative control: what does talk to Kafka fails to import under the same block."""
-    result = without_kafka_client("validate", str(REPO / "profiles" / "quick.yaml"))
+    result = without_kafka_client("validate", str(REPO / "bench" / "profiles" / "quick.yaml"))
     assert result.returncode != 0 and "confluent_kafka" in result.stderr
 
 

@@ -384,7 +384,7 @@ def test_set_overrides_workload_sweep_and_top_level_keys(tmp_path):
         profiles.load(write(tmp_path, GOOD), ["rate=fast"])
 
 
-@pytest.mark.parametrize("shipped", sorted((REPO / "profiles").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("shipped", sorted((REPO / "bench" / "profiles").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_profile_is_valid_and_described(shipped):
     result = eosbench("validate", str(shipped))
     assert result.returncode == 0, result.stderr

@@ -20,7 +20,7 @@ def set_transaction_version(target: Target, level: int) -> None:
     if target.cluster is None:
         raise CellFailed("transaction_version is set on the embedded broker only; a cluster eosbench did not start keeps its own")
     if target.resources is None:
-        raise CellFailed("transaction_version needs the resource probe (jvm/), which this run did not start")
+        raise CellFailed("transaction_version needs the resource probe (bench/jvm/), which this run did not start")
     try:
         finalized = target.resources.features(TRANSACTION_VERSION, level)
     except EnvironmentProblem as exc:

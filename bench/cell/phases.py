@@ -71,7 +71,7 @@ def run_cell(
     java = CommandLauncher(lambda role: [*target.java, role.java_class])
 
     def start(name: str, role: Role, role_spec: object) -> RoleProcess:
-        """A Python role through the cell's launcher; a Java one (jvm/) as a JVM speaking JSON lines."""
+        """A Python role through the cell's launcher; a Java one (bench/jvm/) as a JVM speaking JSON lines."""
         if role.java_class and not target.java:
             raise CellFailed(f"{name} of this cell ({spec.mode}, driver {spec.driver}) needs eosbench's Java module, "
                              "which this run did not build")

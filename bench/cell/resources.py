@@ -185,7 +185,7 @@ class ResourceProbe:
         log.close()
         try:
             if "ready" not in self._answer(_READY_TIMEOUT_S):
-                raise EnvironmentProblem("eosbench's resource probe (jvm/) did not start")
+                raise EnvironmentProblem("eosbench's resource probe (bench/jvm/) did not start")
         except EnvironmentProblem:
             self.close()  # nothing left running
             raise

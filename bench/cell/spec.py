@@ -80,7 +80,7 @@ class Target:
     min_insync_replicas: int = 1
     cluster: Any = None  # the embedded Cluster, for broker faults; None for a cluster we did not start
     resources: Any = None  # the run's bench.cell.resources.ResourceProbe; None: broker costs not measured
-    java: tuple[str, ...] = ()  # `java ... -cp CLASSPATH` for roles played by eosbench's Java module (jvm/); () when none may run
+    java: tuple[str, ...] = ()  # `java ... -cp CLASSPATH` for roles played by eosbench's Java module (bench/jvm/); () when none may run
     registry: Any = None  # the run's bench.registry.target.RegistryTarget; None: no cell serializes with Avro
     trogdor: Any = None  # the run's bench.trogdor.site.Site; None: no cell has launcher trogdor
 

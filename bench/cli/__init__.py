@@ -18,6 +18,7 @@ VERBS = {
     "registry": ("bench.cli.registry", "Run the embedded schema registry (Apicurio Registry) on 127.0.0.1."),
     "run": ("bench.cli.run", "Run PROFILE's cells and print what each mode costs."),
     "trogdor": ("bench.cli.trogdor", "Run an embedded Trogdor coordinator and agents on 127.0.0.1."),
+    "profiles": ("bench.cli.profiles", "List the shipped profiles: what each asks, and how long it measures."),
     "validate": ("bench.cli.validate", "Validate PROFILE and list its cells, running nothing."),
     "report": ("bench.cli.report", "Build the offline HTML report of a run."),
     "compare": ("bench.cli.compare", "Compare runs cell by cell; exit 1 when the gate fails."),

@@ -35,7 +35,7 @@ def _sizes(ctx, param, value: str) -> list[int]:
 @click.option("--message-size", "sizes", default="1024", show_default=True, callback=_sizes,
               help="Record size in bytes, or several separated by commas (100,1024,10240): a ratio for each.")
 @click.option("--driver", type=click.Choice(parameters.DRIVERS), default="librdkafka", show_default=True,
-              help="eosbench's producer role on librdkafka (confluent-kafka) or on Kafka's Java client (jvm/).")
+              help="eosbench's producer role on librdkafka (confluent-kafka) or on Kafka's Java client (bench/jvm/).")
 @click.option("--batch-size", type=click.IntRange(min=1, max=1 << 20), default=calibration.DEFAULT_BATCH_SIZE, show_default=True,
               help="batch.size of both producers, in bytes (Java's default; librdkafka's own is 1 MiB).")
 @click.option("--records", type=click.IntRange(min=1000), default=1_000_000, show_default=True, help="Records per measurement, for both tools.")

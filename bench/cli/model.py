@@ -24,7 +24,7 @@ AT_KEYS = ("transaction_size", "partitions", "message_size")
               help="Predict the overhead there, with its 95% interval (message_size=M chooses among curves); "
                    "refused outside the measured range.")
 @click.option("--latency", "latency_run", default=None, metavar="RUN",
-              help="An open-loop run at the same transaction sizes (profiles/tradeoff.yaml): a read_committed reader's "
+              help="An open-loop run at the same transaction sizes (the shipped profile tradeoff): a read_committed reader's "
                    "p99 beside each one's cost, and the latency paid at each crossing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS_DIR, show_default=True)

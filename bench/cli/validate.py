@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from bench.cell.turns import GAP_S
 from bench import profile as profiles
-from bench.sweep import plan
+from bench.sweep import measurement_seconds, plan
 
 
 @click.command()
@@ -17,9 +16,7 @@ def validate(profile_path: str, overrides: tuple[str, ...]) -> None:
     profile = profiles.load(profile_path, list(overrides))
     profiles.check_fits_embedded(profile)  # validate speaks of the embedded cluster: it contacts none
     cells = plan(profile)
-    seconds = sum(c.spec.warmup_s + c.spec.duration_s for c in cells)
-    if profile.order == "alternating":  # every cell's warm-up and window in whole turns, and the gaps between them
-        seconds *= 1 + GAP_S / profile.slot_s
+    seconds = measurement_seconds(profile, cells)
     click.echo(f"{profile_path}: valid. {profile.description}")
     click.echo(f"{len(cells)} cells ({len(cells) // profile.repeat} x {profile.repeat} repetitions, {profile.order}), "
                f"at least {seconds / 60:.1f} min of measurement")

@@ -241,7 +241,7 @@ class LagResult:
 @dataclass(frozen=True)
 class Role:
     """A kind of role and its types: played by a Python module's `run(spec, channel) -> result`, or
-    by a Java class of eosbench's module (jvm/) speaking JSON lines."""
+    by a Java class of eosbench's module (bench/jvm/) speaking JSON lines."""
 
     name: str
     module: str | None

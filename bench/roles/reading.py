@@ -172,7 +172,7 @@ class ReaderHold:
     further behind its producer (end-to-end p50 of 65 s) and did the rest after the window, more
     of it the faster its mode. Held until the window has ended, every mode's producers have the
     machine to themselves alike, and the accounting is as exact as ever. Its end-to-end latency is
-    then the wait, and is not recorded: latency is an open-loop figure (profiles/tradeoff.yaml)."""
+    then the wait, and is not recorded: latency is an open-loop figure (the shipped profile tradeoff)."""
 
     def __init__(self, reads_from_ns: int):
         self.reads_from_ns = reads_from_ns

@@ -2,7 +2,7 @@
 
 `org.apache.kafka:trogdor` (with its dependencies: Jetty, Jersey, Kafka's clients) is resolved with
 Maven into the cache once, like the broker's jars. Each node is a JVM running eosbench.TrogdorNode
-(jvm/), which is Trogdor's own Agent or Coordinator with its REST server bound to 127.0.0.1: an
+(bench/jvm/), which is Trogdor's own Agent or Coordinator with its REST server bound to 127.0.0.1: an
 agent runs whatever command a task names, so it must not listen on every interface as Trogdor's
 mains do. The nodes share one topology file (Trogdor's BasicPlatform: each node's hostname and
 port), written beside the state file `trogdor.json`.
