@@ -12,6 +12,7 @@ import platform
 import re
 import subprocess
 import time
+from importlib import metadata
 from pathlib import Path
 
 import confluent_kafka
@@ -21,12 +22,17 @@ from bench.client_properties import for_client
 from bench.roles import ClientLog, quiet_logger
 
 
+# eosbench's dependencies, as installed (a figure can move with any of them: pandas' quantiles, scipy's t).
+LIBRARIES = ("confluent-kafka", "click", "pandas", "numpy", "pyarrow", "hdrhistogram", "plotly", "pyyaml", "scipy")
+
+
 def capture() -> dict:
     return {
         "host": _host(),
         "python": platform.python_version(),
-        "confluent_kafka": confluent_kafka.version()[0],
+        "confluent_kafka": metadata.version("confluent-kafka"),  # the installed distribution's full version
         "librdkafka": confluent_kafka.libversion()[0],
+        "libraries": {name: metadata.version(name) for name in LIBRARIES},
         "eosbench": {"version": bench.__version__, **_git()},
     }
 

@@ -3,6 +3,7 @@ and the Java module's source, installs `bench` and nothing else at top level, an
 profile can be named instead of given by path."""
 
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -81,3 +82,14 @@ def test_an_unknown_profile_name_is_refused_naming_the_shipped_ones():
     assert "profile quik does not exist" in result.stderr and "quick, schema_faults" in result.stderr
     with pytest.raises(BadInput):
         profiles.locate("../bench/profiles/quick")  # a name is a name, never a path
+
+
+def test_a_runs_environment_names_every_librarys_full_version():
+    """A figure can move with any dependency: each is recorded as installed (major.minor.patch),
+    confluent-kafka included, beside librdkafka's own version."""
+    from bench import environment
+
+    captured = environment.capture()
+    assert set(captured["libraries"]) == set(environment.LIBRARIES)
+    for version in [captured["confluent_kafka"], captured["librdkafka"], *captured["libraries"].values()]:
+        assert re.fullmatch(r"\d+\.\d+\.\d+\S*", version), version

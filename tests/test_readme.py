@@ -6,11 +6,12 @@ import re
 import shlex
 
 import click
+from click.testing import CliRunner
 import pytest
 
 from bench import profile as profiles
 from bench.errors import BadInput
-from bench.cli import VERBS, main as cli
+from bench.cli import EXIT_CODES, VERBS, main as cli
 from tests.conftest import REPO, eosbench
 
 README = (REPO / "README.md").read_text()
@@ -92,3 +93,19 @@ def test_a_command_readme_might_show_wrongly_fails_that_check(wrong):
 
 def test_readme_shows_a_command_of_every_verb():
     assert {args[0] for args in readme_commands(README)} == set(VERBS)
+
+
+def test_readmes_exit_codes_are_the_ones_every_help_gives():
+    table = dict(re.findall(r"^\| (\d+) \| (.+) \|$", README.split("## Exit codes", 1)[1], flags=re.M))
+    assert {int(code): meaning for code, meaning in table.items()} == EXIT_CODES
+
+
+@pytest.mark.parametrize("verb", sorted(VERBS))
+def test_every_verbs_help_ends_with_an_example_that_works_and_the_exit_codes(verb):
+    shown = CliRunner().invoke(cli, [verb, "--help"]).output
+    example = VERBS[verb][2]
+    assert re.search(rf"Example:\n +{re.escape(example)}\n", shown), shown
+    assert all(re.search(rf"\n +{code} +{re.escape(meaning)}\n", shown) for code, meaning in EXIT_CODES.items()), shown
+    args = shlex.split(example)[1:]
+    if args not in readme_commands(README):  # README's are checked above
+        check(args)

@@ -14,19 +14,47 @@ from bench.errors import EosbenchError
 # `eosbench --help`, and every role process (spawned roles re-import this entry point), load only
 # click: not confluent-kafka, pandas, scipy or plotly.
 VERBS = {
-    "broker": ("bench.cli.broker", "Run a real Apache Kafka cluster (KRaft) on 127.0.0.1."),
-    "registry": ("bench.cli.registry", "Run the embedded schema registry (Apicurio Registry) on 127.0.0.1."),
-    "run": ("bench.cli.run", "Run PROFILE's cells and print what each mode costs."),
-    "trogdor": ("bench.cli.trogdor", "Run an embedded Trogdor coordinator and agents on 127.0.0.1."),
-    "profiles": ("bench.cli.profiles", "List the shipped profiles: what each asks, and how long it measures."),
-    "validate": ("bench.cli.validate", "Validate PROFILE and list its cells, running nothing."),
-    "report": ("bench.cli.report", "Build the offline HTML report of a run."),
-    "compare": ("bench.cli.compare", "Compare runs cell by cell; exit 1 when the gate fails."),
-    "capacity": ("bench.cli.capacity", "What a target load would cost the cluster per mode, from a run's costs."),
-    "lag": ("bench.cli.lag", "Recommend consumer-lag alert thresholds from a run."),
-    "model": ("bench.cli.model", "Fit what exactly-once costs across a run's sweep: the curve, its 30% and 10% crossings."),
-    "calibrate": ("bench.cli.calibrate", "Measure eosbench's producer against Kafka's ProducerPerformance."),
+    "broker": ("bench.cli.broker", "Run a real Apache Kafka cluster (KRaft) on 127.0.0.1.",
+               "eosbench broker up --kafka-version 4.1.1"),
+    "registry": ("bench.cli.registry", "Run the embedded schema registry (Apicurio Registry) on 127.0.0.1.",
+                 "eosbench registry up"),
+    "run": ("bench.cli.run", "Run PROFILE's cells and print what each mode costs.",
+            "eosbench run quick --set client.linger.ms=5 --repeat 2"),
+    "trogdor": ("bench.cli.trogdor", "Run an embedded Trogdor coordinator and agents on 127.0.0.1.",
+                "eosbench trogdor up --agents 3"),
+    "profiles": ("bench.cli.profiles", "List the shipped profiles: what each asks, and how long it measures.",
+                 "eosbench profiles"),
+    "validate": ("bench.cli.validate", "Validate PROFILE and list its cells, running nothing.",
+                 "eosbench validate standard --set sweep.partitions=[4]"),
+    "report": ("bench.cli.report", "Build the offline HTML report of a run.",
+               "eosbench report example-standard --output /tmp/example-standard.html"),
+    "compare": ("bench.cli.compare", "Compare runs cell by cell; exit 1 when the gate fails.",
+                "eosbench compare gate-A1 gate-quota --max-regression 5"),
+    "capacity": ("bench.cli.capacity", "What a target load would cost the cluster per mode, from a run's costs.",
+                 "eosbench capacity example-costs --rate 50000"),
+    "lag": ("bench.cli.lag", "Recommend consumer-lag alert thresholds from a run.",
+            "eosbench lag example-standard --format prometheus --group orders"),
+    "model": ("bench.cli.model", "Fit what exactly-once costs across a run's sweep: the curve, its 30% and 10% crossings.",
+              "eosbench model example-standard --at transaction_size=5000,partitions=16"),
+    "calibrate": ("bench.cli.calibrate", "Measure eosbench's producer against Kafka's ProducerPerformance.",
+                  "eosbench calibrate --mode transactional --message-size 1024"),
 }
+
+# What each exit status means, for every verb (README's table says the same).
+EXIT_CODES = {
+    0: "success",
+    1: "the run or comparison found what it exists to find: a guarantee broken, a regression",
+    2: "bad input: usage, profile, a missing or damaged run (one line naming what to fix)",
+    3: "environment: no Java or Maven, a broker, registry or Trogdor unreachable or crashed",
+    130: "interrupted; finished cells are kept",
+}
+
+
+def _epilog(example: str | None) -> str:
+    """`--help`'s last lines: an example, then the exit codes (\b keeps click from rewrapping them)."""
+    codes = "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+    shown = f"\b\nExample:\n  {example}\n\n" if example else ""
+    return f"{shown}\b\nExit codes:\n{codes}"
 
 
 class _Group(click.Group):
@@ -39,11 +67,16 @@ class _Group(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in VERBS:
             return None
-        return getattr(importlib.import_module(VERBS[name][0]), name)
+        module, _, example = VERBS[name]
+        command = getattr(importlib.import_module(module), name)
+        command.epilog = _epilog(example)
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, VERBS[name][1]) for name in self.list_commands(ctx)])
+        formatter.write_paragraph()
+        formatter.write_text("'eosbench COMMAND --help' gives an example of each.")
 
     def main(self, args=None, prog_name=None, **extra):
         args = list(sys.argv[1:] if args is None else args)
@@ -75,7 +108,7 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_epilog(None))
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(__version__, prog_name="eosbench")
 @click.pass_context
