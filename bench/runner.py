@@ -7,13 +7,16 @@ summaries that are rewritten after every cell so an interrupted run keeps everyt
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -22,7 +25,7 @@ from bench.broker import cluster as clusters, distribution
 from bench.analysis import model, overhead, summary
 from bench.broker.session import session
 from bench.cell.phases import run_cell, run_group
-from bench.cell.turns import Turns
+from bench.cell.turns import TurnRates, Turns
 from bench.cell.spec import CellOutcome, Target
 from bench.client_properties import for_client, redact, to_java
 from bench.errors import BadInput, EnvironmentProblem, Interrupted
@@ -94,6 +97,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     if request.trogdor and trogdor is None:
         progress.note("no cell has launcher trogdor: --trogdor is not used")
     store = _open_store(request, cells)
+    progress.note(f"run {store.directory.name}: results in {store.directory}")
     todo = [c for c in cells if not store.has_cell(c)]
     progress.begin(len(cells), len(cells) - len(todo), todo)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -236,7 +240,8 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
         progress.cell_started(planned)
         if planned.group is not None:  # order alternating: the batch takes turns in one window
             turns = Turns.of(profile["slot_s"], len(batch), planned.spec.warmup_s, planned.spec.duration_s, seed=planned.group)
-            outcomes = run_group([(p.spec, p.ordinal) for p in batch], target, _tag(store), turns, keep_topics)
+            outcomes = run_group([(p.spec, p.ordinal) for p in batch], target, _tag(store), turns, keep_topics,
+                                 progress.group_started(batch, turns))
         else:
             outcomes = [_run_one(store, planned, target, keep_topics, progress, len(rows))]
         for i, (planned, outcome) in enumerate(zip(batch, outcomes)):
@@ -338,7 +343,8 @@ class Progress:
         self.remaining_s = 0.0
         self.current: PlannedCell | None = None
         self._last = (0.0, 0)
-        self.live_rate = 0.0
+        self.live_text = self.heading = ""
+        self.current_started = self.started
 
     def note(self, text: str) -> None:
         if not self.quiet:
@@ -351,16 +357,39 @@ class Progress:
             self.note(f"resuming: {already} of {total} cells already measured")
 
     def cell_started(self, planned: PlannedCell) -> None:
-        self.current, self._last, self.live_rate = planned, (0.0, 0), 0.0
+        self.current, self._last, self.live_text = planned, (0.0, 0), "starting"
+        self.heading = f"{planned.cell_id} r{planned.repetition}"
+        self.current_started = time.monotonic()
         self._line(final=False)
 
     def live(self, elapsed_s: float, sent: int) -> None:
         t0, n0 = self._last
         if elapsed_s - t0 >= 1.0:
-            self.live_rate = (sent - n0) / (elapsed_s - t0)
+            self.live_text = f"live {(sent - n0) / (elapsed_s - t0):,.0f} msg/s"
             self._last = (elapsed_s, sent)
             if self.tty:
                 self._line(final=False)
+
+    def group_started(self, batch: list[PlannedCell], turns: Turns) -> Callable[[int, float, int], None]:
+        """An alternating group begins: what its cells' threads call with their producers' counts.
+        The line names the cell whose turn it is, what the last turns sent, and the turns done."""
+        rates, lock, labels = TurnRates(turns), threading.Lock(), _labels(batch)
+        printed = [0.0]
+        shared = [part for part in batch[0].cell_id.split("-") if all(part in c.cell_id.split("-") for c in batch)]
+        self.heading = f"{len(batch)} cells {'-'.join(shared)} r{batch[0].repetition} taking turns".replace("  ", " ")
+
+        def live(cell: int, elapsed_s: float, sent: int) -> None:
+            with lock:
+                rates.add(cell, elapsed_s, sent)
+                if not self.tty or elapsed_s - printed[0] < 1.0:
+                    return
+                printed[0] = elapsed_s
+                now = rates.now(elapsed_s)
+                last = ", ".join(f"{labels[c]} {rate:,.0f}" for c, rate in rates.last(len(batch)))
+                self.live_text = (f"turn {rates.done(elapsed_s)}/{rates.total}, now "
+                                  f"{'-' if now is None else labels[now]}; last turns msg/s: {last or '-'}")
+                self._line(final=False)
+        return live
 
     def step(self, step: "capacity.Step") -> None:
         """One step of a capacity search."""
@@ -380,10 +409,27 @@ class Progress:
             return
         c = self.current
         elapsed = time.monotonic() - self.started
-        text = (f"[{self.done}/{self.total}] {_clock(elapsed)} elapsed, ETA {_clock(self.remaining_s)}  "
-                f"{c.cell_id} r{c.repetition}  " + (result or f"live {self.live_rate:,.0f} msg/s"))
+        left = self.remaining_s if final else max(0.0, self.remaining_s - (time.monotonic() - self.current_started))
+        now = f"{c.cell_id} r{c.repetition}  {result}" if final else f"{self.heading}  {self.live_text}"
+        text = f"[{self.done}/{self.total}] {_clock(elapsed)} elapsed, ETA {_clock(left)}  {now}"
+        if not final and self.tty:  # a line that wrapped could not be redrawn in place
+            text = text[:self._columns() - 1]
         end = "\n" if final or not self.tty else ""
         print(("\r\033[K" if self.tty else "") + text, end=end, file=self.stream, flush=True)
+
+
+    def _columns(self) -> int:
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return 1 << 16  # not a terminal of known width: nothing to wrap
+
+
+def _labels(batch: list[PlannedCell]) -> list[str]:
+    """The group's cell ids without the parts all of them share (`-p16`): the line has little room."""
+    parts = [c.cell_id.split("-") for c in batch]
+    shared = set.intersection(*map(set, parts)) if len(parts) > 1 else set()
+    return ["-".join(p for p in part if p not in shared) or "-".join(part) for part in parts]
 
 
 def _clock(seconds: float) -> str:

@@ -3,7 +3,9 @@ the overhead's interval comes from the paired turns (bench.cell.turns, bench.ana
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import textwrap
 
 import numpy as np
@@ -13,8 +15,9 @@ from confluent_kafka import Consumer
 
 from bench import profile as profiles
 from bench.analysis import overhead, stats
-from bench.cell.turns import GAP_S, Turns
+from bench.cell.turns import GAP_S, TurnRates, Turns
 from bench.metrics import RECORD_PREFIX
+from bench.runner import Progress
 from bench.sweep import plan
 from tests.conftest import eosbench
 
@@ -162,6 +165,67 @@ def test_turns_are_paired_by_round_within_their_group_only():
     assert np.allclose(np.exp(logs), 0.5)
     cell, base = _rows([50, 60, 40], [100, 120, 80], group_b=2)
     assert overhead.turn_pairs(cell, base) is None, "turns of two different windows are not pairs"
+
+
+def sending_in_turns(turns: Turns, rates: dict[int, float], tick_s: float = 0.2):
+    """(cell, elapsed, sent) as the cells' threads report them: each cell sends `rates[cell]`
+    records a second in its own slots and nothing outside them."""
+    end = turns.warmup_s + turns.window_s
+    for cell in range(turns.cells):
+        slots = turns.slots(cell)
+        for k in range(1, int(end / tick_s) + 1):
+            t = k * tick_s
+            sent = sum(rates[cell] * max(0.0, min(t, b) - a) for a, b in slots)
+            yield cell, t, round(sent)
+
+
+def test_the_progress_of_a_group_reads_each_finished_turns_rate_and_whose_turn_it_is():
+    turns = Turns.of(0.5, 3, 0.5, 3.0, seed=7)
+    meter = TurnRates(turns)
+    for cell, t, sent in sending_in_turns(turns, {0: 1000, 1: 600, 2: 200}):
+        meter.add(cell, t, sent)
+    last = meter.last(3)
+    assert len(last) == 3
+    assert all(rate == pytest.approx({0: 1000, 1: 600, 2: 200}[c], rel=0.01) for c, rate in last), last
+    assert meter.total == 3 * 7 and meter.done(turns.warmup_s + turns.window_s) == meter.total
+    start, end = turns.slots(2)[3]
+    assert meter.now((start + end) / 2) == 2 and meter.now(end + GAP_S / 2) is None
+    assert meter.done(end) - meter.done(start) == 1
+
+
+def test_a_turn_not_yet_read_on_both_sides_is_not_shown():
+    turns = Turns.of(0.5, 2, 0.0, 2.0, seed=1)
+    meter = TurnRates(turns)
+    first_end = min(turns.slots(c)[0][1] for c in range(2))
+    for cell, t, sent in sending_in_turns(turns, {0: 100, 1: 100}):
+        if t < first_end:  # reports so far end inside the first turn
+            meter.add(cell, t, sent)
+    assert meter.last(2) == []
+
+
+def test_the_progress_line_moves_while_a_group_takes_turns():
+    """Under order alternating the line names the cell whose turn it is, the last turns' msg/s and
+    the turns done of all, about once a second (it used to sit at 'live 0 msg/s')."""
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    cells = plan(profiles.load("standard"))
+    batch = [c for c in cells if c.group == cells[0].group]  # at 1 partition: every id ends in -p1
+    terminal = Terminal()
+    progress = Progress(stream=terminal)
+    progress.begin(len(batch), 0, batch)
+    progress.cell_started(batch[0])
+    turns = Turns.of(0.5, len(batch), 1.0, 4.0, seed=3)
+    live = progress.group_started(batch, turns)
+    for cell, t, sent in sorted(sending_in_turns(turns, {c: 1000.0 * (c + 1) for c in range(len(batch))}), key=lambda r: r[1]):
+        live(cell, t, sent)
+    lines = [ln for ln in terminal.getvalue().split("\r\033[K") if "turn " in ln]
+    assert len(lines) >= turns.warmup_s + turns.window_s - 2
+    assert len({ln.split(" of ")[0] for ln in lines}) == len(lines), "the turns done move on every line"
+    assert "now transactional-ts100," in terminal.getvalue() or "now transactional-ts100;" in terminal.getvalue()
+    assert re.search(r"last turns msg/s: .*at_least_once [\d,]+", lines[-1]), lines[-1]
+    assert "cells p1 r1 taking turns" in lines[-1] and lines[-1].count("-p1") == 0, "what all cells share is said once"
 
 
 @pytest.mark.broker

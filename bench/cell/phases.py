@@ -9,6 +9,7 @@ they report.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 import time
@@ -259,15 +260,18 @@ class Together:
                 role.kill()
 
 
-def run_group(cells: list[tuple[CellSpec, int]], target: Target, run_tag: str, turns: Turns, keep_topics: bool = False) -> list[CellOutcome]:
+def run_group(cells: list[tuple[CellSpec, int]], target: Target, run_tag: str, turns: Turns, keep_topics: bool = False,
+              on_progress: Callable[[int, float, int], None] | None = None) -> list[CellOutcome]:
     """Measure the cells (spec, ordinal) of one alternating group at once, taking turns; their
-    outcomes in the same order. Ctrl-C kills every role of the group before it goes on."""
+    outcomes in the same order. `on_progress(cell, elapsed_s, sent)` is called from each cell's
+    thread. Ctrl-C kills every role of the group before it goes on."""
     together = Together(turns, target.resources)
     outcomes: list[CellOutcome | BaseException | None] = [None] * len(cells)
 
     def one(i: int, spec: CellSpec, ordinal: int) -> None:
         try:
-            outcomes[i] = run_cell(spec, target, ordinal, run_tag, keep_topics, together=together, turn=i)
+            report = functools.partial(on_progress, i) if on_progress else None
+            outcomes[i] = run_cell(spec, target, ordinal, run_tag, keep_topics, report, together=together, turn=i)
         except BaseException as exc:  # raised again in the runner's thread
             together.abandon()
             outcomes[i] = exc

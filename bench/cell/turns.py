@@ -24,6 +24,7 @@ turn is to its baseline's, the more of a swing cancels from their ratio. Measure
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from dataclasses import dataclass
@@ -81,3 +82,50 @@ class Turns:
         """What metrics.json keeps of the turns, for one cell of them."""
         return {"slot_s": self.slot_s, "gap_s": GAP_S, "cells": self.cells, "warmup_rounds": self.warmup_rounds,
                 "rounds": self.rounds, "seed": self.seed, "position": [order.index(cell) for order in self.orders()[self.warmup_rounds:]]}
+
+
+class TurnRates:
+    """What each finished turn of a group sent per second, from the running count of records its
+    producers sent (as each cell's thread reports it, a few times a second): what the progress line
+    shows while a group takes turns. A cell sends only in its own slots, so its count is flat
+    outside them and the difference across a slot, read outside it, is that turn's."""
+
+    def __init__(self, turns: Turns):
+        self.turns = turns
+        self._slots = [turns.slots(cell) for cell in range(turns.cells)]
+        self._times: list[list[float]] = [[] for _ in range(turns.cells)]
+        self._sent: list[list[int]] = [[] for _ in range(turns.cells)]
+
+    def add(self, cell: int, elapsed_s: float, sent: int) -> None:
+        self._times[cell].append(elapsed_s)
+        self._sent[cell].append(sent)
+
+    @property
+    def total(self) -> int:
+        return self.turns.cells * (self.turns.warmup_rounds + self.turns.rounds)
+
+    def done(self, now_s: float) -> int:
+        """Turns whose slot has ended."""
+        return sum(end <= now_s for slots in self._slots for _, end in slots)
+
+    def now(self, now_s: float) -> int | None:
+        """The cell whose slot holds `now_s` (None between slots)."""
+        for cell, slots in enumerate(self._slots):
+            if any(start <= now_s < end for start, end in slots):
+                return cell
+        return None
+
+    def last(self, n: int) -> list[tuple[int, float]]:
+        """The last `n` turns read on both sides, oldest first: (cell, msg/s)."""
+        read: list[tuple[float, int, float]] = []
+        for cell, slots in enumerate(self._slots):
+            times, sent = self._times[cell], self._sent[cell]
+            for start, end in reversed(slots):
+                before, after = bisect.bisect_right(times, start) - 1, bisect.bisect_left(times, end + GAP_S)
+                if before < 0:
+                    break
+                if after < len(times):
+                    read.append((end, cell, (sent[after] - sent[before]) / self.turns.slot_s))
+                    if len([r for r in read if r[1] == cell]) >= n:
+                        break
+        return [(cell, rate) for _, cell, rate in sorted(read)[-n:]]
