@@ -420,9 +420,10 @@ class Progress:
 
     def _columns(self) -> int:
         try:
-            return os.get_terminal_size(self.stream.fileno()).columns
+            columns = os.get_terminal_size(self.stream.fileno()).columns
         except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-            return 1 << 16  # not a terminal of known width: nothing to wrap
+            columns = 0
+        return columns or 1 << 16  # 0: a terminal that does not say its width (a pty under `script`): nothing to cut
 
 
 def _labels(batch: list[PlannedCell]) -> list[str]:

@@ -12,7 +12,7 @@ from bench.analysis.overhead import overhead, precision_advice
 from bench.analysis.stats import one_sample
 from bench.cli.tables import print_run_table
 from bench.analysis.summary import broken_guarantees, cells
-from bench.report.page import answer
+from bench.analysis.headline import answer
 
 
 def rows(mode, cell_id, throughputs, **params):
@@ -129,6 +129,26 @@ def test_the_headline_counts_a_cell_above_10_percent_only_when_its_whole_interva
     text = answer(overhead(frame, "at_least_once"))
     assert "wholly above 10% in 1 of 2 cells (clear), above 30% in 1 (clear)" in text
     assert "1 cell(s) have an interval spanning 10% or 30% (wide)" in text
+
+
+def test_an_open_loop_headline_names_the_latency_and_broker_cpu_exactly_once_costs():
+    """At a fixed rate every mode sends what it is asked: 'no throughput lost' would be true and say
+    nothing. The headline gives each cell's read_committed p99 and broker CPU per record instead."""
+    fixed = dict(rate=20000)
+    frame = pd.DataFrame(rows("at_least_once", "alo", [20000] * 3, e2e_p99_ms=20.0, broker_cpu_us_per_record=10.0, **fixed)
+                         + rows("transactional", "txn", [20000] * 3, e2e_p99_ms=48.0, broker_cpu_us_per_record=20.0,
+                                transaction_size=100, **fixed))
+    text = answer(overhead(frame, "at_least_once"))
+    assert text.startswith("Open loop at 20,000 msg/s") and "wholly above" not in text
+    assert "txn end-to-end p99 (read_committed) +28.0 ms, broker CPU per record +100.0%" in text
+
+
+def test_a_closed_loop_headline_says_why_eos_can_have_the_lower_p99():
+    frame = pd.DataFrame(rows("at_least_once", "alo", [100, 101, 99], e2e_p99_ms=30.0)
+                         + rows("transactional", "txn", [60, 61, 59], e2e_p99_ms=12.0, transaction_size=100))
+    text = answer(overhead(frame, "at_least_once"))
+    assert "wholly above 10% in 1 of 1 cells (txn)" in text
+    assert "End-to-end p99 is lower than the baseline's in 1 cell(s) (txn): in a closed loop a slower producer" in text
 
 
 def test_duplicates_in_a_mode_that_promises_none_are_a_broken_guarantee():

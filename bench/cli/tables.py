@@ -9,6 +9,7 @@ import pandas as pd
 
 from bench.analysis import model
 from bench.analysis.columns import RUN_TABLE, view
+from bench.analysis.headline import answer
 from bench.analysis.overhead import precision_advice
 from bench.formatting import change_text, overhead_text
 
@@ -59,6 +60,7 @@ def print_run_table(cells: pd.DataFrame, overhead: pd.DataFrame, baseline: str |
                 click.echo(f"{cell_id}: {o.interval_note}")
         for line in precision_advice(overhead):
             click.echo(line)
+        click.echo(f"\n{answer(overhead)}")
 
 
 def print_schema_layer(runs: pd.DataFrame, contrasts: pd.DataFrame) -> None:

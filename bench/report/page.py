@@ -15,6 +15,7 @@ from bench.analysis.launchers import trogdor_against_local
 from bench.analysis.serialization import avro_against_bytes
 from bench.analysis.transaction_protocols import v2_against_v1
 from bench import modes
+from bench.analysis.headline import answer
 from bench.analysis.columns import BY_NAME, CAPACITY, COSTS, RESOURCES, view
 from bench.errors import BadInput
 from bench.parameters import DEFAULT_TRANSACTION_MS, TRANSACTION_VERSION, transactions_protocol
@@ -101,26 +102,6 @@ def headline_rows(data: RunData) -> list[list[str]]:
 
 def _note(row) -> str:
     return row.interval_note if isinstance(getattr(row, "interval_note", None), str) else ""
-
-
-def answer(overhead: pd.DataFrame) -> str:
-    """Where this run says EOS costs more than 10% and more than 30%: only where the whole interval
-    says so. The intervals are simultaneous over the run's cells, so every statement holds at once."""
-    low, high = overhead["ci_low_pct"], overhead["ci_high_pct"]
-    over10, over30, under10 = overhead[low > 10], overhead[low > 30], overhead[high < 10]
-    no_interval = overhead[low.isna()]
-    spanning = overhead[low.notna() & ~(low > 10) & ~(high < 10) | low.between(10, 30, inclusive="both") & (high >= 30)]
-
-    def cells(frame: pd.DataFrame) -> str:
-        return f" ({', '.join(frame['cell_id'])})" if len(frame) else ""
-
-    out = (f"The 95% interval lies wholly above 10% in {len(over10)} of {len(overhead)} cells{cells(over10)}, "
-           f"above 30% in {len(over30)}{cells(over30)}, and below 10% in {len(under10)}{cells(under10)}.")
-    if len(spanning):
-        out += f" {len(spanning)} cell(s) have an interval spanning 10% or 30%{cells(spanning)}: repeat more to decide them."
-    if len(no_interval):
-        out += f" {len(no_interval)} cell(s) have no interval{cells(no_interval)}: the table says why and how many repetitions would give one."
-    return out
 
 
 def _nan(v) -> bool:
