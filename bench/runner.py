@@ -97,7 +97,7 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     if request.trogdor and trogdor is None:
         progress.note("no cell has launcher trogdor: --trogdor is not used")
     store = _open_store(request, cells)
-    progress.note(f"run {store.directory.name}: results in {store.directory}")
+    progress.note(f"run {store.directory.name}: results in {store.directory.resolve()}")
     todo = [c for c in cells if not store.has_cell(c)]
     progress.begin(len(cells), len(cells) - len(todo), todo)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -138,12 +138,14 @@ def test_an_existing_run_directory_is_never_overwritten(tiny, tmp_path):
 
 @pytest.mark.broker
 def test_without_bootstrap_servers_a_run_starts_the_embedded_broker_records_it_and_stops_it(tiny, tmp_path):
-    """In memory storage: the brokers' logs on a tmpfs, recorded, and freed with the broker."""
+    """In memory storage: the brokers' logs on a tmpfs, recorded, and freed with the broker. The
+    first thing the run says is its id and where its results go."""
     state = tmp_path / "state"
-    out = eosbench("run", str(tiny), "--results-dir", str(tmp_path / "results"), "--run-id", "embedded", "--quiet",
+    out = eosbench("run", str(tiny), "--results-dir", str(tmp_path / "results"), "--run-id", "embedded",
                    "--set", "mode=at_least_once", "--repeat", "1", "--set", "kafka.storage=memory",
                    env={"EOSBENCH_STATE_DIR": str(state)})
     assert out.returncode == 0, out.stderr
+    assert out.stderr.splitlines()[0] == f"run embedded: results in {tmp_path / 'results' / 'embedded'}"
     broker = json.loads((tmp_path / "results" / "embedded" / "manifest.json").read_text())["broker"]
     assert broker["external"] is False and broker["version"] == "4.1.1" and broker["brokers"] == 1
     memory = Path("/dev/shm") / f"eosbench-{broker['cluster_id']}"
