@@ -38,7 +38,7 @@ from bench.broker.distribution import find_jdk
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
 from bench.roles.launcher import AgentLost
 from bench.trogdor import embedded as embedded_trogdor, site as trogdor_site
-from bench.sweep import PlannedCell, plan
+from bench.sweep import PlannedCell, batches, plan
 from bench import warmup
 
 CELL_OVERHEAD_S = 8.0  # topic setup, role start-up and drain, for the ETA
@@ -234,7 +234,7 @@ def _run_cells(store: RunStore, todo: list[PlannedCell], target: Target, keep_to
                rows: list[dict]) -> None:
     profile = store.manifest()["profile"]
     _warm_up(store, todo, target, progress, profile.get("warmup_max_s", warmup.MAX_S))
-    for batch in _groups(todo):
+    for batch in batches(todo):
         _stop_if_interrupted()
         planned = batch[0]
         progress.cell_started(planned)
@@ -262,17 +262,6 @@ def _tag(store: RunStore) -> str:
     the same transactional id again waited about 45 s here (CONCURRENT_TRANSACTIONS) for it to end."""
     resumes = store.manifest().get("resumes", 0)
     return f"{store.directory.name}.resume{resumes}" if resumes else store.directory.name
-
-
-def _groups(todo: list[PlannedCell]) -> list[list[PlannedCell]]:
-    """The cells to run at once: each alternating group together, any other cell alone."""
-    batches: list[list[PlannedCell]] = []
-    for planned in todo:
-        if planned.group is not None and batches and batches[-1][0].group == planned.group:
-            batches[-1].append(planned)
-        else:
-            batches.append([planned])
-    return batches
 
 
 def _run_one(store: RunStore, planned: PlannedCell, target: Target, keep_topics: bool, progress: "Progress", finished: int) -> CellOutcome:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 
 from bench import modes, parameters
 from bench.cell.spec import CellSpec
-from bench.cell.turns import GAP_S
 from bench.errors import BadInput
 from bench.profile import Profile
 
@@ -121,8 +120,12 @@ def _cell_id(mode: str, swept: dict) -> str:
     return "-".join([mode, *(parameters.BY_NAME[key].id_part(value) for key, value in swept.items())])
 
 
-def measurement_seconds(profile: Profile, cells: list[PlannedCell]) -> float:
-    """The time `cells` spend warming up and measuring: a floor for the run (topics, drains and
-    broker starts come on top). Under order alternating every turn is followed by a gap."""
-    seconds = sum(c.spec.warmup_s + c.spec.duration_s for c in cells)
-    return seconds * (1 + GAP_S / profile.slot_s) if profile.order == "alternating" else seconds
+def batches(cells: list[PlannedCell]) -> list[list[PlannedCell]]:
+    """The cells a run takes at once: each alternating group together, any other cell alone."""
+    together: list[list[PlannedCell]] = []
+    for planned in cells:
+        if planned.group is not None and together and together[-1][0].group == planned.group:
+            together[-1].append(planned)
+        else:
+            together.append([planned])
+    return together

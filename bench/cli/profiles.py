@@ -1,11 +1,12 @@
-"""`eosbench profiles`: the profiles that ship with eosbench, what each asks and how long it measures."""
+"""`eosbench profiles`: the profiles that ship with eosbench, what each asks and how long it runs."""
 
 from __future__ import annotations
 
 import click
 
 from bench.profile import SHIPPED, load, shipped
-from bench.sweep import measurement_seconds, plan
+from bench.estimate import estimate
+from bench.sweep import plan
 
 
 @click.command()
@@ -17,6 +18,7 @@ def profiles() -> None:
     for path in paths:
         profile = load(path)
         cells = plan(profile)
-        minutes = measurement_seconds(profile, cells) / 60
+        minutes = estimate(profile, cells).wall_s / 60
         click.echo(f"{path.stem:<{width}}  {len(cells):4d} cells  {minutes:5.1f} min  {profile.description}")
-    click.echo(f"(min: warm-up and measurement; topics, drains and the broker's start come on top. Files: {SHIPPED})")
+    click.echo(f"(min: the expected wall time on 2 cores with the embedded broker, as `eosbench validate NAME` "
+               f"details it. Files: {SHIPPED})")
