@@ -28,10 +28,10 @@ from bench import jvm, modes
 from bench.analysis.stats import Estimate, one_sample
 from bench.cell.derive import GENERATOR_CPU_LIMIT
 from bench.broker.distribution import Distribution, Java
-from bench.errors import BadInput, EnvironmentProblem
+from bench.errors import BadInput, CellFailed, EnvironmentProblem
 from bench.metrics import LatencySeries
 from bench.roles import quiet_logger
-from bench.roles.launcher import CellFailed, CommandLauncher, SpawnLauncher
+from bench.roles.launcher import CommandLauncher, SpawnLauncher
 from bench.roles.protocol import ROLES, Kind, ProducerSpec, Timeline
 
 PERF_CLASS = "org.apache.kafka.tools.ProducerPerformance"

@@ -16,8 +16,8 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
-from bench.broker.distribution import Distribution
 from bench.errors import BadInput, EnvironmentProblem
 from bench.paths import cache_dir
 
@@ -26,7 +26,15 @@ JAR = "eosbench-jvm.jar"
 LIB = "lib"
 
 
-def classpath(distribution: Distribution) -> str:
+class KafkaJars(Protocol):
+    """What the module runs against: a Kafka release's version and its jars (a resolved
+    bench.broker.distribution.Distribution is one; the module needs no more of it)."""
+
+    version: str
+    classpath: str
+
+
+def classpath(distribution: KafkaJars) -> str:
     """The module's jar, its own dependencies, then the distribution's jars: what `java -cp` needs."""
     built = jar(distribution.version)
     return f"{built}:{built.parent / LIB}/*:{distribution.classpath}"

@@ -23,12 +23,12 @@ import pandas as pd
 from bench import capacity, environment, jvm, modes
 from bench.broker import cluster as clusters, distribution
 from bench.analysis import model, overhead, summary
-from bench.broker.session import session
+from bench.session import session
 from bench.cell.phases import run_cell, run_group
 from bench.cell.turns import TurnRates, Turns
 from bench.cell.spec import CellOutcome, Target
 from bench.client_properties import for_client, redact, to_java
-from bench.errors import BadInput, EnvironmentProblem, Interrupted
+from bench.errors import AgentLost, BadInput, EnvironmentProblem, Interrupted
 from bench.paths import state_dir
 from bench.placement import Placement, pin_this_process
 from bench.profile import Profile, check_fits_embedded
@@ -36,7 +36,7 @@ from bench.registry import embedded as embedded_registry, target as registry_tar
 from bench.registry.target import RegistryTarget, split_properties
 from bench.broker.distribution import find_jdk
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
-from bench.roles.launcher import AgentLost
+
 from bench.trogdor import embedded as embedded_trogdor, site as trogdor_site
 from bench.sweep import PlannedCell, batches, plan
 from bench import warmup

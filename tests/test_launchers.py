@@ -11,7 +11,8 @@ import pytest
 
 from bench.cell.phases import run_cell
 from bench.cell.spec import CellSpec, Target
-from bench.roles.launcher import CellFailed, CommandLauncher, SpawnLauncher
+from bench.errors import CellFailed
+from bench.roles.launcher import CommandLauncher, SpawnLauncher
 from bench.roles.protocol import (ROLES, ClientLogResult, ConsumerResult, DrainOrder, Kind, LagSpec, LagTarget, ProducerResult,
                                   ProducerSpec, RoleError, Timeline, from_json_line, read_spec, spec_line, to_json_line)
 

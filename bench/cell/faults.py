@@ -13,8 +13,8 @@ from confluent_kafka.admin import AdminClient
 from bench.broker import faults
 from bench.registry import embedded
 from bench.cell.spec import CellSpec, Target
-from bench.roles.launcher import CellFailed, RoleProcess
-from bench.errors import EnvironmentProblem
+from bench.roles.launcher import RoleProcess
+from bench.errors import CellFailed, EnvironmentProblem
 from bench.roles.protocol import REPLACEMENT_STRIDE, Kind, Timeline
 
 READY_TIMEOUT_S = 90.0

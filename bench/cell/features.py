@@ -10,9 +10,8 @@ user pointed eosbench at is never changed: its levels are read and recorded in t
 from __future__ import annotations
 
 from bench.cell.spec import Target
-from bench.errors import EnvironmentProblem
+from bench.errors import CellFailed, EnvironmentProblem
 from bench.parameters import TRANSACTION_VERSION
-from bench.roles.launcher import CellFailed
 
 
 def set_transaction_version(target: Target, level: int) -> None:

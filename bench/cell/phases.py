@@ -25,11 +25,11 @@ from bench.cell.resources import ResourceProbe, Sample, Window
 from bench.cell.turn_costs import TurnCpu
 from bench.cell.turns import Turns
 from bench.cell.spec import CellOutcome, CellSpec, Target
-from bench.errors import EnvironmentProblem
+from bench.errors import AgentLost, CellFailed, EnvironmentProblem
 from bench.client_properties import redact
 from bench.metrics import ACKED, LAG_COLUMNS, LATENCY_KINDS, LatencySeries
 from bench.roles import ClientLog
-from bench.roles.launcher import AgentLost, CellFailed, CommandLauncher, Launcher, RoleProcess, SpawnLauncher
+from bench.roles.launcher import CommandLauncher, Launcher, RoleProcess, SpawnLauncher
 from bench.roles.protocol import ROLES, DrainOrder, Kind, ProducerResult, ProducerSpec, Role, Timeline
 
 DRAIN_QUIET_S = 5.0

@@ -8,7 +8,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.cell.spec import CellSpec, Target
-from bench.roles.launcher import CellFailed
+from bench.errors import CellFailed
 
 
 # A cluster whose broker was just restarted can take a while to answer for its controller: seen

@@ -14,10 +14,10 @@ from pathlib import Path
 from bench import modes, parameters
 from bench.cell.spec import CellSpec, Target
 from bench.client_properties import for_client, java_connection_properties, to_java
+from bench.errors import CellFailed
 from bench.metrics import STATEFUL_KEYS
 from bench.paths import state_dir
 from bench.registry.target import COMPATIBILITY
-from bench.roles.launcher import CellFailed
 from bench.schemas import COMPATIBLE, INCOMPATIBLE
 from bench.roles.protocol import ROLES, ConsumerSpec, LagSpec, LagTarget, ProcessorSpec, ProducerSpec, Role, StreamsSpec
 

@@ -23,19 +23,11 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.errors import AgentLost, CellFailed
 from bench.roles import entry
 from bench.roles.protocol import Kind, Role, from_json_line, spec_line, to_json_line
 
 _SPAWN = multiprocessing.get_context("spawn")
-
-
-class CellFailed(Exception):
-    """A role failed or hung; the message becomes the cell's status, the role's traceback (when it
-    sent one) goes to the cell's directory as `<role>.traceback`."""
-
-    def __init__(self, message: str, role: str | None = None, traceback: str | None = None):
-        super().__init__(message)
-        self.role, self.traceback = role, traceback
 
 
 class RoleProcess(ABC):
@@ -144,12 +136,6 @@ class RoleProcess(ABC):
 
     @abstractmethod
     def _reap(self, timeout_s: float) -> None: ...
-
-
-class AgentLost(CellFailed):
-    """The machine a role ran on went away during a cell (a Trogdor agent, bench.trogdor): no
-    figure of the cell's, and no fault of Kafka's. The run stops there and keeps the cells it
-    finished; `--resume` measures this one again once the agent is back."""
 
 
 class Launcher(ABC):

@@ -22,7 +22,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
-from bench.roles.launcher import AgentLost, CellFailed, Launcher, LineChannel, RoleProcess
+from bench.errors import AgentLost, CellFailed
+from bench.roles.launcher import Launcher, LineChannel, RoleProcess
 from bench.roles.protocol import Kind, Role, spec_line
 from bench.roles.remote import boot_id
 from bench.trogdor.coordinator import Coordinator, Unreachable, external_command
