@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bench import client_properties, modes, parameters, warmup
+from bench import client_properties, fault_kinds, modes, parameters, warmup
 from bench.broker.cluster import STORAGES
 from bench.broker.distribution import DEFAULT_KAFKA_VERSION
 from bench.errors import BadInput
@@ -26,8 +26,6 @@ from bench.registry.target import check_properties as check_registry_properties,
 
 ORDERS = ("interleaved", "sequential", "alternating")
 SLOT_S = 0.5  # order alternating: one turn of a mode (bench.cell.turns: why half a second)
-FAULT_KINDS = ("processor_kill", "consumer_pause", "producer_kill", "zombie", "pause", "kill", "command", "schema_change",
-               "registry_pause", "trogdor_process_stop")
 
 # Limits: a value past one is legal YAML but not a benchmark anyone means to run (or a typo of
 # one); refusing it up front is cheaper than finding out hours into a run. Documented in docs/profiles.md.
@@ -323,12 +321,11 @@ def _validate(raw: dict, source: str) -> Profile:
         target = fault.get("target")
         if isinstance(target, int) and target > brokers:
             raise fail(f"faults[{i}].target: broker {target} does not exist in a {brokers}-broker cluster")
-        if fault["kind"] == "processor_kill" and "process" not in topologies:
-            raise fail(f"faults[{i}]: processor_kill needs topology process")
-        if fault["kind"] in ("producer_kill", "zombie", "schema_change") and "produce" not in topologies:
-            raise fail(f"faults[{i}]: {fault['kind']} needs topology produce")
-        if fault["kind"] in ("schema_change", "registry_pause") and "avro" not in sweep.get("serialization", [workload["serialization"]]):
-            raise fail(f"faults[{i}]: {fault['kind']} needs serialization avro (a schema registry in the cell)")
+        kind = fault_kinds.of(fault)
+        if kind.topology and kind.topology not in topologies:
+            raise fail(f"faults[{i}]: {kind.name} needs topology {kind.topology}")
+        if kind.avro and "avro" not in sweep.get("serialization", [workload["serialization"]]):
+            raise fail(f"faults[{i}]: {kind.name} needs serialization avro (a schema registry in the cell)")
         if fault["at_s"] >= shortest:
             raise fail(f"faults[{i}].at_s {fault['at_s']:g} lies after the measured window ({shortest:g} s): the fault would never happen")
         if fault["at_s"] + fault.get("duration_s", 0) > shortest:
@@ -340,8 +337,9 @@ def _validate(raw: dict, source: str) -> Profile:
     if "trogdor" not in sweep.get("launcher", [workload["launcher"]]):
         if trogdor:
             raise fail("'trogdor' places the roles of cells with launcher trogdor, and no cell has it: set workload.launcher: trogdor")
-        if any(f["kind"] == "trogdor_process_stop" for f in faults):
-            raise fail("a trogdor_process_stop fault runs through Trogdor: it needs cells with launcher trogdor")
+        for fault in faults:
+            if fault_kinds.of(fault).trogdor:
+                raise fail(f"a {fault['kind']} fault runs through Trogdor: it needs cells with launcher trogdor")
 
     if faults and "find" in sweep.get("rate", [workload["rate"]]):
         raise fail("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults (give the faults a fixed rate)")
@@ -495,22 +493,10 @@ def _check_value(label: str, key: str, value: Any, fail) -> None:
         raise fail(f"'{label}' must be {parameter.check[1]}, not {value!r}")
 
 
-def _fault_subject(fault: dict, brokers: int) -> tuple | None:
-    """What a fault acts on; two faults on one subject at once would measure neither (a command: the user's own)."""
-    kind = fault["kind"]
-    if kind in ("pause", "kill"):
-        target = fault.get("target", "leader")
-        return ("broker", 1 if brokers == 1 else target)
-    if kind == "trogdor_process_stop":
-        return ("agents", fault.get("process", "kafka.Kafka"), *sorted(fault["agents"]))
-    return {"consumer_pause": ("consumer",), "processor_kill": ("processor",), "producer_kill": ("producer",),
-            "zombie": ("producer",), "registry_pause": ("registry",)}.get(kind)
-
-
 def _check_fault_overlaps(faults: list[dict], brokers: int, fail) -> None:
     """Two faults overlap when each starts before the other ends; an instant fault (no duration)
     lasts a nanosecond, so it overlaps what it lands inside, and two back to back do not."""
-    spans = [(_fault_subject(f, brokers), f["at_s"], f["at_s"] + f.get("duration_s", 0)) for f in faults]
+    spans = [(fault_kinds.of(f).subject(f, brokers), f["at_s"], f["at_s"] + f.get("duration_s", 0)) for f in faults]
     for i, (subject, start, end) in enumerate(spans):
         for j, (other, other_start, other_end) in enumerate(spans[i + 1:], i + 1):
             if subject is not None and subject == other and start < max(other_end, other_start + 1e-9) and other_start < max(end, start + 1e-9):
@@ -522,31 +508,12 @@ def _check_fault_overlaps(faults: list[dict], brokers: int, fail) -> None:
 def _check_fault(fault: Any, label: str, fail) -> None:
     if not isinstance(fault, dict) or "kind" not in fault:
         raise fail(f"'{label}' must be a mapping with a 'kind'")
-    kind = fault["kind"]
-    if kind not in FAULT_KINDS:
-        raise fail(f"'{label}.kind' must be one of {', '.join(FAULT_KINDS)}, not {kind!r}")
-    allowed = {"processor_kill": ("at_s", "duration_s"), "consumer_pause": ("at_s", "duration_s"),
-               "producer_kill": ("at_s", "duration_s"), "zombie": ("at_s", "duration_s"),
-               "pause": ("at_s", "duration_s", "target"), "kill": ("at_s", "duration_s", "target"),
-               "command": ("at_s", "duration_s", "command", "end_command"), "schema_change": ("at_s", "compatible"),
-               "registry_pause": ("at_s", "duration_s"), "trogdor_process_stop": ("at_s", "duration_s", "agents", "process")}[kind]
-    _known(fault, ("kind", *allowed), f"{label}.", fail)
+    kind = fault_kinds.KINDS.get(fault["kind"]) if isinstance(fault["kind"], str) else None
+    if kind is None:
+        raise fail(f"'{label}.kind' must be one of {', '.join(fault_kinds.KINDS)}, not {fault['kind']!r}")
+    _known(fault, ("kind", *kind.allowed), f"{label}.", fail)
     if not _SECONDS_INTO_WINDOW[0](fault.get("at_s")):
         raise fail(f"'{label}.at_s' must be a number of seconds into the measured window ({_SECONDS_INTO_WINDOW[1]})")
     if not between(0, 3_600)[0](fault.get("duration_s", 0)):
         raise fail(f"'{label}.duration_s' must be {between(0, 3_600)[1]} seconds")
-    if kind == "schema_change" and not isinstance(fault.get("compatible", True), bool):
-        raise fail(f"'{label}.compatible' must be true (a FULL-compatible change) or false (an incompatible one)")
-    if kind in ("consumer_pause", "pause", "zombie", "registry_pause", "trogdor_process_stop") and not fault.get("duration_s"):
-        raise fail(f"'{label}.duration_s' must say how long the {kind} lasts (seconds > 0)")
-    target = fault.get("target", "leader")
-    if kind in ("pause", "kill") and target != "leader" and not whole(1, 3)[0](target):
-        raise fail(f"'{label}.target' must be 'leader' or a broker id, not {target!r}")
-    if kind == "trogdor_process_stop":
-        agents = fault.get("agents")
-        if not (isinstance(agents, list) and agents and all(isinstance(a, str) and a for a in agents)):
-            raise fail(f"'{label}.agents' must list the Trogdor agents on the hosts of the processes to stop")
-        if not (isinstance(fault.get("process", "kafka.Kafka"), str) and fault.get("process", "kafka.Kafka")):
-            raise fail(f"'{label}.process' must be a part of the Java processes' jcmd line (default kafka.Kafka: the brokers)")
-    if kind == "command" and not isinstance(fault.get("command"), str):
-        raise fail(f"'{label}.command' must be the shell command to run")
+    kind.check(fault, label, fail)

@@ -20,7 +20,7 @@ from typing import Callable
 
 import pandas as pd
 
-from bench import capacity, environment, jvm, modes
+from bench import capacity, environment, fault_kinds, jvm, modes
 from bench.broker import cluster as clusters, distribution
 from bench.analysis import model, overhead, summary
 from bench.session import session
@@ -72,8 +72,9 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     cells = plan(profile)
     if request.bootstrap_servers and len(profile.kafka_versions) > 1:
         raise BadInput("several kafka versions need the embedded broker: drop --bootstrap-servers or give one version")
-    if request.bootstrap_servers and any(f["kind"] in ("pause", "kill") for f in profile.faults):
-        raise BadInput("pause and kill faults need the embedded broker; against your own cluster use kind 'command'")
+    if request.bootstrap_servers and fault_kinds.any_with(profile.faults, "embedded_cluster"):
+        named = " and ".join(k.name for k in fault_kinds.KINDS.values() if k.embedded_cluster)
+        raise BadInput(f"{named} faults need the embedded broker; against your own cluster use kind 'command'")
     if request.bootstrap_servers and any(c.spec.transaction_version is not None for c in cells):
         raise BadInput("transaction_version is set on the embedded broker only: against your own cluster drop it "
                        "(its transaction.version is read and recorded in the manifest)")
@@ -164,8 +165,9 @@ def _registry(request: RunRequest, cells: list[PlannedCell], progress: "Progress
             progress.note("no cell serializes with avro: --schema-registry is not used")
         return None
     if request.schema_registry:
-        if any(f["kind"] == "registry_pause" for f in request.profile.faults):
-            raise BadInput("registry_pause freezes the embedded schema registry; against your own registry use kind 'command'")
+        if fault_kinds.any_with(request.profile.faults, "embedded_registry"):
+            named = " and ".join(k.name for k in fault_kinds.KINDS.values() if k.embedded_registry)
+            raise BadInput(f"{named} freezes the embedded schema registry; against your own registry use kind 'command'")
         return registry_target.connect(request.schema_registry, properties)
     find_jdk(embedded_registry.JAVA_MINIMUM, f"the embedded schema registry (Apicurio Registry {embedded_registry.VERSION})")
     return RegistryTarget({**properties, "url": ""})

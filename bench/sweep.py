@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 
-from bench import modes, parameters
+from bench import fault_kinds, modes, parameters
 from bench.cell.spec import CellSpec
 from bench.errors import BadInput
 from bench.profile import Profile
@@ -112,7 +112,8 @@ def plan(profile: Profile) -> list[PlannedCell]:
 
 def _spec(params: dict, profile: Profile) -> CellSpec:
     fields = {k: parameters.BY_NAME[k].to_cell(v) for k, v in params.items()}
-    faults = tuple(f for f in profile.faults if f["kind"] != "processor_kill" or params["topology"] == "process")
+    faults = tuple(f for f in profile.faults
+                   if not fault_kinds.of(f).only_that_topology or params["topology"] == fault_kinds.of(f).topology)
     return CellSpec(**fields, faults=faults)
 
 

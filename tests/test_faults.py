@@ -1,6 +1,7 @@
 """Guarantees under real broker faults on a three-broker cluster: a paused leader makes
 at_least_once write duplicates (reported) while the idempotent, transactional and exactly-once
-modes write none and lose nothing; a killed leader costs no acks=all mode an acknowledged record;
+modes write none and lose nothing; a killed leader costs no acks=all mode an acknowledged record,
+nor does a leader restarted with a controlled shutdown;
 the harness survives every fault and says so when a broker does not come back."""
 
 import pytest
@@ -17,6 +18,7 @@ CLIENT = {"request.timeout.ms": "2000", "socket.timeout.ms": "2000", "message.ti
 BASE = dict(partitions=3, rate=2000, message_size=256, warmup_s=1, duration_s=12, transaction_ms=100)
 PAUSE = {"kind": "pause", "target": "leader", "at_s": 2, "duration_s": 6}
 KILL = {"kind": "kill", "target": "leader", "at_s": 2, "duration_s": 3}
+RESTART = {"kind": "restart", "target": "leader", "at_s": 2, "duration_s": 3}
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +29,10 @@ def three_brokers(tmp_path_factory):
 
 
 def cell(cluster, name, fault, **params):
+    return run(cluster, name, fault, **params).metrics
+
+
+def run(cluster, name, fault, **params):
     java = (cluster.java, "-Xmx512m", "-cp", jvm.classpath(distribution.resolve(cluster.version))) if params.get("driver") == "java" else ()
     client = {k: v for k, v in CLIENT.items() if not java or k != "socket.timeout.ms"}  # librdkafka's alone
     target = Target(cluster.bootstrap_servers, client, 3, 2, cluster=cluster, java=java)
@@ -34,7 +40,7 @@ def cell(cluster, name, fault, **params):
     assert outcome.status == "ok", outcome.status
     assert [f["kind"] for f in outcome.faults] == [fault["kind"]]
     assert len(cluster.running_nodes()) == 3, "a broker was left down"
-    return outcome.metrics
+    return outcome
 
 
 @pytest.mark.parametrize("mode, topology, driver", [
@@ -62,6 +68,17 @@ def test_a_killed_leader_loses_no_acknowledged_record_with_acks_all(three_broker
     assert m["lost"] == 0 and m["acked"] > 0
     # librdkafka's complaints about the dead broker went to the roles' logs (so not to the terminal)
     assert any(kind.startswith("ERROR/") for counts in m["client_log_counts"].values() for kind in counts), m["client_log_counts"]
+
+
+@pytest.mark.parametrize("mode", ["idempotent", "transactional"])
+def test_a_leader_restarted_with_a_controlled_shutdown_costs_no_record_and_no_duplicate(three_brokers, mode):
+    """SIGTERM hands the leader's partitions and the transaction coordinators it hosts to the other
+    brokers before it exits: the step of a rolling restart, which exactly-once must ride through."""
+    outcome = run(three_brokers, f"restart-{mode}", RESTART, mode=mode)
+    m, [record] = outcome.metrics, outcome.faults
+    print(f"{mode} across a leader restart: {m['acked']} acked, {m['duplicates']} duplicates, {m['lost']} lost; {record}")
+    assert (m["duplicates"], m["lost"], m["unexpected"]) == (0, 0, 0) and m["acked"] > 0
+    assert record["clean_shutdown"] is True and record["rejoin_s"] > 0
 
 
 def test_a_cells_topics_take_the_clusters_min_insync_replicas(three_brokers):

@@ -76,6 +76,7 @@ LAYERS = [
     ["bench.profile", "bench.cell"],                                    # a validated profile; one cell, measured
     ["bench.registry", "bench.trogdor", "bench.environment", "bench.warmup", "bench.placement"],  # what a cell uses
     ["bench.broker", "bench.jvm", "bench.roles"],                       # Kafka itself, the Java module, the client roles
+    ["bench.fault_kinds"],                                              # each kind of fault, declared once
     ["bench.parameters"],                                               # each workload parameter, declared once
     ["bench.modes", "bench.schemas"],                                   # the delivery modes; the Avro schemas
     ["bench.metrics", "bench.client_properties", "bench.formatting"],   # record layout and histograms; client settings

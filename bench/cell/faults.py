@@ -51,24 +51,10 @@ class FaultSchedule:
         try:
             while self.pending and self.now_s() >= self.pending[0]["at_s"]:
                 fault = self.pending.pop(0)
-                if fault["kind"] == "processor_kill":
-                    self.done.append(self._kill_processor(fault))
-                elif fault["kind"] == "consumer_pause":
-                    self.done.append(self._pause_consumer(fault))
-                elif fault["kind"] == "producer_kill":
-                    self.done.append(self._kill_producer(fault))
-                elif fault["kind"] == "zombie":
-                    self._freeze_producer(fault)
-                elif fault["kind"] == "schema_change":  # the producers change schema themselves (ProducerSpec.schema_changes)
-                    if self.avro:
-                        self.done.append({"kind": "schema_change", "compatible": fault.get("compatible", True),
-                                          "start_s": round(self.now_s(), 3), "end_s": round(self.now_s(), 3)})
-                elif fault["kind"] == "registry_pause":
-                    self._pause_registry(fault)
-                elif fault["kind"] == "trogdor_process_stop":
-                    self._stop_processes(fault)
-                else:
+                if fault["kind"] in faults.BROKER_FAULTS:
                     self.active.append(faults.start(fault, self.now_s(), self.target.cluster, self.admin, self.topic))
+                else:
+                    INJECTIONS[fault["kind"]](self, fault)
             for active in [a for a in self.active if self.now_s() >= a.end_at_s]:
                 self._end(active)
             for zombie in [z for z in self.zombies if self.now_s() >= z[0]]:
@@ -99,11 +85,17 @@ class FaultSchedule:
         faults.end(active, self.now_s(), self.target.cluster)
         self.done.append(active.record())
 
-    def _pause_consumer(self, fault: dict) -> dict:
+    def _change_schema(self, fault: dict) -> None:
+        """The producers change schema themselves (ProducerSpec.schema_changes); the record says when."""
+        if self.avro:
+            self.done.append({"kind": "schema_change", "compatible": fault.get("compatible", True),
+                              "start_s": round(self.now_s(), 3), "end_s": round(self.now_s(), 3)})
+
+    def _pause_consumer(self, fault: dict) -> None:
         """Stop the verifying consumer reading and committing for `duration_s` (it stays in its group)."""
         started = self.now_s()
         next(r for r in self.roles if r.name == "consumer").send(Kind.PAUSE, fault["duration_s"])
-        return {"kind": "consumer_pause", "start_s": round(started, 3), "end_s": round(started + fault["duration_s"], 3)}
+        self.done.append({"kind": "consumer_pause", "start_s": round(started, 3), "end_s": round(started + fault["duration_s"], 3)})
 
     def _pause_registry(self, fault: dict) -> None:
         """Freeze the embedded schema registry for `duration_s`: producers and readers keep only
@@ -169,7 +161,7 @@ class FaultSchedule:
             producer.pump()
         return sum(p.progress for p in self.producers)
 
-    def _kill_producer(self, fault: dict) -> dict:
+    def _kill_producer(self, fault: dict) -> None:
         """SIGKILL the first producer mid-flight (mid-transaction, for a transactional one) and, after
         `duration_s`, start a new instance with the same transactional.id: its init_transactions
         aborts what the dead one left open, which must never become visible."""
@@ -181,8 +173,8 @@ class FaultSchedule:
         self.killed.append(victim)
         time.sleep(fault.get("duration_s", 0))
         replacement = self._replace(victim)
-        return {"kind": "producer_kill", "producer": victim.name, "replacement": replacement.name,
-                "start_s": round(started, 3), "end_s": round(self.now_s(), 3)}
+        self.done.append({"kind": "producer_kill", "producer": victim.name, "replacement": replacement.name,
+                          "start_s": round(started, 3), "end_s": round(self.now_s(), 3)})
 
     def _freeze_producer(self, fault: dict) -> None:
         """SIGSTOP the first producer mid-transaction, start a new instance with its transactional.id
@@ -213,7 +205,7 @@ class FaultSchedule:
         self.roles.append(replacement)
         return replacement
 
-    def _kill_processor(self, fault: dict) -> dict:
+    def _kill_processor(self, fault: dict) -> None:
         """SIGKILL the processor mid-flight and start a new one with the same identity."""
         index = next(i for i, r in enumerate(self.roles) if r.name == "processor")
         started = self.now_s()
@@ -224,4 +216,16 @@ class FaultSchedule:
         replacement.expect(Kind.READY, READY_TIMEOUT_S)
         replacement.send(Kind.GO, self.timeline)
         self.roles[index] = replacement
-        return {"kind": "processor_kill", "start_s": round(started, 3), "end_s": round(self.now_s(), 3)}
+        self.done.append({"kind": "processor_kill", "start_s": round(started, 3), "end_s": round(self.now_s(), 3)})
+
+
+# How each kind of bench.fault_kinds is injected, besides the brokers' own (bench.broker.faults).
+INJECTIONS: dict[str, Callable[[FaultSchedule, dict], None]] = {
+    "processor_kill": FaultSchedule._kill_processor,
+    "consumer_pause": FaultSchedule._pause_consumer,
+    "producer_kill": FaultSchedule._kill_producer,
+    "zombie": FaultSchedule._freeze_producer,
+    "schema_change": FaultSchedule._change_schema,
+    "registry_pause": FaultSchedule._pause_registry,
+    "trogdor_process_stop": FaultSchedule._stop_processes,
+}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, make_dataclass
 from typing import Any
 
-from bench import modes, parameters, schemas
+from bench import fault_kinds, modes, parameters, schemas
 from bench.client_properties import for_client, recorded_fault
 from bench.errors import BadInput
 from bench.metrics import LatencySeries
@@ -41,8 +41,9 @@ class _CellSpecRules:
             if mode.streams_guarantee or self.driver != "librdkafka":
                 raise BadInput(f"launcher trogdor runs eosbench's Python roles, not "
                                f"{'Kafka Streams' if mode.streams_guarantee else 'driver ' + self.driver}: use launcher local there")
-            if any(f["kind"] == "zombie" for f in self.faults):
-                raise BadInput("a zombie fault freezes a producer process of this run: use launcher local for it")
+            for fault in self.faults:
+                if fault_kinds.of(fault).local_only:
+                    raise BadInput(f"a {fault['kind']} fault freezes a producer process of this run: use launcher local for it")
         if self.max_in_flight > 5 and mode.producer.get("enable.idempotence") == "true":
             raise BadInput(f"max_in_flight must be 1..5 with idempotence (mode {self.mode}), not {self.max_in_flight}")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import modes, parameters
+from bench import fault_kinds, modes, parameters
 from bench.cell.spec import CellSpec, Target
 from bench.client_properties import for_client, java_connection_properties, to_java
 from bench.errors import CellFailed
@@ -27,7 +27,6 @@ from bench.roles.protocol import ROLES, ConsumerSpec, LagSpec, LagTarget, Proces
 # is 120 s), so the two drivers keep retrying a record for as long as each other under a fault.
 JAVA_PRODUCER = {"linger.ms": "5", "batch.size": "16384", "compression.type": "none", "delivery.timeout.ms": "300000"}
 JAVA_CONSUMER = {"max.poll.records": "500", "fetch.min.bytes": "1", "fetch.max.wait.ms": "500"}
-PRODUCER_FAULTS = ("producer_kill", "zombie")  # faults on a producer: it says each transaction's range before committing it
 STREAMS_STORE = "counts"  # the stateful topology's store (jvm/ StreamsProcessor.STORE); its changelog is a topic of the cell
 
 
@@ -177,7 +176,7 @@ def roles(spec: CellSpec, mode: modes.Mode, target: Target, names: Names, config
             names.topics[0], i, ordinal, spec.message_size, spec.rate / spec.producers if spec.rate else None,
             size if mode.transactional_producer else None, ms if mode.transactional_producer else None, spec.abort_ratio,
             keys=STATEFUL_KEYS if keyed else 0, fan_out_topics=tuple(names.written(spec.topology)[1:]),
-            announce_transactions=any(f["kind"] in PRODUCER_FAULTS for f in spec.faults), registry=registry,
+            announce_transactions=fault_kinds.any_with(spec.faults, "announces_transactions"), registry=registry,
             schema_changes=tuple((f["at_s"], COMPATIBLE if f.get("compatible", True) else INCOMPATIBLE)
                                  for f in spec.faults if f["kind"] == "schema_change"),
         )
