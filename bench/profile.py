@@ -226,6 +226,7 @@ def _apply_override(raw: dict, item: str, path: Path) -> None:
 
 
 def _validate(raw: dict, source: str) -> Profile:
+    """The profile's sections checked in the order a reader meets them; the first error ends it."""
     def fail(message: str) -> BadInput:
         return BadInput(f"{source}: {message}")
 
@@ -233,8 +234,29 @@ def _validate(raw: dict, source: str) -> Profile:
     description = raw.get("description", "")
     if not isinstance(description, str) or not description.isprintable():
         raise fail("'description' must be one line of text (no newline or control character)")
+    versions, brokers, storage = _kafka(_section(raw, "kafka", fail), fail)
+    client = _client(_section(raw, "client", fail), fail)
+    workload, sweep = _workload_and_sweep(raw, fail)
+    warmup_max_s, repeat, order, slot_s = _run_shape(raw, sweep, versions, fail)
+    baseline = _modes(raw, workload, sweep, client, fail)
+    faults = _faults(raw, workload, sweep, brokers, fail)
+    trogdor = _trogdor(_section(raw, "trogdor", fail), fail)
+    if "trogdor" not in sweep.get("launcher", [workload["launcher"]]):
+        if trogdor:
+            raise fail("'trogdor' places the roles of cells with launcher trogdor, and no cell has it: set workload.launcher: trogdor")
+        for fault in faults:
+            if fault_kinds.of(fault).trogdor:
+                raise fail(f"a {fault['kind']} fault runs through Trogdor: it needs cells with launcher trogdor")
+    if faults and "find" in sweep.get("rate", [workload["rate"]]):
+        raise fail("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults (give the faults a fixed rate)")
+    if order == "alternating":
+        _check_alternating(workload, sweep, faults, slot_s, fail)
+    return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults,
+                   warmup_max_s, storage, trogdor, slot_s)
 
-    kafka = _section(raw, "kafka", fail)
+
+def _kafka(kafka: dict, fail) -> tuple[tuple[str, ...], int, str]:
+    """`kafka`: the versions to run (one broker start each), the brokers, their storage."""
     _known(kafka, KAFKA_KEYS, "kafka.", fail)
     version = kafka.get("version", DEFAULT_KAFKA_VERSION)
     versions = tuple(version) if isinstance(version, list) else (version,)
@@ -246,9 +268,11 @@ def _validate(raw: dict, source: str) -> Profile:
     storage = kafka.get("storage", "disk")
     if storage not in STORAGES:
         raise fail(f"'kafka.storage' must be {' or '.join(STORAGES)}, not {storage!r}")
+    return versions, brokers, storage
 
-    client = _client(_section(raw, "client", fail), fail)
 
+def _workload_and_sweep(raw: dict, fail) -> tuple[dict, dict]:
+    """`workload` (every parameter, its default where not given) and `sweep` (lists of values)."""
     workload = _section(raw, "workload", fail)
     _known(workload, parameters.BY_NAME, "workload.", fail)
     for key, value in workload.items():
@@ -267,15 +291,17 @@ def _validate(raw: dict, source: str) -> Profile:
             _check_value(f"sweep.{key}", key, value, fail)
         if len(set(map(repr, values))) != len(values):
             raise fail(f"'sweep.{key}' lists a value twice")
-
     both = next((key for key in sweep if key in given_workload), None)
     if both:
         raise fail(f"'{both}' is both in workload and swept: a swept value replaces the workload's; give it in one place")
+    return workload, sweep
 
+
+def _run_shape(raw: dict, sweep: dict, versions: tuple, fail) -> tuple[float, int, str, float]:
+    """The run's own keys: warmup_max_s, repeat, order, slot_s; and the cells they make, capped."""
     warmup_max_s = raw.get("warmup_max_s", warmup.MAX_S)
     if isinstance(warmup_max_s, bool) or not isinstance(warmup_max_s, (int, float)) or not 0 <= warmup_max_s <= 3600:
         raise fail(f"'warmup_max_s' must be a number of seconds from 0 to 3600, not {warmup_max_s!r}")
-
     repeat = raw.get("repeat", 1)
     if not whole(1, MAX_REPEAT)[0](repeat):
         raise fail(f"'repeat' must be {whole(1, MAX_REPEAT)[1]}, not {repeat!r}")
@@ -290,7 +316,11 @@ def _validate(raw: dict, source: str) -> Profile:
     cells = math.prod(len(v) for v in sweep.values()) * repeat * len(versions)
     if cells > MAX_CELLS:
         raise fail(f"the sweep makes up to {cells:,} cell repetitions (at most {MAX_CELLS:,}): sweep fewer values or repeat less")
+    return float(warmup_max_s), repeat, order, float(slot_s)
 
+
+def _modes(raw: dict, workload: dict, sweep: dict, client: dict, fail) -> str | None:
+    """The modes against their topologies, the client and the baseline; returns the baseline."""
     run_modes = sweep.get("mode", [workload["mode"]])
     baseline = raw.get("baseline")
     if baseline is not None and baseline not in run_modes:
@@ -310,11 +340,16 @@ def _validate(raw: dict, source: str) -> Profile:
         if given and not any(parameters.shapes(name, modes.MODES[m], t) for m in run_modes for t in topologies if t in modes.MODES[m].topologies):
             raise fail(f"{name} {given[0]!r} shapes none of this profile's cells: {parameters.BY_NAME[name].doc.split(':')[0]}; "
                        f"modes {', '.join(run_modes)} in topology {'/'.join(topologies)}")
+    return baseline
 
+
+def _faults(raw: dict, workload: dict, sweep: dict, brokers: int, fail) -> list[dict]:
+    """`faults`: each checked against its declaration (bench.fault_kinds), the cells and the window."""
     faults = raw.get("faults")
     faults = [] if faults is None else faults
     if not isinstance(faults, list):
         raise fail("'faults' must be a list")
+    topologies = sweep.get("topology", [workload["topology"]])
     shortest = min(sweep.get("duration_s", [workload["duration_s"]]))
     for i, fault in enumerate(faults):
         _check_fault(fault, f"faults[{i}]", fail)
@@ -332,21 +367,7 @@ def _validate(raw: dict, source: str) -> Profile:
             raise fail(f"faults[{i}] lasts until {fault['at_s'] + fault.get('duration_s', 0):g} s, after the measured window "
                        f"({shortest:g} s): its end, and the recovery, would go unmeasured; shorten it or lengthen duration_s")
     _check_fault_overlaps(faults, brokers, fail)
-
-    trogdor = _trogdor(_section(raw, "trogdor", fail), fail)
-    if "trogdor" not in sweep.get("launcher", [workload["launcher"]]):
-        if trogdor:
-            raise fail("'trogdor' places the roles of cells with launcher trogdor, and no cell has it: set workload.launcher: trogdor")
-        for fault in faults:
-            if fault_kinds.of(fault).trogdor:
-                raise fail(f"a {fault['kind']} fault runs through Trogdor: it needs cells with launcher trogdor")
-
-    if faults and "find" in sweep.get("rate", [workload["rate"]]):
-        raise fail("rate 'find' searches the rate a mode sustains in steady state: it cannot run with faults (give the faults a fixed rate)")
-    if order == "alternating":
-        _check_alternating(workload, sweep, faults, float(slot_s), fail)
-    return Profile(source, description, versions, brokers, client, workload, sweep, repeat, order, baseline, faults,
-                   float(warmup_max_s), storage, trogdor, float(slot_s))
+    return faults
 
 
 def check_fits_embedded(profile: Profile) -> None:
