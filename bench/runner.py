@@ -7,6 +7,7 @@ summaries that are rewritten after every cell so an interrupted run keeps everyt
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -68,8 +69,63 @@ class RunEnd:
 
 
 def execute(request: RunRequest, progress: "Progress") -> RunEnd:
+    """The run: every check that can fail before anything is written, then the run directory, the
+    services the cells use (each stopped, whatever happens, by the ExitStack that started it), and
+    the cells by Kafka version, each block on a broker session of its own."""
     profile = request.profile
     cells = plan(profile)
+    java_roles = _check(request, cells, progress)
+    registry = _registry(request, cells, progress)  # a registry that does not answer, or no Java for one: before anything is written
+    trogdor = trogdor_site.connect(request.trogdor, profile.trogdor, [c.spec.launcher for c in cells])  # likewise
+    if request.trogdor and trogdor is None:
+        progress.note("no cell has launcher trogdor: --trogdor is not used")
+    store = _open_store(request, cells)
+    progress.note(f"run {store.directory.name}: results in {store.directory.resolve()}")
+    todo = [c for c in cells if not store.has_cell(c)]
+    progress.begin(len(cells), len(cells) - len(todo), todo)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _INTERRUPTED.clear()
+    placement = request.placement
+    if placement:
+        store.update_manifest(placement=placement.record())
+        cpus_before = pin_this_process(placement.clients)
+    status = "failed"
+    brokers: dict[str, dict] = {}
+    rows = [summary.row(store, cell) for cell in store.cells()]  # read once; each new cell adds its row
+    home = state_dir() / "runs" / store.directory.name
+    try:
+        with contextlib.ExitStack() as services:
+            registry = _start_registry(registry, request, home, store, progress, services)
+            trogdor = _start_trogdor(trogdor, home, profile.kafka_versions[0], store, progress, services)
+            for version, block in _blocks(todo):
+                with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note,
+                             placement.broker if placement else (), request.jmx, java_roles=java_roles,
+                             storage=profile.storage) as (target, broker):
+                    target = replace(target, registry=registry, trogdor=trogdor)
+                    brokers.setdefault(version, broker)
+                    store.update_manifest(broker=_broker_record(brokers), status="running")
+                    _run_cells(store, block, target, request.keep_topics, progress, rows)
+        status = "complete"
+    except AgentLost as exc:  # in a warm-up cell (a measured one says more, in _run_cells)
+        raise EnvironmentProblem(f"a warm-up cell failed: {exc}; nothing was measured yet") from None
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise Interrupted(store.directory) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if placement:
+            pin_this_process(tuple(cpus_before))
+        store.update_manifest(status=status, ended=time.time())
+    frame = summary.table(rows)
+    failed = sorted(set(frame.loc[frame["status"] != "ok", "cell_id"])) if not frame.empty else []
+    return RunEnd(store, status, frame, summary.broken_guarantees(frame), failed)
+
+
+def _check(request: RunRequest, cells: list[PlannedCell], progress: "Progress") -> bool:
+    """What the request asks that its cluster cannot give, refused before anything is written;
+    whether any cell runs a Java role (whose module is built, or found cached, now)."""
+    profile = request.profile
     if request.bootstrap_servers and len(profile.kafka_versions) > 1:
         raise BadInput("several kafka versions need the embedded broker: drop --bootstrap-servers or give one version")
     if request.bootstrap_servers and fault_kinds.any_with(profile.faults, "embedded_cluster"):
@@ -93,66 +149,36 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     if java_roles:  # built (or found cached) before anything is written: a version Maven lacks is one line
         for version in profile.kafka_versions:
             jvm.classpath(distribution.resolve(version))
-    registry = _registry(request, cells, progress)  # a registry that does not answer, or no Java for one: before anything is written
-    trogdor = trogdor_site.connect(request.trogdor, profile.trogdor, [c.spec.launcher for c in cells])  # likewise
-    if request.trogdor and trogdor is None:
-        progress.note("no cell has launcher trogdor: --trogdor is not used")
-    store = _open_store(request, cells)
-    progress.note(f"run {store.directory.name}: results in {store.directory.resolve()}")
-    todo = [c for c in cells if not store.has_cell(c)]
-    progress.begin(len(cells), len(cells) - len(todo), todo)
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    _INTERRUPTED.clear()
-    placement = request.placement
-    if placement:
-        store.update_manifest(placement=placement.record())
-        cpus_before = pin_this_process(placement.clients)
-    status = "failed"
-    brokers: dict[str, dict] = {}
-    rows = [summary.row(store, cell) for cell in store.cells()]  # read once; each new cell adds its row
-    home = state_dir() / "runs" / store.directory.name
-    try:
-        if registry is not None and not request.schema_registry:  # the embedded one, started for this run
-            registry = replace(registry, embedded=embedded_registry.start(home))
-            progress.note(f"schema registry: Apicurio Registry {registry.embedded.version} at {registry.embedded.url}, "
-                          f"ready in {registry.embedded.start_s:.1f}s" + (f" (fetched in {registry.embedded.fetched_s:.1f}s)"
-                                                                          if registry.embedded.fetched_s >= 1 else ""))
-            registry = replace(registry, config={**registry.config, "url": registry.embedded.url})
-        if registry is not None:
-            store.update_manifest(schema_registry=registry.describe())
-        if trogdor is not None and trogdor.owned:
-            trogdor = trogdor_site.start(trogdor, home, profile.kafka_versions[0])
-            progress.note(f"trogdor: a coordinator and {len(trogdor.agents)} agents at {trogdor.coordinator.url}, "
-                          f"ready in {trogdor.embedded.start_s:.1f}s")
-        if trogdor is not None:
-            store.update_manifest(trogdor=trogdor.describe())
-        for version, block in _blocks(todo):
-            with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note,
-                         placement.broker if placement else (), request.jmx, java_roles=java_roles,
-                         storage=profile.storage) as (target, broker):
-                target = replace(target, registry=registry, trogdor=trogdor)
-                brokers.setdefault(version, broker)
-                store.update_manifest(broker=_broker_record(brokers), status="running")
-                _run_cells(store, block, target, request.keep_topics, progress, rows)
-        status = "complete"
-    except AgentLost as exc:  # in a warm-up cell (a measured one says more, in _run_cells)
-        raise EnvironmentProblem(f"a warm-up cell failed: {exc}; nothing was measured yet") from None
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise Interrupted(store.directory) from None
-    finally:
-        if registry is not None and registry.embedded is not None:
-            embedded_registry.stop(registry.embedded)
-        if trogdor is not None and trogdor.owned and trogdor.embedded is not None:
-            embedded_trogdor.stop(trogdor.embedded)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if placement:
-            pin_this_process(tuple(cpus_before))
-        store.update_manifest(status=status, ended=time.time())
-    frame = summary.table(rows)
-    failed = sorted(set(frame.loc[frame["status"] != "ok", "cell_id"])) if not frame.empty else []
-    return RunEnd(store, status, frame, summary.broken_guarantees(frame), failed)
+    return java_roles
+
+
+def _start_registry(registry: RegistryTarget | None, request: RunRequest, home, store: RunStore, progress: "Progress",
+                    services: contextlib.ExitStack) -> RegistryTarget | None:
+    """The embedded schema registry started for this run (stopped by `services`); either registry described in the manifest."""
+    if registry is not None and not request.schema_registry:
+        embedded = embedded_registry.start(home)
+        services.callback(embedded_registry.stop, embedded)
+        progress.note(f"schema registry: Apicurio Registry {embedded.version} at {embedded.url}, ready in {embedded.start_s:.1f}s"
+                      + (f" (fetched in {embedded.fetched_s:.1f}s)" if embedded.fetched_s >= 1 else ""))
+        registry = replace(registry, embedded=embedded, config={**registry.config, "url": embedded.url})
+    if registry is not None:
+        store.update_manifest(schema_registry=registry.describe())
+    return registry
+
+
+def _start_trogdor(trogdor, home, version: str, store: RunStore, progress: "Progress", services: contextlib.ExitStack):
+    """The embedded Trogdor started for this run (stopped by `services`); either Trogdor described in the manifest."""
+    if trogdor is not None and trogdor.owned:
+        site = trogdor
+        # registered first: a start that fails after its processes are up (an agent that cannot run
+        # eosbench's roles) leaves them on the site, and they are stopped too
+        services.callback(lambda: site.embedded is not None and embedded_trogdor.stop(site.embedded))
+        trogdor = trogdor_site.start(site, home, version)
+        progress.note(f"trogdor: a coordinator and {len(trogdor.agents)} agents at {trogdor.coordinator.url}, "
+                      f"ready in {trogdor.embedded.start_s:.1f}s")
+    if trogdor is not None:
+        store.update_manifest(trogdor=trogdor.describe())
+    return trogdor
 
 
 def _registry(request: RunRequest, cells: list[PlannedCell], progress: "Progress") -> RegistryTarget | None:

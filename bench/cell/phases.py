@@ -42,88 +42,128 @@ def run_cell(
     on_progress: Callable[[float, int], None] | None = None, launcher: Launcher | None = None,
     together: "Together | None" = None, turn: int = 0,
 ) -> CellOutcome:
-    """Measure one cell; a failure becomes the outcome's status, never an exception. `together`:
-    the cell is number `turn` of an alternating group (run_group), taking turns with the others
-    inside one shared window."""
+    """Measure one cell; a failure becomes the outcome's status, never an exception (but an agent
+    lost, which stops the run for --resume). `together`: the cell is number `turn` of an
+    alternating group (run_group), taking turns with the others inside one shared window."""
     spec.check()
-    if launcher is None:
-        launcher = target.trogdor.launcher(spec.producers, f"eosbench.{run_tag}.c{ordinal}") if spec.launcher == "trogdor" else SpawnLauncher()
-    mode = modes.get(spec.mode)
-    names = topology.Names.of(run_tag, ordinal, spec.topology, spec.fan_out)
-    admin_log = ClientLog("admin", target.admin_config)
-    admin = AdminClient(target.admin_config, logger=admin_log.logger)
-    configs = topology.client_configs(spec, mode, target, names)
-    specs = topology.roles(spec, mode, target, names, configs, ordinal)
-    if together:  # the producers send in the cell's slots; its reader reads once the window has ended
-        slots = together.turns.slots(turn)
-        specs = replace(specs, producers=[replace(p, turns=slots) for p in specs.producers],
-                        consumer=replace(specs.consumer, after_window=True))
-    running: list[RoleProcess] = together.running(turn) if together else []
-    latencies = {kind: LatencySeries() for kind in LATENCY_KINDS}
-    lag_rows: list[tuple] = []
-    lag_error = None
-    faults_done: list[dict] = []
-    timeline = None
-    edges: WindowEdges | None = None
-    status = "ok"
-    lost: AgentLost | None = None
-    results: dict[str, object] = {}
-    tracebacks: dict[str, str] = {}
-    java = CommandLauncher(lambda role: [*target.java, role.java_class])
-
-    def start(name: str, role: Role, role_spec: object) -> RoleProcess:
-        """A Python role through the cell's launcher; a Java one (bench/jvm/) as a JVM speaking JSON lines."""
-        if role.java_class and not target.java:
-            raise CellFailed(f"{name} of this cell ({spec.mode}, driver {spec.driver}) needs eosbench's Java module, "
-                             "which this run did not build")
-        return (java if role.java_class else launcher).start(name, role, role_spec)
-
+    cell = _Cell(spec, target, ordinal, run_tag, launcher, together, turn)
     try:
-        if spec.transaction_version is not None:
-            features.set_transaction_version(target, spec.transaction_version)
-        topics.create(admin, spec, target, names.topics)
-        if spec.serialization == "avro":
+        cell.prepare()
+        cell.start_roles()
+        cell.measure(on_progress)
+        cell.drain()
+        cell.collect_lag()
+    except CellFailed as exc:
+        cell.fail(exc)
+    finally:
+        cell.clean_up(keep_topics)
+    if cell.lost:
+        raise cell.lost
+    return cell.outcome()
+
+
+class _Cell:
+    """One cell's run, phase by phase (run_cell gives the order); what each phase leaves behind."""
+
+    def __init__(self, spec: CellSpec, target: Target, ordinal: int, run_tag: str, launcher: Launcher | None,
+                 together: "Together | None", turn: int):
+        if launcher is None:
+            launcher = (target.trogdor.launcher(spec.producers, f"eosbench.{run_tag}.c{ordinal}") if spec.launcher == "trogdor"
+                        else SpawnLauncher())
+        self.spec, self.target, self.ordinal, self.launcher, self.together, self.turn = spec, target, ordinal, launcher, together, turn
+        mode = modes.get(spec.mode)
+        self.names = topology.Names.of(run_tag, ordinal, spec.topology, spec.fan_out)
+        self.admin_log = ClientLog("admin", target.admin_config)
+        self.admin = AdminClient(target.admin_config, logger=self.admin_log.logger)
+        self.configs = topology.client_configs(spec, mode, target, self.names)
+        specs = topology.roles(spec, mode, target, self.names, self.configs, ordinal)
+        if together:  # the producers send in the cell's slots; its reader reads once the window has ended
+            slots = together.turns.slots(turn)
+            specs = replace(specs, producers=[replace(p, turns=slots) for p in specs.producers],
+                            consumer=replace(specs.consumer, after_window=True))
+        self.specs = specs
+        self.running: list[RoleProcess] = together.running(turn) if together else []
+        self.producers: list[RoleProcess] = []
+        self.latencies = {kind: LatencySeries() for kind in LATENCY_KINDS}
+        self.lag_rows: list[tuple] = []
+        self.lag_error: str | None = None
+        self.faults_done: list[dict] = []
+        self.timeline: Timeline | None = None
+        self.edges: WindowEdges | None = None
+        self.status = "ok"
+        self.lost: AgentLost | None = None
+        self.results: dict[str, object] = {}
+        self.tracebacks: dict[str, str] = {}
+        self.java = CommandLauncher(lambda role: [*target.java, role.java_class])
+
+    def start(self, name: str, role: Role, role_spec: object) -> RoleProcess:
+        """A Python role through the cell's launcher; a Java one (bench/jvm/) as a JVM speaking JSON lines."""
+        if role.java_class and not self.target.java:
+            raise CellFailed(f"{name} of this cell ({self.spec.mode}, driver {self.spec.driver}) needs eosbench's Java module, "
+                             "which this run did not build")
+        return (self.java if role.java_class else self.launcher).start(name, role, role_spec)
+
+    def restart_processor(self) -> RoleProcess:
+        """The processor, again with the same identity (a processor_kill fault)."""
+        return self.start("processor", self.specs.processor_role, self.specs.processor)
+
+    def start_producer(self, producer: ProducerSpec) -> RoleProcess:
+        return self.start(producer.role, self.specs.producer_role, producer)
+
+    def prepare(self) -> None:
+        """The cluster's transaction.version, the topics with their leaders, the registry's subjects."""
+        if self.spec.transaction_version is not None:
+            features.set_transaction_version(self.target, self.spec.transaction_version)
+        topics.create(self.admin, self.spec, self.target, self.names.topics)
+        if self.spec.serialization == "avro":
             try:
-                target.registry.prepare(topology.subjects(names.topics))
+                self.target.registry.prepare(topology.subjects(self.names.topics))
             except Exception as exc:  # httpx's connection errors, the registry's own answers
                 raise CellFailed(f"the schema registry did not set FULL compatibility: {exc}") from None
-        reader = start("consumer", specs.consumer_role, specs.consumer)
-        running.append(reader)
 
-        def restart() -> RoleProcess:  # the processor, again with the same identity (a processor_kill fault)
-            return start("processor", specs.processor_role, specs.processor)
-
+    def start_roles(self) -> None:
+        """Reader, processor, producers and lag sampler started, all ready, then one timeline for all."""
+        specs = self.specs
+        self.reader = self.start("consumer", specs.consumer_role, specs.consumer)
+        self.running.append(self.reader)
         if specs.processor:
-            running.append(restart())
-
-        def start_producer(producer: ProducerSpec) -> RoleProcess:
-            return start(producer.role, specs.producer_role, producer)
-
-        producers = [start_producer(p) for p in specs.producers]
-        running += producers
-        sampler = launcher.start(specs.lag.role, ROLES["lag"], specs.lag)
-        running.append(sampler)
-        for role in running:
+            self.running.append(self.restart_processor())
+        self.producers = [self.start_producer(p) for p in specs.producers]
+        self.running += self.producers
+        self.sampler = self.launcher.start(specs.lag.role, ROLES["lag"], specs.lag)
+        self.running.append(self.sampler)
+        for role in self.running:
             role.expect(Kind.READY, READY_TIMEOUT_S)
-        timeline = together.timeline() if together else Timeline.starting_in(0.3, spec.warmup_s, spec.duration_s)
-        for role in running:
-            role.send(Kind.GO, timeline)
-        schedule = FaultSchedule(spec, target, admin, names.topics[0], timeline, running, restart if specs.processor else None,
-                                 producers, start_producer)
+        spec = self.spec
+        self.timeline = self.together.timeline() if self.together else Timeline.starting_in(0.3, spec.warmup_s, spec.duration_s)
+        for role in self.running:
+            role.send(Kind.GO, self.timeline)
+
+    def measure(self, on_progress: Callable[[float, int], None] | None) -> None:
+        """The warm-up and the window, its faults applied on time and ended whatever happens."""
+        self.schedule = FaultSchedule(self.spec, self.target, self.admin, self.names.topics[0], self.timeline, self.running,
+                                      self.restart_processor if self.specs.processor else None, self.producers,
+                                      self.start_producer)
         # The brokers' counters over a shared window would mix the group's modes: not read per cell there.
-        edges = WindowEdges(None if together else target.resources, names.topics + specs.internal_topics, timeline)
+        self.edges = WindowEdges(None if self.together else self.target.resources,
+                                 self.names.topics + self.specs.internal_topics, self.timeline)
         try:
-            _measure(timeline, running, producers, schedule, on_progress, edges)
+            _measure(self.timeline, self.running, self.producers, self.schedule, on_progress, self.edges)
         finally:
-            schedule.finish()
-            faults_done = schedule.done
-        for p in producers:
+            self.schedule.finish()
+            self.faults_done = self.schedule.done
+
+    def drain(self) -> None:
+        """The producers' results, then the readers drained until every acknowledged record is read
+        (or they go quiet at the end of the log when a killed producer's fate is unknown)."""
+        spec, schedule, results = self.spec, self.schedule, self.results
+        for p in self.producers:
             results[p.name] = p.finish(300)
         expected = spec.fan_out * (sum(r.states.count(ACKED) for r in results.values())
                                   + sum(end - first for k in schedule.killed for first, end in k.announced))
         if any(not k.spec.announce_transactions or "transactional.id" not in k.spec.config for k in schedule.killed):
             expected = UNKNOWN  # a killed producer's fate is unknown: read to the end of the log
-        readers = [r for r in running if r.name == "processor"] + [reader]
+        readers = [r for r in self.running if r.name == "processor"] + [self.reader]
         for role in readers:
             role.send(Kind.DRAIN, DrainOrder(expected, DRAIN_QUIET_S, DRAIN_TIMEOUT_S))
             results[role.name] = read = role.finish(DRAIN_TIMEOUT_S + 30)
@@ -136,66 +176,81 @@ def run_cell(
         for killed in schedule.killed:
             results[killed.name] = derive.reconstructed(killed.spec, killed.announced, results["consumer"].ids, spec.fan_out,
                                                         killed.progress)
-        try:  # lag samples are auxiliary: a sampler lost to a fault costs its samples, not the cell
-            sampler.send(Kind.STOP)
-            results[sampler.name] = sampler.finish(30)
+
+    def collect_lag(self) -> None:
+        """Lag samples are auxiliary: a sampler lost to a fault costs its samples, not the cell."""
+        try:
+            self.sampler.send(Kind.STOP)
+            self.results[self.sampler.name] = self.sampler.finish(30)
         except CellFailed as exc:
-            lag_error = str(exc)
-        lag_rows = sampler.rows
-    except CellFailed as exc:
-        if together:
-            together.abandon()  # the others stop waiting for this cell's roles
-        status = f"failed: {exc}"
-        lost = exc if isinstance(exc, AgentLost) else None
+            self.lag_error = str(exc)
+        self.lag_rows = self.sampler.rows
+
+    def fail(self, exc: CellFailed) -> None:
+        if self.together:
+            self.together.abandon()  # the others stop waiting for this cell's roles
+        self.status = f"failed: {exc}"
+        self.lost = exc if isinstance(exc, AgentLost) else None
         if exc.traceback:
-            tracebacks[exc.role] = exc.traceback
-    finally:
-        for role in running:
+            self.tracebacks[exc.role] = exc.traceback
+
+    def clean_up(self, keep_topics: bool) -> None:
+        """Every role killed, the launcher closed, the topics and subjects deleted, whatever happened."""
+        for role in self.running:
             role.kill()
-        launcher.close()
+        self.launcher.close()
         if not keep_topics:
-            topics.delete(admin, names.topics + specs.internal_topics)
-            if spec.serialization == "avro" and target.registry is not None:
-                target.registry.forget(topology.subjects(names.topics))
-        shutil.rmtree(names.streams_state_dir, ignore_errors=True)
-        admin.poll(0)  # serves the admin client's log lines
-    if lost:
-        raise lost
-    client_logs = {name: r.client_log for name, r in results.items()}
-    client_logs["admin"] = admin_log.result()
-    for result in results.values():
-        for kind, encoded in getattr(result, "histograms", {}).items():
-            latencies[kind].merge(encoded)
-    where = launcher.record()
-    refused = derive.cross_host_latency_refused(where.get("clock"))
-    if refused:
-        latencies["e2e"] = LatencySeries()
-    metrics = _metrics(spec, specs, results, latencies, timeline, edges, together, turn) if status == "ok" else {}
-    if metrics and where:
-        metrics.update(where, agents=derive.agents(where["placement"], results, timeline.duration_s))
-        busy = [f"agent {name}'s producers used {a['producer_cpu_share']:.0%} of a core on a {a['cpus']}-core host"
-                for name, a in metrics["agents"].items() if a["generator_bound"]]
-        if busy and not metrics["generator_bound"]:
-            metrics["generator_bound"], metrics["generator_reason"] = True, "; ".join(busy) + ": add agents or hosts"
+            topics.delete(self.admin, self.names.topics + self.specs.internal_topics)
+            if self.spec.serialization == "avro" and self.target.registry is not None:
+                self.target.registry.forget(topology.subjects(self.names.topics))
+        shutil.rmtree(self.names.streams_state_dir, ignore_errors=True)
+        self.admin.poll(0)  # serves the admin client's log lines
+
+    def outcome(self) -> CellOutcome:
+        """What the roles reported, added up: latencies merged, metrics derived, placement and checks added."""
+        spec, results, latencies, timeline = self.spec, self.results, self.latencies, self.timeline
+        client_logs = {name: r.client_log for name, r in results.items()}
+        client_logs["admin"] = self.admin_log.result()
+        for result in results.values():
+            for kind, encoded in getattr(result, "histograms", {}).items():
+                latencies[kind].merge(encoded)
+        where = self.launcher.record()
+        refused = derive.cross_host_latency_refused(where.get("clock"))
         if refused:
-            metrics["e2e_refused"] = refused
-    if metrics and metrics["window_records"] == 0:
-        # Seen when the machine stalled (out of memory) for the whole window: a cell that delivered
-        # nothing measured nothing, and must not pass as a throughput of 0.
-        status = (f"failed: nothing was delivered in the measured window ({metrics['sent']:,} records sent, "
-                  f"{metrics['backlog']:,} scheduled and never sent): the producers or the machine stalled")
-        metrics = {}
-    if lag_error and metrics:
-        metrics["lag_error"] = lag_error
-    if metrics:
-        metrics["client_log_counts"] = {name: log.counts for name, log in client_logs.items() if log.counts}
-    return CellOutcome(
-        spec=spec, ordinal=ordinal, status=status, metrics=metrics, latencies=latencies,
-        lag_columns=LAG_COLUMNS, lag_rows=lag_rows,
-        client_configs={k: redact(v) for k, v in configs.items()}, topics=names.topics,
-        measure_start_epoch_s=(timeline.measure_start_ns / 1e9 + timeline.epoch_offset_s) if timeline else time.time(),
-        faults=faults_done, client_logs=client_logs, tracebacks=tracebacks,
-    )
+            latencies["e2e"] = LatencySeries()
+        status = self.status
+        metrics = (_metrics(spec, self.specs, results, latencies, timeline, self.edges, self.together, self.turn)
+                   if status == "ok" else {})
+        if metrics and where:
+            _add_placement(metrics, where, results, timeline, refused)
+        if metrics and metrics["window_records"] == 0:
+            # Seen when the machine stalled (out of memory) for the whole window: a cell that delivered
+            # nothing measured nothing, and must not pass as a throughput of 0.
+            status = (f"failed: nothing was delivered in the measured window ({metrics['sent']:,} records sent, "
+                      f"{metrics['backlog']:,} scheduled and never sent): the producers or the machine stalled")
+            metrics = {}
+        if self.lag_error and metrics:
+            metrics["lag_error"] = self.lag_error
+        if metrics:
+            metrics["client_log_counts"] = {name: log.counts for name, log in client_logs.items() if log.counts}
+        return CellOutcome(
+            spec=spec, ordinal=self.ordinal, status=status, metrics=metrics, latencies=latencies,
+            lag_columns=LAG_COLUMNS, lag_rows=self.lag_rows,
+            client_configs={k: redact(v) for k, v in self.configs.items()}, topics=self.names.topics,
+            measure_start_epoch_s=(timeline.measure_start_ns / 1e9 + timeline.epoch_offset_s) if timeline else time.time(),
+            faults=self.faults_done, client_logs=client_logs, tracebacks=self.tracebacks,
+        )
+
+
+def _add_placement(metrics: dict, where: dict, results: dict, timeline: Timeline, refused: str | None) -> None:
+    """Where the roles ran (Trogdor agents): an agent whose producers kept its host busy flags the cell generator-bound."""
+    metrics.update(where, agents=derive.agents(where["placement"], results, timeline.duration_s))
+    busy = [f"agent {name}'s producers used {a['producer_cpu_share']:.0%} of a core on a {a['cpus']}-core host"
+            for name, a in metrics["agents"].items() if a["generator_bound"]]
+    if busy and not metrics["generator_bound"]:
+        metrics["generator_bound"], metrics["generator_reason"] = True, "; ".join(busy) + ": add agents or hosts"
+    if refused:
+        metrics["e2e_refused"] = refused
 
 
 def _metrics(spec: CellSpec, specs: topology.Roles, results: dict, latencies: dict[str, LatencySeries], timeline: Timeline,

@@ -66,27 +66,43 @@ def calibrate(ctx, bootstrap_servers, kafka_version, mode, sizes, driver, batch_
     run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-calibrate-{mode}-{driver}-{label.replace(',', '_')}"
     if driver == "java":
         jvm.classpath(dist)  # built (or found cached) before anything is written
+    results = []
+
+    def measure(target, store: RunStore) -> None:
+        rig = calibration.Rig(target.bootstrap_servers, dist, java, driver, batch_size)
+        for size in sizes:
+            results.append(calibration.run(rig, mode, size, records, repeat, on_measurement=lambda setup, m, size=size: _echo(size, m)))
+            store.write_table("calibration", pd.DataFrame([row for r in results for row in calibration.as_rows(r)]))
+
+    store = _stored(results_dir, run_id, bootstrap_servers, kafka_version, measure, {
+        "description": f"calibration of {mode} ({driver}) at {label} B", "mode": mode, "driver": driver, "message_size": sizes,
+        "records": records, "repeat": repeat, "baseline": None, "kafka": {"version": kafka_version},
+        "settings": {k: {"perf-test": a, "eosbench": b} for k, (a, b) in calibration.settings(mode, driver, batch_size=batch_size).items()}})
+    _print_calibration(mode, driver, batch_size, records, dist.version, results)
+    click.echo(f"results: {store.directory}")
+
+
+def _stored(results_dir: Path, run_id: str, bootstrap_servers, kafka_version: str, measure, profile: dict) -> RunStore:
+    """A calibration as a run: its store, one broker session in which `measure(target, store)`
+    runs, and the manifest's status and end written whatever happens."""
     store = RunStore.create(results_dir, run_id, {
         "kind": "calibration", "status": "running", "started": time.time(), "ended": None, "plan": [],
-        "profile": {"description": f"calibration of {mode} ({driver}) at {label} B", "mode": mode, "driver": driver, "message_size": sizes,
-                    "records": records, "repeat": repeat, "baseline": None, "kafka": {"version": kafka_version},
-                    "settings": {k: {"perf-test": a, "eosbench": b} for k, (a, b) in calibration.settings(mode, driver, batch_size=batch_size).items()}},
-        "environment": environment.capture(),
+        "profile": profile, "environment": environment.capture(),
     })
     status = "failed"
-    results = []
     try:
         with session({}, state_dir() / "runs" / run_id, bootstrap_servers, kafka_version, note=lambda text: click.echo(text, err=True),
                      measure_resources=False) as (target, broker):
             store.update_manifest(broker=broker)
-            rig = calibration.Rig(target.bootstrap_servers, dist, java, driver, batch_size)
-            for size in sizes:
-                results.append(calibration.run(rig, mode, size, records, repeat, on_measurement=lambda setup, m, size=size: _echo(size, m)))
-                store.write_table("calibration", pd.DataFrame([row for r in results for row in calibration.as_rows(r)]))
+            measure(target, store)
         status = "complete"
     finally:
         store.update_manifest(status=status, ended=time.time())
-    click.echo(f"mode {mode}, {records:,} records per measurement, Kafka {dist.version}; settings of both producers:")
+    return store
+
+
+def _print_calibration(mode: str, driver: str, batch_size, records: int, version: str, results: list) -> None:
+    click.echo(f"mode {mode}, {records:,} records per measurement, Kafka {version}; settings of both producers:")
     click.echo(render(["property", "perf-test (Java)", f"eosbench ({driver})"],
                       [[k, a, b] for k, (a, b) in calibration.settings(mode, driver, batch_size=batch_size).items()]))
     for result in results:
@@ -100,7 +116,6 @@ def calibrate(ctx, bootstrap_servers, kafka_version, mode, sizes, driver, batch_
                    "(geometric mean of paired ratios, 95% paired t interval)")
     click.echo("latencies as each tool reports them: perf-test from send() to its callback in whole ms; eosbench "
                + ("from send() to its callback in microseconds" if driver == "java" else "librdkafka's produce-to-ack time"))
-    click.echo(f"results: {store.directory}")
 
 
 def _kip98(bootstrap_servers, kafka_version, dist, java, size, driver, batch_size, records, repeat, results_dir, run_id) -> None:
@@ -109,36 +124,33 @@ def _kip98(bootstrap_servers, kafka_version, dist, java, size, driver, batch_siz
     if driver == "java":
         jvm.classpath(dist)
     run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-kip98-{driver}-{size}"
-    setups = calibration.KIP98_SETUPS
-    store = RunStore.create(results_dir, run_id, {
-        "kind": "calibration", "status": "running", "started": time.time(), "ended": None, "plan": [],
-        "profile": {"description": f"KIP-98 comparison ({driver}) at {size} B", "kip98": True, "driver": driver, "message_size": [size],
-                    "records": records, "repeat": repeat, "baseline": None, "kafka": {"version": kafka_version},
-                    "transaction_ms": calibration.KIP98_TRANSACTION_MS,
-                    "settings": {s.name: {k: {"perf-test": a, "eosbench": b}
-                                          for k, (a, b) in calibration.settings(s.mode, driver, s.max_in_flight, batch_size).items()}
-                                 for s in setups}},
-        "environment": environment.capture(),
-    })
-    status = "failed"
     rows: list[dict] = []
+    results = []
 
-    def measured(setup: calibration.Setup, m: calibration.Measurement) -> None:
+    def measured(setup: calibration.Setup, m: calibration.Measurement, store: RunStore) -> None:
         _echo(size, m, setup.name)
         if m.repetition:
             rows.append({"setup": setup.name, "mode": setup.mode, "max_in_flight": setup.max_in_flight, "message_size": size, **asdict(m)})
             store.write_table("kip98", pd.DataFrame(rows))  # rewritten after every measurement: a crash loses none
 
-    try:
-        with session({}, state_dir() / "runs" / run_id, bootstrap_servers, kafka_version, note=lambda text: click.echo(text, err=True),
-                     measure_resources=False) as (target, broker):
-            store.update_manifest(broker=broker)
-            result = calibration.kip98(calibration.Rig(target.bootstrap_servers, dist, java, driver, batch_size), size, records, repeat,
-                                       on_measurement=measured)
-        status = "complete"
-    finally:
-        store.update_manifest(status=status, ended=time.time())
-    click.echo(f"KIP-98 setups at {size} B, {records:,} records per measurement, {repeat} rounds, Kafka {dist.version}, "
+    def measure(target, store: RunStore) -> None:
+        results.append(calibration.kip98(calibration.Rig(target.bootstrap_servers, dist, java, driver, batch_size), size, records, repeat,
+                                         on_measurement=lambda setup, m: measured(setup, m, store)))
+
+    store = _stored(results_dir, run_id, bootstrap_servers, kafka_version, measure, {
+        "description": f"KIP-98 comparison ({driver}) at {size} B", "kip98": True, "driver": driver, "message_size": [size],
+        "records": records, "repeat": repeat, "baseline": None, "kafka": {"version": kafka_version},
+        "transaction_ms": calibration.KIP98_TRANSACTION_MS,
+        "settings": {s.name: {k: {"perf-test": a, "eosbench": b}
+                              for k, (a, b) in calibration.settings(s.mode, driver, s.max_in_flight, batch_size).items()}
+                     for s in calibration.KIP98_SETUPS}})
+    _print_kip98(results[0], size, driver, batch_size, records, repeat, dist.version)
+    click.echo(f"results: {store.directory}")
+
+
+def _print_kip98(result, size: int, driver: str, batch_size, records: int, repeat: int, version: str) -> None:
+    setups = calibration.KIP98_SETUPS
+    click.echo(f"KIP-98 setups at {size} B, {records:,} records per measurement, {repeat} rounds, Kafka {version}, "
                f"transactions every {calibration.KIP98_TRANSACTION_MS:g} ms; both tools: "
                + ", ".join(f"{k}={a}" for k, (a, _) in calibration.settings("at_least_once", driver, batch_size=batch_size).items()
                            if k in (*calibration.COMMON, "batch.size") and not k.startswith("max.in.flight")))
@@ -158,7 +170,6 @@ def _kip98(bootstrap_servers, kafka_version, dist, java, size, driver, batch_siz
     click.echo("CPU share: eosbench's producer process, all its threads; busiest thread: the one that most wanted a CPU "
                "(on one or waiting for one), as a share of the run")
     click.echo("generator-bound (a thread of eosbench's producer never waited for Kafka): " + (", ".join(bound) if bound else "none"))
-    click.echo(f"results: {store.directory}")
 
 
 def _busiest(measurements: list[calibration.Measurement]) -> str:

@@ -33,23 +33,14 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
     log = ClientLog(spec.role, spec.config)
     consumer = Consumer(spec.config, logger=log.logger)
     topics = [spec.topic, *spec.fan_out_topics]
-    topic_index = {t: i for i, t in enumerate(topics)}
     pending = join(consumer, topics)
     timeline = wait_for_go(channel)
-    e2e = IntervalRecorder(timeline.measure_start_ns)
-    seen: dict[int, list[np.ndarray]] = defaultdict(list)
+    tally = _Tally(spec, topics, timeline, latency=not spec.after_window)
     commit_first = spec.commit_offsets_before_processing
     drain = Drain(LogEnd(spec.config, log.logger))
-    distinct = DistinctIds()
     received = window_received = 0
     last_commit = 0
-    aggregates = np.zeros(spec.aggregate_keys, dtype=np.int64) if spec.aggregate_keys else None
     measure_start, measure_end = timeline.measure_start_ns, timeline.measure_end_ns
-    avro = None
-    if spec.registry:
-        from bench.roles.avro import AvroReader  # the registry client and Avro only where a cell uses them
-
-        avro = AvroReader(spec.registry, topics)
     hold = ReaderHold(timeline.measure_end_ns) if spec.after_window else None
     while True:
         if hold is not None and hold.held(consumer, pending):  # the runner says nothing to a reader before the window has ended
@@ -64,38 +55,66 @@ def run(spec: ConsumerSpec, channel: Channel) -> ConsumerResult:
         if records:
             if commit and commit_first:
                 consumer.commit(asynchronous=True)
-            values = [m.value() for m in records]
-            if avro is None:
-                prefixes = read_prefixes(values)
-            else:  # decoded with the writer's schema, the id read from its field
-                records, decoded = avro.records(records)
-                prefixes = read_prefixes(avro.ids(decoded))
-            ids = ids_by_stream(prefixes, np.fromiter((topic_index[m.topic()] for m in records), np.int64, len(records))
-                                if len(topics) > 1 else None)
-            if aggregates is not None:  # a count only grows: its highest value read is the key's final aggregate
-                np.maximum.at(aggregates, prefixes["seq"].astype(np.int64) % spec.aggregate_keys, read_counts(values))
-            for key, seqs in ids.items():
-                seen[key].append(seqs)
-            distinct.add(ids)
-            if hold is None:
-                intended = prefixes["intended_ns"].astype(np.int64)
-                e2e.record_many((now - intended[intended >= measure_start]) // 1000)
+            records = tally.add(records, now)
             if measure_start <= now < measure_end:
                 window_received += len(records)
             if commit and not commit_first:
                 consumer.commit(asynchronous=True)
         received += len(records)
-        e2e.tick(now)
+        tally.e2e.tick(now)
         pause_s = drain.listen(channel)
         if pause_s:  # a `consumer_pause` fault: stop reading and committing, stay in the group
             time.sleep(pause_s)
-        if drain.done(now, distinct.count, bool(records), consumer):
+        if drain.done(now, tally.distinct.count, bool(records), consumer):
             break
     consumer.close()
     drain.close()
+    avro = tally.avro
     return ConsumerResult(
-        ids={key: np.concatenate(chunks) for key, chunks in seen.items()},
+        ids={key: np.concatenate(chunks) for key, chunks in tally.seen.items()},
         received=received, cut_off=drain.cut_off, window_received=window_received, cpu_total_s=cpu_seconds(),
-        histograms={"e2e": e2e.encoded()}, client_log=log.result(), aggregates=aggregates,
+        histograms={"e2e": tally.e2e.encoded()}, client_log=log.result(), aggregates=tally.aggregates,
         schema_ids=dict(avro.schema_ids) if avro else None, undecodable=avro.undecodable if avro else 0,
     )
+
+
+class _Tally:
+    """What the reader keeps of the records it reads: every id per stream (each is accounted for
+    later), how many distinct ids (the drain's measure of done), each key's highest count (a
+    stateful cell's aggregates), and end-to-end latency from each record's intended time."""
+
+    def __init__(self, spec: ConsumerSpec, topics: list[str], timeline, latency: bool):
+        self.topic_index = {t: i for i, t in enumerate(topics)} if len(topics) > 1 else None
+        self.e2e = IntervalRecorder(timeline.measure_start_ns)
+        self.measure_start = timeline.measure_start_ns
+        self.latency = latency  # a reader held until the window's end measures no latency
+        self.seen: dict[int, list[np.ndarray]] = defaultdict(list)
+        self.distinct = DistinctIds()
+        self.keys = spec.aggregate_keys
+        self.aggregates = np.zeros(spec.aggregate_keys, dtype=np.int64) if spec.aggregate_keys else None
+        self.avro = None
+        if spec.registry:
+            from bench.roles.avro import AvroReader  # the registry client and Avro only where a cell uses them
+
+            self.avro = AvroReader(spec.registry, topics)
+
+    def add(self, records: list, now: int) -> list:
+        """Tally `records`, read at `now`; returns those that count (with Avro, the decodable ones)."""
+        values = [m.value() for m in records]
+        if self.avro is None:
+            prefixes = read_prefixes(values)
+        else:  # decoded with the writer's schema, the id read from its field
+            records, decoded = self.avro.records(records)
+            prefixes = read_prefixes(self.avro.ids(decoded))
+        streams = (np.fromiter((self.topic_index[m.topic()] for m in records), np.int64, len(records))
+                   if self.topic_index else None)
+        ids = ids_by_stream(prefixes, streams)
+        if self.aggregates is not None:  # a count only grows: its highest value read is the key's final aggregate
+            np.maximum.at(self.aggregates, prefixes["seq"].astype(np.int64) % self.keys, read_counts(values))
+        for key, seqs in ids.items():
+            self.seen[key].append(seqs)
+        self.distinct.add(ids)
+        if self.latency:
+            intended = prefixes["intended_ns"].astype(np.int64)
+            self.e2e.record_many((now - intended[intended >= self.measure_start]) // 1000)
+        return records

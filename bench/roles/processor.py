@@ -55,11 +55,7 @@ class _Processor:
         distinct = DistinctIds()  # rewinds and duplicated input make `processed` overcount
         in_txn = False
         last_commit = last_progress = clock.now_ns()
-        avro = encode = None
-        if self.spec.registry:  # decode every input record, encode every output record, as an Avro pipeline stage does
-            from bench.roles.avro import AvroReader, AvroValues
-
-            avro, encode = AvroReader(self.spec.registry, [self.spec.input_topic]), AvroValues.encoder(self.spec.registry, out)
+        transform = self._transform()
         while True:
             batch = pending or next_batch(self.consumer, 500, 0.05)
             pending = []
@@ -67,12 +63,7 @@ class _Processor:
             if records and self.transactional and not in_txn:
                 self.producer.begin_transaction()
                 in_txn = True
-            if avro is None:
-                values = [m.value() for m in records]  # the id travels in the value
-                ids = values
-            else:
-                records, decoded = avro.records(records)
-                values, ids = [encode(record) for record in decoded], avro.ids(decoded)
+            records, values, ids = transform(records)
             for value in values:
                 while True:
                     try:
@@ -106,6 +97,26 @@ class _Processor:
             transactions=self.commits if self.transactional else 0, aborts=self.aborts, rewinds=self.rewinds,
             cpu_total_s=cpu_seconds(), histograms={"commit": self.commit_latency.encoded()}, client_log=log.result(),
         )
+
+    def _transform(self):
+        """records -> (the records that count, the output values, the values carrying the ids):
+        bytes pass through (the id travels in the value); with a registry every input record is
+        decoded and every output record encoded, as an Avro pipeline stage does."""
+        if not self.spec.registry:
+            def passthrough(records: list) -> tuple[list, list, list]:
+                values = [m.value() for m in records]
+                return records, values, values
+
+            return passthrough
+        from bench.roles.avro import AvroReader, AvroValues
+
+        avro, encode = AvroReader(self.spec.registry, [self.spec.input_topic]), AvroValues.encoder(self.spec.registry, self.spec.output_topic)
+
+        def transform(records: list) -> tuple[list, list, list]:
+            records, decoded = avro.records(records)
+            return records, [encode(record) for record in decoded], avro.ids(decoded)
+
+        return transform
 
     def _commit(self, now: int) -> None:
         started = clock.now_ns()

@@ -126,86 +126,96 @@ class _Generator:
                        turn_seconds=tuple(self.turns.seconds) if self.turns else ())
 
     def _load(self) -> None:
-        """Send the schedule (or as fast as librdkafka takes records) until the window ends."""
+        """Send the schedule (or as fast as librdkafka takes records) until the window ends. Each
+        pass: the turn schedule says whether this producer may send (order alternating), the pacing
+        which records are due, the window's start and the transaction's bounds cut them, they are
+        sent, and a transaction that reached its bound is committed."""
         spec, tl = self.spec, self.timeline
-        payloads = [os.urandom(max(spec.message_size - PREFIX_SIZE, 0)) for _ in range(_PAYLOADS)]
-        changes = [(tl.measure_start_ns + int(at_s * 1e9), at_s, version) for at_s, version in sorted(spec.schema_changes)]
-        interval_ns = int(1e9 / spec.rate) if spec.rate else 0
-        txn_size = spec.transaction_size or 0
-        txn_ns = int((spec.transaction_ms or 0) * 1e6)
-        ordinal, index = spec.cell_ordinal, spec.producer_index
-        keys = record_keys(spec.keys) if spec.keys else []
-        poll, monotonic, pack = self.producer.poll, clock.now_ns, RECORD_PREFIX.pack
+        pacing = _Pacing(tl, int(1e9 / spec.rate) if spec.rate else 0, spec.max_records, self.producer.poll)
+        bounds = _TransactionBounds(spec.transaction_size or 0, int((spec.transaction_ms or 0) * 1e6))
+        send = self._sender()
         last_progress = 0
-        budget = spec.max_records
-        now = monotonic()
+        now = clock.now_ns()
         while now < tl.start_ns:
             time.sleep(min(0.01, (tl.start_ns - now) / 1e9))
-            now = monotonic()
-        while True:
-            now = monotonic()
-            seq = self.seq
-            if self.acked_at_start is None and now >= tl.measure_start_ns:
-                self.acked_at_start = self.states.count(ACKED)
-            if self.turns:
-                allowed = self._take_turn(now)
-                if allowed is None:
-                    break
-                if not allowed:
-                    continue
-            if interval_ns:
-                intended = tl.start_ns + seq * interval_ns
-                if intended >= tl.measure_end_ns or now >= tl.measure_end_ns:
-                    # Behind schedule at the end of the window, the rest of the schedule is the
-                    # backlog Kafka did not take; sending it afterwards would credit the window
-                    # with records sent after it.
-                    self.backlog = max(0, -(-(tl.measure_end_ns - intended) // interval_ns))  # ceiling
-                    break
-                if now < intended:
-                    # Wait without spinning: librdkafka's poll() rounds its timeout down to whole
-                    # milliseconds, so a shorter wait there is a busy loop that burns the core the
-                    # broker needs (measured: 101% of a core at 2,000 msg/s).
-                    wait_s = (intended - now) / 1e9
-                    if wait_s >= 0.001:
-                        poll(0.001)
-                    else:
-                        time.sleep(wait_s)
-                    continue
-                # every record that is due, up to a batch and not past the window's end
-                n = min(_BATCH, (now - intended) // interval_ns + 1, -(-(tl.measure_end_ns - intended) // interval_ns))
-            else:
-                intended = now
-                if now >= tl.measure_end_ns or (budget and seq >= budget):
-                    break
-                n = min(_BATCH, budget - seq) if budget else _BATCH
-            if seq < self.window_from[0]:
-                if intended >= tl.measure_start_ns:
-                    self.window_from[0] = seq
-                    self.cpu_at_window_start = cpu_seconds()
-                    self.threads_at_window_start = (clock.now_ns(), threads.snapshot())
-                elif interval_ns:  # a batch never straddles the window's start
-                    n = min(n, -(-(tl.measure_start_ns - intended) // interval_ns))
-            if self.fenced:
-                break
-            if self.transactional:
-                if not self.in_txn:
-                    try:
-                        self.producer.begin_transaction()
-                    except KafkaException as exc:
-                        self._fenced_or_raise(exc, seq)
+            now = clock.now_ns()
+        try:
+            while True:
+                now = clock.now_ns()
+                seq = self.seq
+                if self.acked_at_start is None and now >= tl.measure_start_ns:
+                    self.acked_at_start = self.states.count(ACKED)
+                if self.turns:
+                    allowed = self._take_turn(now)
+                    if allowed is None:
                         break
-                    self.in_txn, self.txn_first_seq, self.txn_started_ns = True, seq, now
-                if txn_size:
-                    n = min(n, self.txn_first_seq + txn_size - seq)
-            while seq + n > len(self.states):
-                if self.remaining is not None:
-                    self.remaining.extend(bytearray(len(self.states)))
-                if self.partitions is not None:
-                    self.partitions.extend(bytes(2 * len(self.states)))
-                self.states.extend(bytearray(len(self.states)))
+                    if not allowed:
+                        continue
+                due = pacing.due(now, seq)
+                if due is None:
+                    break
+                if due is _WAIT:
+                    continue
+                intended, n = due
+                n = self._cut_at_window_start(seq, intended, n, pacing.interval_ns)
+                if self.fenced:
+                    break
+                if self.transactional:
+                    if not self.in_txn and not self._begin_transaction(seq, now):
+                        break
+                    n = bounds.cut(self.txn_first_seq, seq, n)
+                stamps = [intended + i * pacing.interval_ns for i in range(n)] if pacing.interval_ns else [intended] * n
+                send(seq, stamps, now)
+                self.seq = seq + n
+                if pacing.interval_ns and seq >= self.window_from[0]:
+                    self.send_delay.record_many(np.maximum(0, (now - np.asarray(stamps, dtype=np.int64)) // 1000))
+                if self.in_txn and bounds.reached(self.txn_first_seq, self.seq, self.txn_started_ns, now):
+                    self._end_transaction(seq >= self.window_from[0])
+                    self.in_txn = False
+                self.producer.poll(0)
+                self._tick(now)
+                if now - last_progress > 1_000_000_000:
+                    self.channel.send(Kind.PROGRESS, self.seq)
+                    last_progress = now
+        finally:
+            self.backlog = pacing.backlog
+
+    def _cut_at_window_start(self, seq: int, intended: int, n: int, interval_ns: int) -> int:
+        """The first record due in the window marks its start (and the CPU then); on a schedule a
+        batch never straddles the window's start."""
+        if seq < self.window_from[0]:
+            if intended >= self.timeline.measure_start_ns:
+                self.window_from[0] = seq
+                self.cpu_at_window_start = cpu_seconds()
+                self.threads_at_window_start = (clock.now_ns(), threads.snapshot())
+            elif interval_ns:
+                n = min(n, -(-(self.timeline.measure_start_ns - intended) // interval_ns))
+        return n
+
+    def _begin_transaction(self, seq: int, now: int) -> bool:
+        """A new transaction from record `seq`; False when this producer was fenced off instead."""
+        try:
+            self.producer.begin_transaction()
+        except KafkaException as exc:
+            self._fenced_or_raise(exc, seq)
+            return False
+        self.in_txn, self.txn_first_seq, self.txn_started_ns = True, seq, now
+        return True
+
+    def _sender(self):
+        """What sends records seq.. with their stamps: the bytes layout or Avro through the
+        registry, to every topic of an event, keyed when the cell counts per key."""
+        spec = self.spec
+        payloads = [os.urandom(max(spec.message_size - PREFIX_SIZE, 0)) for _ in range(_PAYLOADS)]
+        changes = [(self.timeline.measure_start_ns + int(at_s * 1e9), at_s, version) for at_s, version in sorted(spec.schema_changes)]
+        ordinal, index, pack = spec.cell_ordinal, spec.producer_index, RECORD_PREFIX.pack
+        keys = record_keys(spec.keys) if spec.keys else []
+
+        def send(seq: int, stamps: list[int], now: int) -> None:
+            n = len(stamps)
+            self._grow(seq + n)
             if self.remaining is not None:
                 self.remaining[seq:seq + n] = bytes([len(self.topics)]) * n
-            stamps = [intended + i * interval_ns for i in range(n)] if interval_ns else [intended] * n
             if self.values is None:
                 batches = [[{"value": pack(ordinal, index, seq + i, stamp) + payloads[(seq + i) % _PAYLOADS]} for i, stamp in enumerate(stamps)]]
                 batches += [[{"value": m["value"]} for m in batches[0]] for _ in self.topics[1:]]
@@ -216,23 +226,23 @@ class _Generator:
                 batches = None if values is None else [[{"value": v} for v in topic_values] for topic_values in values]
             if batches is None:  # refused by the schema registry, or not serializable: never sent
                 self.states[seq:seq + n] = bytes([FAILED]) * n
-            else:
-                for topic, batch in zip(self.topics, batches):  # an event's records, in the same transaction
-                    if keys:
-                        for i, message in enumerate(batch):
-                            message["key"] = keys[(seq + i) % len(keys)]
-                    self._send(topic, batch)
-            self.seq = seq + n
-            if interval_ns and seq >= self.window_from[0]:
-                self.send_delay.record_many(np.maximum(0, (now - np.asarray(stamps, dtype=np.int64)) // 1000))
-            if self.in_txn and ((txn_size and self.seq - self.txn_first_seq >= txn_size) or (txn_ns and now - self.txn_started_ns >= txn_ns)):
-                self._end_transaction(seq >= self.window_from[0])
-                self.in_txn = False
-            poll(0)
-            self._tick(now)
-            if now - last_progress > 1_000_000_000:
-                self.channel.send(Kind.PROGRESS, self.seq)
-                last_progress = now
+                return
+            for topic, batch in zip(self.topics, batches):  # an event's records, in the same transaction
+                if keys:
+                    for i, message in enumerate(batch):
+                        message["key"] = keys[(seq + i) % len(keys)]
+                self._send(topic, batch)
+
+        return send
+
+    def _grow(self, records: int) -> None:
+        """Room for `records` in the per-record arrays, doubling them."""
+        while records > len(self.states):
+            if self.remaining is not None:
+                self.remaining.extend(bytearray(len(self.states)))
+            if self.partitions is not None:
+                self.partitions.extend(bytes(2 * len(self.states)))
+            self.states.extend(bytearray(len(self.states)))
 
     def _take_turn(self, now: int) -> bool | None:
         """Order alternating: whether this producer may send now (True), waits for its next turn
@@ -403,7 +413,6 @@ class _Generator:
             schemas=self.values.result() if self.values else [], serialize_errors=self.values.errors if self.values else 0,
         )
 
-
     def _partitions_touched(self) -> np.ndarray | None:
         """How many distinct partitions each committed transaction wrote to (aligned with `committed`)."""
         if self.partitions is None or not self.committed:
@@ -415,6 +424,61 @@ class _Generator:
         seqs = np.repeat(edges[:, 0], sizes) + np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         distinct = np.unique(txn * 65536 + parts[seqs]) // 65536
         return np.bincount(distinct, minlength=len(edges)).astype(np.int64)
+
+
+_WAIT = object()  # nothing is due yet: look again
+
+
+class _Pacing:
+    """Which records are due. Open loop (`interval_ns`): record i at start + i x interval, every
+    one due up to a batch, none past the window's end; what was still due when the window closed
+    is the backlog Kafka did not take. Closed loop: a batch whenever librdkafka takes one, up to
+    `budget` records (0 or None: no budget)."""
+
+    def __init__(self, timeline: Timeline, interval_ns: int, budget: int | None, poll):
+        self.timeline, self.interval_ns, self.budget, self.poll = timeline, interval_ns, budget, poll
+        self.backlog = 0
+
+    def due(self, now: int, seq: int):
+        """(intended time, records) due now; _WAIT when none is yet; None when the window has ended."""
+        tl, interval_ns = self.timeline, self.interval_ns
+        if not interval_ns:
+            if now >= tl.measure_end_ns or (self.budget and seq >= self.budget):
+                return None
+            return now, min(_BATCH, self.budget - seq) if self.budget else _BATCH
+        intended = tl.start_ns + seq * interval_ns
+        if intended >= tl.measure_end_ns or now >= tl.measure_end_ns:
+            # Behind schedule at the end of the window, the rest of the schedule is the backlog
+            # Kafka did not take; sending it afterwards would credit the window with records
+            # sent after it.
+            self.backlog = max(0, -(-(tl.measure_end_ns - intended) // interval_ns))  # ceiling
+            return None
+        if now < intended:
+            # Wait without spinning: librdkafka's poll() rounds its timeout down to whole
+            # milliseconds, so a shorter wait there is a busy loop that burns the core the broker
+            # needs (measured: 101% of a core at 2,000 msg/s).
+            wait_s = (intended - now) / 1e9
+            if wait_s >= 0.001:
+                self.poll(0.001)
+            else:
+                time.sleep(wait_s)
+            return _WAIT
+        # every record that is due, up to a batch and not past the window's end
+        return intended, min(_BATCH, (now - intended) // interval_ns + 1, -(-(tl.measure_end_ns - intended) // interval_ns))
+
+
+class _TransactionBounds:
+    """Where a transaction ends: after `size` records, or once it has been open `ns` (0: no such bound)."""
+
+    def __init__(self, size: int, ns: int):
+        self.size, self.ns = size, ns
+
+    def cut(self, first: int, seq: int, n: int) -> int:
+        """At most the records that keep the transaction within its size."""
+        return min(n, first + self.size - seq) if self.size else n
+
+    def reached(self, first: int, end: int, started_ns: int, now: int) -> bool:
+        return bool((self.size and end - first >= self.size) or (self.ns and now - started_ns >= self.ns))
 
 
 class _Turns:
