@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.analysis.contrast import pairs, ratio
+from bench.analysis.contrast import CONTRASTS
 
 COLUMNS = ["mode", "base_cell", "cell", "base_msgs", "msgs", "change_pct", "ci_low_pct", "ci_high_pct", "pairs",
            "base_e2e_p99_ms", "e2e_p99_ms"]
@@ -15,10 +15,6 @@ COLUMNS = ["mode", "base_cell", "cell", "base_msgs", "msgs", "change_pct", "ci_l
 def trogdor_against_local(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per `launcher: trogdor` cell against its local twin: throughput change
     100 x (trogdor / local - 1) with its 95% interval, and the end-to-end p99 of both."""
-    rows = []
-    for base, new in pairs(summary, {"launcher": "local"}, {"launcher": "trogdor"}):
-        mean, low, high, n = ratio(base, new)
-        rows.append([new["mode"].iloc[0], base["cell_id"].iloc[0], new["cell_id"].iloc[0], base["throughput_msgs"].mean(),
-                     new["throughput_msgs"].mean(), 100 * (mean - 1), 100 * (low - 1), 100 * (high - 1), n,
-                     base["e2e_p99_ms"].mean(), new["e2e_p99_ms"].mean()])
+    rows = [[r.mode, r.base_cell, r.cell, r.base_msgs, r.msgs, 100 * (r.ratio - 1), 100 * (r.low - 1), 100 * (r.high - 1), r.pairs,
+             r.base_e2e_p99_ms, r.e2e_p99_ms] for r in CONTRASTS["trogdor vs local"].table(summary).itertuples()]
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.analysis.contrast import pairs, ratio
+from bench.analysis.contrast import CONTRASTS
 
 
 def v2_against_v1(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per pair of cells at transaction.version 1 and 2: driver, transaction_size, the
     throughput ratio v2 / v1 with its 95% interval, and the repetitions it rests on."""
-    columns = ["driver", "transaction_size", "cell_v1", "cell_v2", "ratio", "low", "high", "repetitions"]
-    rows = [[new["driver"].iloc[0], new["transaction_size"].iloc[0], base["cell_id"].iloc[0], new["cell_id"].iloc[0],
-             *ratio(base, new)]
-            for base, new in pairs(summary, {"transaction_version": 1}, {"transaction_version": 2})]
-    return pd.DataFrame(rows, columns=columns)
+    table = CONTRASTS["transaction.version 2 vs 1"].table(summary)
+    return table.rename(columns={"base_cell": "cell_v1", "cell": "cell_v2", "pairs": "repetitions"})[
+        ["driver", "transaction_size", "cell_v1", "cell_v2", "ratio", "low", "high", "repetitions"]]

@@ -9,12 +9,12 @@ from pathlib import Path
 import click
 
 from bench import profile as profiles
-from bench.analysis import model, overhead, summary
+from bench.analysis import contrast, model, overhead, summary
 from bench.analysis.launchers import trogdor_against_local
 from bench.analysis.serialization import avro_against_bytes
 from bench.client_properties import is_secret
 from bench.errors import Interrupted
-from bench.cli.tables import print_answer, print_launchers, print_run_table, print_schema_layer
+from bench.cli.tables import print_answer, print_contrasts, print_launchers, print_run_table, print_schema_layer
 from bench.cell.resources import parse_jmx
 from bench.placement import parse as parse_placement
 from bench.results import DEFAULT_RESULTS_DIR, checked_run_id
@@ -89,6 +89,7 @@ def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, resul
     print_run_table(cells, overhead.overhead(end.summary, profile.baseline), profile.baseline)
     print_schema_layer(end.summary, avro_against_bytes(end.summary, profile.baseline))
     print_launchers(trogdor_against_local(end.summary))
+    print_contrasts(contrast.generic(end.summary))
     print_answer(model.fits(end.summary, profile.baseline))
     click.echo(f"\nresults: {end.store.directory}")
     for line in end.broken_guarantees:

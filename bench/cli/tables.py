@@ -99,6 +99,16 @@ def print_launchers(contrasts: pd.DataFrame) -> None:
     click.echo("change = 100 x (trogdor / local throughput - 1), paired by repetition; 95% per row")
 
 
+def print_contrasts(contrasts: pd.DataFrame) -> None:
+    """The declared contrasts without a table of their own (bench.analysis.contrast.generic)."""
+    if contrasts.empty:
+        return
+    click.echo("\none setting against another, the same cell otherwise")
+    rows = [[r.contrast, r.cell, number(r.base_msgs), number(r.msgs), change_text(100 * (r.ratio - 1), 100 * (r.low - 1), 100 * (r.high - 1)),
+             str(r.pairs), f"{number(r.base_e2e_p99_ms, 1)} -> {number(r.e2e_p99_ms, 1)}"] for r in contrasts.itertuples()]
+    click.echo(render(["contrast", "cell", "base msg/s", "msg/s", "change [95% CI]", "pairs", "e2e p99 ms"], rows, right={2, 3, 5}))
+    click.echo("change = 100 x (throughput / base throughput - 1), paired by repetition; 95% per row")
+
 
 def print_answer(fitted: list) -> None:
     """The cost curve's answer in words (bench.analysis.model), after the table: where exactly-once

@@ -10,7 +10,7 @@ import math
 import pandas as pd
 import plotly.offline
 
-from bench.analysis import model, planning
+from bench.analysis import contrast, model, planning
 from bench.analysis.launchers import trogdor_against_local
 from bench.analysis.serialization import avro_against_bytes
 from bench.analysis.transaction_protocols import v2_against_v1
@@ -68,6 +68,7 @@ def build_html(data: RunData) -> str:
     parts += _client_stacks(data)
     parts += _schema_layer(data)
     parts += _launchers(data)
+    parts += _contrasts(data)
     parts += _resources(data)
     parts += _lag_thresholds(data)
     parts += _guarantees(data)
@@ -239,6 +240,20 @@ def _launchers(data: RunData) -> list[str]:
             "the run. Change = 100 x (trogdor / local throughput - 1), paired by repetition, 95% interval per row; "
             "end-to-end p99 is local / trogdor.</p>",
             table_html(rows, ["cell", "local msg/s", "trogdor msg/s", "change [95% CI]", "pairs", "e2e p99 ms"])]
+
+
+def _contrasts(data: RunData) -> list[str]:
+    """The declared contrasts without a section of their own (bench.analysis.contrast), for the run's cells."""
+    contrasts = contrast.generic(data.summary)
+    if contrasts.empty:
+        return []
+    rows = [[r.contrast, r.cell, f"{r.base_msgs:,.0f}", f"{r.msgs:,.0f}",
+             change_text(100 * (r.ratio - 1), 100 * (r.low - 1), 100 * (r.high - 1)), str(r.pairs),
+             f"{r.base_e2e_p99_ms:,.1f} / {r.e2e_p99_ms:,.1f}"] for r in contrasts.itertuples()]
+    return ["<h2 id='contrasts'>One setting against another</h2>",
+            "<p class='caption'>Cells that differ in one setting only, paired by repetition (they ran side by side): "
+            "change = 100 x (throughput / base throughput - 1), 95% interval per row; end-to-end p99 is base / new.</p>",
+            table_html(rows, ["contrast", "cell", "base msg/s", "msg/s", "change [95% CI]", "pairs", "e2e p99 ms"])]
 
 
 _STREAMS_SHOWN = tuple(BY_NAME[name] for name in ("e2e_p50_ms", "e2e_p99_ms", "processor_cpu_us_per_record"))
