@@ -6,12 +6,18 @@ Nothing here talks to Kafka: the results store and the sweep read these types.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, make_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import fault_kinds, modes, parameters, schemas
 from bench.client_properties import for_client, recorded_fault
 from bench.errors import BadInput
 from bench.metrics import LatencySeries
+
+if TYPE_CHECKING:  # types only: the results store and the sweep read this module without them
+    from bench.broker.cluster import Cluster
+    from bench.cell.resources import ResourceProbe
+    from bench.registry.target import RegistryTarget
+    from bench.trogdor.site import Site
 
 
 class _CellSpecRules:
@@ -79,11 +85,11 @@ class Target:
     client: dict = field(default_factory=dict)
     replication_factor: int = 1
     min_insync_replicas: int = 1
-    cluster: Any = None  # the embedded Cluster, for broker faults; None for a cluster we did not start
-    resources: Any = None  # the run's bench.cell.resources.ResourceProbe; None: broker costs not measured
+    cluster: Cluster | None = None  # the embedded cluster, for broker faults; None for a cluster we did not start
+    resources: ResourceProbe | None = None  # the brokers' counters; None: broker costs not measured
     java: tuple[str, ...] = ()  # `java ... -cp CLASSPATH` for roles played by eosbench's Java module (bench/jvm/); () when none may run
-    registry: Any = None  # the run's bench.registry.target.RegistryTarget; None: no cell serializes with Avro
-    trogdor: Any = None  # the run's bench.trogdor.site.Site; None: no cell has launcher trogdor
+    registry: RegistryTarget | None = None  # the run's schema registry; None: no cell serializes with Avro
+    trogdor: Site | None = None  # the run's Trogdor; None: no cell has launcher trogdor
 
     @property
     def admin_config(self) -> dict:
