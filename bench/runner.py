@@ -24,7 +24,7 @@ import pandas as pd
 from bench import capacity, environment, fault_kinds, jvm, modes
 from bench.broker import cluster as clusters, distribution
 from bench.analysis import model, overhead, summary
-from bench.session import session
+from bench.brokers import session
 from bench.cell.phases import run_cell, run_group
 from bench.cell.turns import TurnRates, Turns
 from bench.cell.spec import CellOutcome, Target

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.session import session
+from bench.brokers import session
 from bench.cell.phases import run_cell
 from bench.cell.spec import CellSpec
 

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from bench.broker import cluster as clusters
-from bench.session import session
+from bench.brokers import session
 from bench.cell.phases import run_cell
 from bench.cell.resources import Window
 from bench.cell.spec import CellSpec

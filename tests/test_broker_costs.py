@@ -6,7 +6,7 @@ import json
 import pytest
 
 from bench.broker import cluster as clusters
-from bench.session import session
+from bench.brokers import session
 from bench.cell.phases import run_cell
 from bench.cell.resources import Window
 from bench.cell.spec import CellSpec

@@ -69,7 +69,7 @@ LAYERS = [
     ["bench.__main__"],                                                 # python -m bench
     ["bench.cli"],                                                      # the command line, one module per verb
     ["bench.runner", "bench.calibration"],                              # a run; a calibration
-    ["bench.session", "bench.estimate", "bench.report"],                 # the broker a run measures; its expected time; reports
+    ["bench.brokers", "bench.estimate", "bench.report"],                 # the broker a run measures; its expected time; reports
     ["bench.analysis", "bench.capacity"],                               # what the results say; a capacity search over cells
     ["bench.results"],                                                  # the run directory: the wire and disk format
     ["bench.sweep"],                                                    # a profile planned into cells

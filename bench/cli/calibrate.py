@@ -11,7 +11,7 @@ import pandas as pd
 
 from bench import calibration, environment, jvm, parameters
 from bench.broker import distribution
-from bench.session import session
+from bench.brokers import session
 from bench.cli.tables import render
 from bench.metrics import PREFIX_SIZE
 from bench.paths import state_dir
