@@ -1,15 +1,18 @@
 """How long a run will take, wall clock, before it runs: what `validate` and `profiles` print.
 
-A run's time is more than its cells' warm-up and measurement. Each part below was measured on the
-committed runs of this repository (a 2-core machine, one embedded broker), from the manifest's start
-and end and each cell's `measure_start_epoch_s`:
+A run's time is more than its cells' warm-up and measurement. Each part below was measured on
+runs of every shipped profile on a 2-core machine with one embedded broker (three for `faults`),
+from the manifest's start and end and each cell's `measure_start_epoch_s`
+(results/profile-walls.csv, benchmarks/profile_walls.py):
 
 - the start: the broker (about 8 s), the schema registry, the Trogdor agents;
 - the run's warm-up (bench.warmup): rounds of one short discarded cell per mode until the broker is
   warm, at most `warmup_max_s`, and the round under way when the cap is reached finishes;
-- around each cell: its topics made and deleted, the verifying consumer reading the last records
-  back (3 to 4 s in open loop; 6 to 8 s in closed loop, whose producer outruns the reader: 9 s on
-  average at 256 B, 6.5 s at 1 KB);
+- around each cell: its topics made and deleted, its roles started, the verifying consumer reading
+  the last records back. About 2.5 s in open loop, and for eosbench's own processor; 7 s in
+  closed loop, whose producer outruns a reader decoding Avro or running on a Trogdor agent (1.7 to
+  16 s; 2 s at 1 KB with plain bytes); 6.5 s where a JVM starts (a Kafka Streams application, or
+  the Java clients' roles);
 - around each group taking turns (order alternating): the warm-up rounds, the window, and reading
   back every record of the group, which grows with the seconds it sent in closed loop (a group of
   six 24-second cells at 1 KB: 72 s);
@@ -23,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bench import capacity, warmup
+from bench import capacity, modes, warmup
 from bench.cell.spec import CellSpec
 from bench.cell.turns import Turns
 from bench.profile import Profile
@@ -33,9 +36,10 @@ BROKER_START_S = 8.0       # one broker start: process, controller quorum, first
 EXTRA_BROKER_S = 4.0       # each further broker of the embedded cluster
 REGISTRY_START_S = 6.0     # the embedded schema registry (ready in 4 to 7 s)
 TROGDOR_START_S = 10.0     # the embedded Trogdor coordinator and agents
-OPEN_LOOP_AROUND_S = 3.5   # topics, the last records read back, the results written: an open-loop cell
+OPEN_LOOP_AROUND_S = 2.5   # topics, roles, the last records read back, the results written: an open-loop cell
 CLOSED_LOOP_AROUND_S = 7.0  # the same for a closed-loop cell, whose reader falls behind
-PROCESS_AROUND_S = 5.5     # a consume-transform-produce or Streams cell: input, output and the application
+PROCESSOR_AROUND_S = 2.6   # a consume-transform-produce cell with eosbench's processor: input, output, the processor
+JVM_AROUND_S = 6.5         # a cell whose roles include a JVM (Kafka Streams, the Java clients): its start and close
 GROUP_AROUND_S = 5.0       # a group taking turns: its topics and roles
 READBACK_PER_SENT_S = 0.45  # reading a group's records back: seconds per second of closed-loop sending
 CAPACITY_CONFIRMATIONS = 2  # expected confirmations of a capacity search (up to capacity.CONFIRMATIONS)
@@ -93,8 +97,10 @@ def _warmup_s(profile: Profile, cells: list[PlannedCell]) -> float:
 
 
 def _around_s(spec: CellSpec) -> float:
+    if modes.get(spec.mode).streams_guarantee or spec.driver == "java":
+        return JVM_AROUND_S
     if spec.topology != "produce":
-        return PROCESS_AROUND_S
+        return PROCESSOR_AROUND_S
     return CLOSED_LOOP_AROUND_S if spec.rate in (None, capacity.FIND) else OPEN_LOOP_AROUND_S
 
 
