@@ -71,11 +71,17 @@ class RunStore:
         self.directory = Path(directory)
 
     # -- opening --
-    @classmethod
-    def create(cls, results_dir: Path, run_id: str, manifest: dict) -> "RunStore":
+    @staticmethod
+    def free(results_dir: Path, run_id: str) -> Path:
+        """The directory a new run `run_id` would take, refused if it is taken: a run never overwrites one."""
         directory = Path(results_dir) / checked_run_id(run_id)
         if directory.exists():
             raise BadInput(f"run directory {directory} already exists: pick another --run-id, or --resume it")
+        return directory
+
+    @classmethod
+    def create(cls, results_dir: Path, run_id: str, manifest: dict) -> "RunStore":
+        directory = cls.free(results_dir, run_id)
         directory.mkdir(parents=True)
         (directory / "cells").mkdir()
         store = cls(directory)

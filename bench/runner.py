@@ -7,7 +7,6 @@ summaries that are rewritten after every cell so an interrupted run keeps everyt
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -21,10 +20,8 @@ from typing import Callable
 
 import pandas as pd
 
-from bench import capacity, environment, fault_kinds, jvm, modes
-from bench.broker import cluster as clusters, distribution
+from bench import brokers, capacity, environment, fault_kinds, modes, site
 from bench.analysis import model, overhead, summary
-from bench.brokers import session
 from bench.cell.phases import run_cell, run_group
 from bench.cell.turns import TurnRates, Turns
 from bench.cell.spec import CellOutcome, Target
@@ -33,12 +30,9 @@ from bench.errors import AgentLost, BadInput, EnvironmentProblem, Interrupted
 from bench.paths import state_dir
 from bench.placement import Placement, pin_this_process
 from bench.profile import Profile, check_fits_embedded
-from bench.registry import embedded as embedded_registry, target as registry_target
-from bench.registry.target import RegistryTarget, split_properties
-from bench.broker.distribution import find_jdk
+from bench.registry.target import RegistryService, split_properties
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, new_run_id
-
-from bench.trogdor import embedded as embedded_trogdor, site as trogdor_site
+from bench.trogdor.target import TrogdorService
 from bench.sweep import PlannedCell, batches, plan
 from bench import warmup
 
@@ -69,41 +63,40 @@ class RunEnd:
 
 
 def execute(request: RunRequest, progress: "Progress") -> RunEnd:
-    """The run: every check that can fail before anything is written, then the run directory, the
-    services the cells use (each stopped, whatever happens, by the ExitStack that started it), and
-    the cells by Kafka version, each block on a broker session of its own."""
+    """The run: every service's check before anything is written, then the run directory, the site
+    that starts the services (each stopped, whatever happens, by the ExitStack that started it),
+    and the cells by Kafka version, each block on brokers of its own."""
     profile = request.profile
     cells = plan(profile)
-    java_roles = _check(request, cells, progress)
-    registry = _registry(request, cells, progress)  # a registry that does not answer, or no Java for one: before anything is written
-    trogdor = trogdor_site.connect(request.trogdor, profile.trogdor, [c.spec.launcher for c in cells])  # likewise
-    if request.trogdor and trogdor is None:
-        progress.note("no cell has launcher trogdor: --trogdor is not used")
-    store = _open_store(request, cells)
+    placement = request.placement
+    per_version = _brokers(request, cells, progress)
+    registry, trogdor = _registry(request, cells, progress), _trogdor(request, cells, progress)
+    shared = [s for s in (registry, trogdor) if s is not None]
+    run_id, resumed = _run_directory(request)
+    site.check([*shared, *(s for b in per_version.values() for s in b.services)])
+    store = _open_store(request, cells, run_id, resumed)
     progress.note(f"run {store.directory.name}: results in {store.directory.resolve()}")
     todo = [c for c in cells if not store.has_cell(c)]
     progress.begin(len(cells), len(cells) - len(todo), todo)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     _INTERRUPTED.clear()
-    placement = request.placement
     if placement:
         store.update_manifest(placement=placement.record())
         cpus_before = pin_this_process(placement.clients)
     status = "failed"
-    brokers: dict[str, dict] = {}
+    records: dict[str, dict] = {}
     rows = [summary.row(store, cell) for cell in store.cells()]  # read once; each new cell adds its row
-    home = state_dir() / "runs" / store.directory.name
     try:
-        with contextlib.ExitStack() as services:
-            registry = _start_registry(registry, request, home, store, progress, services)
-            trogdor = _start_trogdor(trogdor, home, profile.kafka_versions[0], store, progress, services)
+        with site.Site(state_dir() / "runs" / store.directory.name, progress.note) as run_site:
+            for service in shared:
+                run_site.start(service)
+                store.update_manifest(**{service.name: service.describe()})
             for version, block in _blocks(todo):
-                with session(profile.client, home, request.bootstrap_servers, version, profile.brokers, progress.note,
-                             placement.broker if placement else (), request.jmx, java_roles=java_roles,
-                             storage=profile.storage) as (target, broker):
-                    target = replace(target, registry=registry, trogdor=trogdor)
-                    brokers.setdefault(version, broker)
-                    store.update_manifest(broker=_broker_record(brokers), status="running")
+                with run_site.part() as block_site:
+                    target, record = per_version[version].start(block_site, profile.client)
+                    target = replace(target, registry=registry and registry.target, trogdor=trogdor and trogdor.target)
+                    records.setdefault(version, record)
+                    store.update_manifest(broker=_broker_record(records), status="running")
                     _run_cells(store, block, target, request.keep_topics, progress, rows)
         status = "complete"
     except AgentLost as exc:  # in a warm-up cell (a measured one says more, in _run_cells)
@@ -122,9 +115,18 @@ def execute(request: RunRequest, progress: "Progress") -> RunEnd:
     return RunEnd(store, status, frame, summary.broken_guarantees(frame), failed)
 
 
+def _brokers(request: RunRequest, cells: list[PlannedCell], progress: "Progress") -> dict[str, brokers.Brokers]:
+    """The brokers of each Kafka version of the run, with the probe and the Java module its cells need."""
+    profile, placement = request.profile, request.placement
+    java_roles = _check(request, cells, progress)
+    return {version: brokers.of(profile.client, request.bootstrap_servers, version, profile.brokers,
+                                placement.broker if placement else (), request.jmx, java_roles=java_roles,
+                                storage=profile.storage) for version in profile.kafka_versions}
+
+
 def _check(request: RunRequest, cells: list[PlannedCell], progress: "Progress") -> bool:
     """What the request asks that its cluster cannot give, refused before anything is written;
-    whether any cell runs a Java role (whose module is built, or found cached, now)."""
+    whether any cell runs a Java role (eosbench's Java module)."""
     profile = request.profile
     if request.bootstrap_servers and len(profile.kafka_versions) > 1:
         raise BadInput("several kafka versions need the embedded broker: drop --bootstrap-servers or give one version")
@@ -143,60 +145,31 @@ def _check(request: RunRequest, cells: list[PlannedCell], progress: "Progress") 
     if request.bootstrap_servers and profile.storage != "disk":
         progress.note(f"kafka.storage {profile.storage} applies to the embedded broker: the cluster of --bootstrap-servers keeps its own log directories")
     elif not request.bootstrap_servers:
-        clusters.check_storage(profile.storage)  # before anything is written
         check_fits_embedded(profile)
-    java_roles = any(modes.get(c.spec.mode).streams_guarantee or c.spec.driver == "java" for c in cells)
-    if java_roles:  # built (or found cached) before anything is written: a version Maven lacks is one line
-        for version in profile.kafka_versions:
-            jvm.classpath(distribution.resolve(version))
-    return java_roles
+    return any(modes.get(c.spec.mode).streams_guarantee or c.spec.driver == "java" for c in cells)
 
 
-def _start_registry(registry: RegistryTarget | None, request: RunRequest, home, store: RunStore, progress: "Progress",
-                    services: contextlib.ExitStack) -> RegistryTarget | None:
-    """The embedded schema registry started for this run (stopped by `services`); either registry described in the manifest."""
-    if registry is not None and not request.schema_registry:
-        embedded = embedded_registry.start(home)
-        services.callback(embedded_registry.stop, embedded)
-        progress.note(f"schema registry: Apicurio Registry {embedded.version} at {embedded.url}, ready in {embedded.start_s:.1f}s"
-                      + (f" (fetched in {embedded.fetched_s:.1f}s)" if embedded.fetched_s >= 1 else ""))
-        registry = replace(registry, embedded=embedded, config={**registry.config, "url": embedded.url})
-    if registry is not None:
-        store.update_manifest(schema_registry=registry.describe())
-    return registry
-
-
-def _start_trogdor(trogdor, home, version: str, store: RunStore, progress: "Progress", services: contextlib.ExitStack):
-    """The embedded Trogdor started for this run (stopped by `services`); either Trogdor described in the manifest."""
-    if trogdor is not None and trogdor.owned:
-        site = trogdor
-        # registered first: a start that fails after its processes are up (an agent that cannot run
-        # eosbench's roles) leaves them on the site, and they are stopped too
-        services.callback(lambda: site.embedded is not None and embedded_trogdor.stop(site.embedded))
-        trogdor = trogdor_site.start(site, home, version)
-        progress.note(f"trogdor: a coordinator and {len(trogdor.agents)} agents at {trogdor.coordinator.url}, "
-                      f"ready in {trogdor.embedded.start_s:.1f}s")
-    if trogdor is not None:
-        store.update_manifest(trogdor=trogdor.describe())
-    return trogdor
-
-
-def _registry(request: RunRequest, cells: list[PlannedCell], progress: "Progress") -> RegistryTarget | None:
-    """The schema registry of the run's Avro cells: the user's (--schema-registry, reached now), or
-    the embedded one (started once the run directory exists; its Java looked for now); None when
-    no cell serializes with Avro."""
-    properties = split_properties(request.profile.client)[1]
+def _registry(request: RunRequest, cells: list[PlannedCell], progress: "Progress") -> RegistryService | None:
+    """The schema registry of the run's Avro cells: the user's (--schema-registry) or the embedded
+    one; None when no cell serializes with Avro."""
     if not any(c.spec.serialization == "avro" for c in cells):
         if request.schema_registry:
             progress.note("no cell serializes with avro: --schema-registry is not used")
         return None
-    if request.schema_registry:
-        if fault_kinds.any_with(request.profile.faults, "embedded_registry"):
-            named = " and ".join(k.name for k in fault_kinds.KINDS.values() if k.embedded_registry)
-            raise BadInput(f"{named} freezes the embedded schema registry; against your own registry use kind 'command'")
-        return registry_target.connect(request.schema_registry, properties)
-    find_jdk(embedded_registry.JAVA_MINIMUM, f"the embedded schema registry (Apicurio Registry {embedded_registry.VERSION})")
-    return RegistryTarget({**properties, "url": ""})
+    if request.schema_registry and fault_kinds.any_with(request.profile.faults, "embedded_registry"):
+        named = " and ".join(k.name for k in fault_kinds.KINDS.values() if k.embedded_registry)
+        raise BadInput(f"{named} freezes the embedded schema registry; against your own registry use kind 'command'")
+    return RegistryService(split_properties(request.profile.client)[1], request.schema_registry)
+
+
+def _trogdor(request: RunRequest, cells: list[PlannedCell], progress: "Progress") -> TrogdorService | None:
+    """The Trogdor of the run's `launcher: trogdor` cells: the user's (--trogdor) or the embedded
+    one; None when no cell has launcher trogdor."""
+    if not any(c.spec.launcher == "trogdor" for c in cells):
+        if request.trogdor:
+            progress.note("no cell has launcher trogdor: --trogdor is not used")
+        return None
+    return TrogdorService(request.trogdor, request.profile.trogdor, request.profile.kafka_versions[0])
 
 
 def _blocks(cells: list[PlannedCell]) -> list[tuple[str, list[PlannedCell]]]:
@@ -234,21 +207,34 @@ def _stop_if_interrupted() -> None:
         raise KeyboardInterrupt
 
 
-def _open_store(request: RunRequest, cells: list[PlannedCell]) -> RunStore:
+def _run_directory(request: RunRequest) -> tuple[str, RunStore | None]:
+    """The run's id, and its store when resumed: checked (bad input) before any service is reached,
+    so a taken directory or a changed profile is one line, whatever the services' state."""
+    if not request.resume:
+        run_id = request.run_id or new_run_id(request.profile.source)
+        RunStore.free(request.results_dir, run_id)
+        return run_id, None
+    if not request.run_id:
+        raise BadInput("--resume needs --run-id naming the run to resume")
+    store = RunStore.resume(request.results_dir, request.run_id)
+    if store.manifest()["profile"] != _jsonable(_resolved(request)):
+        raise BadInput(f"run {request.run_id} was made with a different profile: resume it with the same profile and --set values")
+    return request.run_id, store
+
+
+def _resolved(request: RunRequest) -> dict:
+    return {**request.profile.as_dict(), "client": redact(request.profile.client)}
+
+
+def _open_store(request: RunRequest, cells: list[PlannedCell], run_id: str, resumed: RunStore | None) -> RunStore:
+    """The run directory, written once every check has passed: a new run's manifest, or a resume's mark."""
+    if resumed is not None:
+        resumed.update_manifest(resumed_at=time.time(), resumes=resumed.manifest().get("resumes", 0) + 1)
+        return resumed
     profile = request.profile
-    resolved = {**profile.as_dict(), "client": redact(profile.client)}
-    if request.resume:
-        if not request.run_id:
-            raise BadInput("--resume needs --run-id naming the run to resume")
-        store = RunStore.resume(request.results_dir, request.run_id)
-        if store.manifest()["profile"] != _jsonable(resolved):
-            raise BadInput(f"run {request.run_id} was made with a different profile: resume it with the same profile and --set values")
-        store.update_manifest(resumed_at=time.time(), resumes=store.manifest().get("resumes", 0) + 1)
-        return store
-    run_id = request.run_id or new_run_id(profile.source)
     return RunStore.create(request.results_dir, run_id, {
         "status": "starting", "started": time.time(), "ended": None,
-        "profile_source": profile.source, "profile": resolved, "order": profile.order,
+        "profile_source": profile.source, "profile": _resolved(request), "order": profile.order,
         "plan": [{"ordinal": c.ordinal, "repetition": c.repetition, "cell_id": c.cell_id, "kafka_version": c.kafka_version} for c in cells],
         "environment": environment.capture(),
     })

@@ -80,7 +80,7 @@ LAYERS = [
     ["bench.parameters"],                                               # each workload parameter, declared once
     ["bench.modes", "bench.schemas"],                                   # the delivery modes; the Avro schemas
     ["bench.metrics", "bench.client_properties", "bench.formatting"],   # record layout and histograms; client settings
-    ["bench.errors", "bench.paths", "bench"],                           # the errors a command ends with; where state lives
+    ["bench.errors", "bench.paths", "bench.site", "bench"],             # the errors a command ends with; where state lives; the shape of a service
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 

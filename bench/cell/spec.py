@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # types only: the results store and the sweep read this modul
     from bench.broker.cluster import Cluster
     from bench.cell.resources import ResourceProbe
     from bench.registry.target import RegistryTarget
-    from bench.trogdor.site import Site
+    from bench.trogdor.target import TrogdorTarget
 
 
 class _CellSpecRules:
@@ -89,7 +89,7 @@ class Target:
     resources: ResourceProbe | None = None  # the brokers' counters; None: broker costs not measured
     java: tuple[str, ...] = ()  # `java ... -cp CLASSPATH` for roles played by eosbench's Java module (bench/jvm/); () when none may run
     registry: RegistryTarget | None = None  # the run's schema registry; None: no cell serializes with Avro
-    trogdor: Site | None = None  # the run's Trogdor; None: no cell has launcher trogdor
+    trogdor: TrogdorTarget | None = None  # the run's Trogdor; None: no cell has launcher trogdor
 
     @property
     def admin_config(self) -> dict:

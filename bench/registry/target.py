@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from pathlib import Path
+from typing import Callable, Mapping
 
+from bench.broker.distribution import find_jdk
 from bench.client_properties import REDACTED, REGISTRY_PREFIX as PREFIX, redact
 from bench.errors import BadInput, EnvironmentProblem
+from bench.registry import embedded as embedded_registry
 from bench.registry.embedded import Registry
 
 COMPATIBILITY = "FULL"  # what a pipeline that must never break a consumer sets before its first write
@@ -96,6 +99,38 @@ def connect(url: str, properties: Mapping[str, str]) -> RegistryTarget:
     except Exception as exc:  # httpx's connection errors, the registry's own (401, 404 on a wrong path)
         raise EnvironmentProblem(f"cannot reach a schema registry at {redact_url(url)}: {_first_line(exc)}") from None
     return target
+
+
+@dataclass
+class RegistryService:
+    """The run's schema registry as a service of its site (bench.site): the user's (`url`, reached
+    at check) or an embedded Apicurio Registry (its Java looked for at check, started at start)."""
+
+    properties: dict            # the registry client's (credentials among them): handed to the roles, never described
+    url: str | None = None      # --schema-registry
+    name = "schema_registry"
+    target: RegistryTarget | None = None
+
+    def check(self) -> None:
+        if self.url:
+            self.target = connect(self.url, self.properties)
+        else:
+            find_jdk(embedded_registry.JAVA_MINIMUM, f"the embedded schema registry (Apicurio Registry {embedded_registry.VERSION})")
+
+    def start(self, home: Path, note: Callable[[str], None]) -> None:
+        if self.url:
+            return
+        embedded = embedded_registry.start(home)  # stops what it started before it raises
+        self.target = RegistryTarget({**self.properties, "url": embedded.url}, embedded)
+        note(f"schema registry: Apicurio Registry {embedded.version} at {embedded.url}, ready in {embedded.start_s:.1f}s"
+             + (f" (fetched in {embedded.fetched_s:.1f}s)" if embedded.fetched_s >= 1 else ""))
+
+    def describe(self) -> dict:
+        return self.target.describe()
+
+    def stop(self) -> None:
+        if self.target is not None and self.target.embedded is not None:
+            embedded_registry.stop(self.target.embedded)
 
 
 def redact_url(url: str) -> str:

@@ -7,7 +7,6 @@ import datetime as dt
 import html
 import math
 
-import pandas as pd
 import plotly.offline
 
 from bench.analysis import contrast, model, planning

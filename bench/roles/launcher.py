@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.errors import AgentLost, CellFailed
+from bench.errors import CellFailed
 from bench.roles import entry
 from bench.roles.protocol import Kind, Role, from_json_line, spec_line, to_json_line
 

@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bench.errors import BadInput, EnvironmentProblem
 from bench.trogdor import embedded
@@ -25,7 +25,10 @@ PROBE_TIMEOUT_S = 30.0
 
 
 @dataclass
-class Site:
+class TrogdorTarget:
+    """A Trogdor a run's cells are launched on: its coordinator, the agents they may use, the Python
+    each agent runs eosbench's roles with."""
+
     coordinator: Coordinator
     agents: list[str]
     python: str
@@ -53,11 +56,9 @@ class Site:
         return out
 
 
-def connect(url: str | None, section: dict, launchers: list[str]) -> Site | None:
-    """The run's Trogdor, checked; None when no cell has launcher trogdor. Without `url`, the
-    embedded one is only planned here (`start` starts it once the run directory exists)."""
-    if "trogdor" not in launchers:
-        return None
+def connect(url: str | None, section: dict) -> TrogdorTarget:
+    """The run's Trogdor, checked. Without `url`, the embedded one is only planned here (`start`
+    starts it once the run directory exists)."""
     python = section.get("python") or sys.executable
     asked = section.get("agents")
     if url is None:
@@ -66,7 +67,7 @@ def connect(url: str | None, section: dict, launchers: list[str]) -> Site | None
                            "(or give a number of agents for the embedded Trogdor)")
         names = [f"agent-{i}" for i in range(asked or embedded.DEFAULT_AGENTS)]
         _check_placement(section, names, "the embedded Trogdor")
-        return Site(Coordinator("http://127.0.0.1:0"), names, python, section, owned=True)
+        return TrogdorTarget(Coordinator("http://127.0.0.1:0"), names, python, section, owned=True)
     coordinator = Coordinator(url)
     coordinator.check()
     running = embedded.find(url)
@@ -81,17 +82,48 @@ def connect(url: str | None, section: dict, launchers: list[str]) -> Site | None
         raise BadInput(f"name the agents of the Trogdor at {url} to run roles on: trogdor.agents: [name, ...] in the profile")
     where = f"the Trogdor at {url}"
     _check_placement(section, names, where)
-    site = Site(coordinator, names, python, section, running)
+    site = TrogdorTarget(coordinator, names, python, section, running)
     site.probes = _probe(coordinator, names, python, where)
     return site
 
 
-def start(site: Site, home: Path, version: str) -> Site:
+def start(site: TrogdorTarget, home: Path, version: str) -> TrogdorTarget:
     """Start the embedded Trogdor of a run that was given no --trogdor."""
     trogdor = embedded.start(home, len(site.agents), version)
     site.coordinator, site.embedded = Coordinator(trogdor.url), trogdor
     site.probes = _probe(site.coordinator, site.agents, site.python, "the embedded Trogdor")
     return site
+
+
+@dataclass
+class TrogdorService:
+    """The run's Trogdor as a service of its site (bench.site): the user's (`url`, checked with a
+    probe task on every agent at check) or an embedded coordinator and agents (started at start)."""
+
+    url: str | None         # --trogdor
+    section: dict           # the profile's `trogdor`
+    version: str            # the Kafka release whose Trogdor is embedded
+    name = "trogdor"
+    target: TrogdorTarget | None = None
+
+    def check(self) -> None:
+        self.target = connect(self.url, self.section)
+
+    def start(self, home: Path, note: Callable[[str], None]) -> None:
+        if not self.target.owned:
+            return
+        start(self.target, home, self.version)
+        note(f"trogdor: a coordinator and {len(self.target.agents)} agents at {self.target.coordinator.url}, "
+             f"ready in {self.target.embedded.start_s:.1f}s")
+
+    def describe(self) -> dict:
+        return self.target.describe()
+
+    def stop(self) -> None:
+        # a start that fails after its processes are up (an agent that cannot run eosbench's roles)
+        # leaves them on the target: they are stopped too
+        if self.target is not None and self.target.owned and self.target.embedded is not None:
+            embedded.stop(self.target.embedded)
 
 
 def _check_placement(section: dict, names: list[str], where: str) -> None:
