@@ -136,6 +136,12 @@ def test_an_existing_run_directory_is_never_overwritten(tiny, tmp_path):
     assert out.returncode == 2 and "already exists" in out.stderr
 
 
+def test_a_cluster_that_cannot_be_reached_leaves_no_run_directory(tiny, tmp_path):
+    out = eosbench("run", str(tiny), "--results-dir", str(tmp_path / "results"), "--run-id", "r", "--bootstrap-servers", "127.0.0.1:1")
+    assert out.returncode == 3 and "cannot reach Kafka at 127.0.0.1:1" in out.stderr
+    assert not (tmp_path / "results" / "r").exists()
+
+
 @pytest.mark.broker
 def test_without_bootstrap_servers_a_run_starts_the_embedded_broker_records_it_and_stops_it(tiny, tmp_path):
     """In memory storage: the brokers' logs on a tmpfs, recorded, and freed with the broker. The
