@@ -42,3 +42,12 @@ def test_the_committed_client_stacks_run_prices_each_java_cell_against_its_librd
     java = sorted(set(frame.loc[frame["driver"] == "java", "cell_id"]))
     assert sorted(table.index) == java and (table["pairs"] == 5).all()
     assert (table["base_cell"] == [c.replace("-java", "-librdkafka") for c in table.index]).all()
+
+
+def test_the_committed_streams_run_prices_each_state_store_against_the_same_application_stateless():
+    frame = summary.summary(RunStore.open(REPO / "results" / "example-streams"))
+    table = contrast.generic(frame)
+    stateful = table[table["contrast"] == "stateful vs stateless"].set_index("cell")
+    assert sorted(stateful.index) == sorted(set(frame.loc[frame["state"] == "stateful", "cell_id"]))
+    assert (stateful["base_cell"] == [c.replace("-stateful", "-stateless") for c in stateful.index]).all()
+    assert (stateful["pairs"] == 3).all() and (stateful["low"] <= stateful["ratio"]).all() and (stateful["ratio"] <= stateful["high"]).all()

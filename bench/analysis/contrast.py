@@ -5,7 +5,8 @@ setting. Each is a `Contrast`, declared once in CONTRASTS: transaction.version 2
 (bench.analysis.transaction_protocols), Avro through a schema registry against raw bytes
 (bench.analysis.serialization, which adds the whole stack: a mode with Avro against the baseline
 mode with bytes), Trogdor's roles against local ones (bench.analysis.launchers), Kafka's Java
-clients against librdkafka. Cells that ran side by side in each repetition are paired by
+clients against librdkafka, and a Streams application's count per key (its state store and
+changelog) against its stateless twin. Cells that ran side by side in each repetition are paired by
 repetition, and the throughput ratio (new / base) gets the paired interval the calibration uses:
 geometric mean, Student's t on the log ratios. A contrast without a section of its own is shown
 by `eosbench run` and the report's "One setting against another".
@@ -56,6 +57,7 @@ CONTRASTS = {c.name: c for c in (
     Contrast("avro vs bytes", {"serialization": "bytes"}, {"serialization": "avro"}, own_section=True),
     Contrast("trogdor vs local", {"launcher": "local"}, {"launcher": "trogdor"}, own_section=True),
     Contrast("java vs librdkafka", {"driver": "librdkafka"}, {"driver": "java"}),
+    Contrast("stateful vs stateless", {"state": "stateless"}, {"state": "stateful"}),
 )}
 
 
