@@ -48,6 +48,7 @@ _COLUMN = {c.name: c.column for c in COMPARED if c.column}
 DRIFT_PCT = {"cost": 5.0}
 NOT_GATED = ("not gated with one run per side: it cannot tell a change from run-to-run drift "
              "(give several runs per side, A1,A2,A3, or state the drift with --run-drift)")
+UNTESTED = "a gate cannot pass what it could not test"  # ends the failure line of a gated figure without a test
 # What must match for two runs to be comparable, and what a comparison is usually about.
 _HOST_KEYS = ("cpu_model", "cores", "memory_gb", "os")
 _VERSION_KEYS = (("broker", ("broker", "version")), ("librdkafka", ("environment", "librdkafka")),
@@ -109,6 +110,10 @@ class Comparison:
         labels = _labels(self.baseline)
         return [f"{c.cell_id}: {labels[name]} {change.change_pct:+.1f}%"
                 for c in self.cells for name, change in c.changes().items() if change.verdict == "regression"]
+
+    def label(self, name: str) -> str:
+        """How a regression's line names the figure `name` (for example 'throughput relative to at_least_once')."""
+        return _labels(self.baseline)[name]
 
     @property
     def failed(self) -> bool:
@@ -177,7 +182,7 @@ def compare(base: list[pd.DataFrame] | pd.DataFrame, new: list[pd.DataFrame] | p
         warnings=([] if new_all.empty else _unmatched(base_all, new_all, only_in_base, only_in_new, base_label, new_label))
         + _empty_base(base_all),
         failures=_failures(new_all, only_in_base, new_label, base_label, len(cells))
-        + [f"{new_cells[key].cell_id}: {labels[name]} {why}: a gate cannot pass what it could not test"
+        + [f"{new_cells[key].cell_id}: {labels[name]} {why}: {UNTESTED}"
            for key in matched for name in METRICS
            if (paired or not single_run or drift[name] is not None) and (why := _untestable(*units[(key, name)][:2], paired, single_run))],
     )

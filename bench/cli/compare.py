@@ -15,6 +15,7 @@ from bench.analysis.compare import DRIFT_PCT, NOT_GATED, Change, Comparison, che
 from bench.cli.tables import render
 from bench.errors import BadInput
 from bench.formatting import change_text, signed
+from bench.report import github, junit
 from bench.report.comparison import build_html as comparison_page
 from bench.results import DEFAULT_RESULTS_DIR, RunStore, write_atomically
 
@@ -33,9 +34,11 @@ _SYMBOL = {"regression": "REGRESSION", "improvement": "improvement", "~": "~", "
               help="Run-to-run drift (percent, one standard deviation) to allow for when a side has one run; "
                    "gates absolute throughput and latency too [default: EOS cost "
                    f"{DRIFT_PCT['cost']:g}%, absolute figures not gated].")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html", "junit"]), default="text", show_default=True,
+              help="junit: JUnit XML for CI test reports, a case per compared figure. Under GitHub Actions every "
+                   "format but json also prints annotations, and the Markdown summary goes to the step summary.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="With --format html: the page [default: reports/compare-<base>-<new>.html].")
+              help="With --format html or junit: the file [default: reports/compare-<base>-<new>.html or .xml].")
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS_DIR, show_default=True)
 def compare(base: str, new: str | None, by: str | None, max_regression: float, run_drift: float | None, fmt: str,
             output: Path | None, results_dir: Path) -> None:
@@ -70,13 +73,17 @@ def compare(base: str, new: str | None, by: str | None, max_regression: float, r
         check_runs(*manifests, result)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2, allow_nan=False, default=str))
-    elif fmt == "html":
-        page = output or Path("reports") / f"compare-{_slug(result.base_label)}-{_slug(result.new_label)}.html"
+    elif fmt in ("html", "junit"):
+        page = output or Path("reports") / f"compare-{_slug(result.base_label)}-{_slug(result.new_label)}.{'xml' if fmt == 'junit' else 'html'}"
         page.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(page, comparison_page(result, tables(result)))
+        write_atomically(page, junit.build_xml(result) if fmt == "junit" else comparison_page(result, tables(result)))
         click.echo("\n".join(_closing(result)[-1:] + [str(page)]))
     else:
         click.echo(format_markdown(result) if fmt == "markdown" else format_text(result))
+    if github.active():
+        if fmt != "json":  # annotations on standard output would break the JSON a step reads
+            click.echo("\n".join(github.annotations(result)))
+        github.append_summary(format_markdown(result))
     if result.failed:
         sys.exit(1)
 
