@@ -82,7 +82,8 @@ def compare(base: str, new: str | None, by: str | None, max_regression: float, r
         click.echo(format_markdown(result) if fmt == "markdown" else format_text(result))
     if github.active():
         if fmt != "json":  # annotations on standard output would break the JSON a step reads
-            click.echo("\n".join(github.annotations(result)))
+            for line in github.annotations(result):
+                click.echo(line)
         github.append_summary(format_markdown(result))
     if result.failed:
         sys.exit(1)

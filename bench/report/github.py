@@ -9,14 +9,13 @@ LF, and a property (the title) also escapes `:` and `,`, so a message never ends
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from bench.analysis.compare import Comparison
 
 
-def active(environ: dict | None = None) -> bool:
+def active() -> bool:
     """Whether eosbench runs as a GitHub Actions step (the runner sets GITHUB_ACTIONS=true)."""
-    return (os.environ if environ is None else environ).get("GITHUB_ACTIONS") == "true"
+    return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
 def annotations(result: Comparison) -> list[str]:
@@ -28,14 +27,12 @@ def annotations(result: Comparison) -> list[str]:
     return lines
 
 
-def append_summary(markdown: str, environ: dict | None = None) -> Path | None:
-    """Append `markdown` to the step summary file, when GitHub gives one; the file it went to."""
-    target = (os.environ if environ is None else environ).get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return None
-    with open(target, "a", encoding="utf-8") as out:
-        out.write(markdown.rstrip("\n") + "\n\n")
-    return Path(target)
+def append_summary(markdown: str) -> None:
+    """Append `markdown` to the step summary file, when GitHub gives one."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(markdown.rstrip("\n") + "\n\n")
 
 
 def _command(kind: str, title: str, message: str) -> str:
