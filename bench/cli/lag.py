@@ -1,37 +1,77 @@
-"""`eosbench lag RUN`: consumer-lag alert thresholds recommended from the lag a run measured."""
+"""`eosbench lag RUN`: consumer-lag alert thresholds recommended from the lag a run measured, and
+alerting rules for one cell in the metric names of the exporter people run."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import click
 import yaml
 
-from bench.analysis.lag import RULE, Recommendation, for_run
+from bench.analysis.lag import RULE, Recommendation, for_run, measured
+from bench.errors import BadInput
+from bench.report.exporters import EXPORTERS
+from bench.report.lag_rules import Selection, rules_text, unit_tests
 from bench.results import DEFAULT_RESULTS_DIR, RunStore
+
+RULE_FORMATS = ("prometheus", "promtool-test")
 
 
 @click.command()
 @click.argument("run")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "prometheus"]), default="text", show_default=True)
-@click.option("--group", default="your-consumer-group", show_default=True, help="Consumer group label for Prometheus rules.")
+@click.option("--cell", help="The cell to recommend for (an open-loop cell at your production rate); required for rules.")
+@click.option("--exporter", type=click.Choice(list(EXPORTERS)), default="kafka_exporter", show_default=True,
+              help="Whose metric and label names the rules use.")
+@click.option("--group", help="The consumer group the rules watch.")
+@click.option("--topic", help="The topic the rules watch (exporters with a topic label).")
+@click.option("--client-id", help="Java consumers (--exporter jmx): the client.id prefix; default consumer-<group>- or <group>-.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", *RULE_FORMATS]), default="text", show_default=True)
+@click.option("--rules-file", default="rules.yml", show_default=True, help="The rule file a promtool-test file names.")
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS_DIR, show_default=True)
-def lag(run: str, fmt: str, group: str, results_dir: Path) -> None:
-    """Recommend warning and critical lag thresholds (records and seconds) for every cell of RUN."""
-    if not group.strip():
-        raise click.UsageError("--group needs the consumer group's name")
+def lag(run: str, cell: str | None, exporter: str, group: str | None, topic: str | None, client_id: str | None, fmt: str,
+        rules_file: str, results_dir: Path) -> None:
+    """Recommend warning and critical lag thresholds (records and seconds) for the cells of RUN, or
+    write one cell's alerting rules (--format prometheus) and their promtool unit tests."""
     store = RunStore.open(run, results_dir)
-    recommendations = for_run(store)
     run_id = store.manifest()["run_id"]
-    if fmt == "json":
+    recommendations = for_run(store)
+    if fmt in RULE_FORMATS:
+        _require(cell, f"--format {fmt} writes the rules of one cell: choose it with --cell")
+        _require(group and group.strip(), "--group needs the consumer group's name")
+        _require(topic or not EXPORTERS[exporter].topic_label, f"--exporter {exporter} labels lag by topic: give --topic")
+    if cell:
+        recommendations = [_chosen(recommendations, cell, run_id)]
+    if fmt in RULE_FORMATS:
+        r, chosen = recommendations[0], EXPORTERS[exporter]
+        selection = Selection(group, topic, client_id)
+        if fmt == "prometheus":
+            click.echo(rules_text(r, chosen, selection, run_id), nl=False)
+        else:
+            tests = unit_tests(r, chosen, selection, run_id, measured(store, r.cell_id), rules_file)
+            click.echo(yaml.safe_dump(tests, sort_keys=False, width=100_000, allow_unicode=True), nl=False)
+    elif fmt == "json":
         click.echo(json.dumps({"run_id": run_id, "rule": RULE, "cells": [r.as_dict() for r in recommendations]}, indent=2,
                               default=lambda v: None))
-    elif fmt == "prometheus":
-        click.echo(prometheus_rules(run_id, recommendations, group))
     else:
         click.echo("\n\n".join(describe(r) for r in recommendations) if recommendations else "no lag samples in this run")
+
+
+def _require(condition, message: str) -> None:
+    if not condition:
+        raise BadInput(message)
+
+
+def _chosen(recommendations: list[Recommendation], cell: str, run_id: str) -> Recommendation:
+    by_id = {r.cell_id: r for r in recommendations}
+    if cell not in by_id:
+        known = ", ".join(list(by_id)[:8]) + (", ..." if len(by_id) > 8 else "")
+        raise BadInput(f"run {run_id} has no cell '{cell}' with lag samples (cells: {known or 'none'})")
+    r = by_id[cell]
+    if r.closed_loop:
+        raise BadInput(f"cell {cell} ran closed loop (rate: max): its consumer ran saturated, so its lag sets no threshold; "
+                       "recommend from an open-loop cell at your production rate")
+    return r
 
 
 def describe(r: Recommendation) -> str:
@@ -47,57 +87,30 @@ def describe(r: Recommendation) -> str:
         lines.append("  note: closed loop (rate: max): the consumer ran saturated, so these are upper bounds; "
                      "recommend from an open-loop run at your production rate")
     if r.transaction_overhead_share is not None:
-        lines.append(f"  {r.transaction_overhead_share:.0%} of the high-watermark lag is transaction overhead (open transactions and "
-                     "commit markers a read_committed consumer cannot read): exporters count it as lag, so a threshold "
-                     "guessed without it pages for nothing")
+        lines.append(f"  LSO gap             p50 {r.lso_gap.p50:,.0f}  p99 {r.lso_gap.p99:,.0f}  max {r.lso_gap.max:,.0f} records: "
+                     f"{r.transaction_overhead_share:.0%} of the high-watermark lag is the open transaction and commit markers, "
+                     "which exporters reading the high watermark count as lag and a read_committed consumer never reads")
     lines += [
-        f"  WARNING   > {r.warning_records:,} records  or  > {r.warning_seconds:g} s",
-        f"  CRITICAL  > {r.critical_records:,} records  or  > {r.critical_seconds:g} s",
+        f"  WARNING   > {r.warning_records:,} records (high watermark)  > {r.partition_warning_records:,} (records-lag-max)  "
+        f"> {r.warning_seconds:g} s",
+        f"  CRITICAL  > {r.critical_records:,} records (high watermark)  > {r.partition_critical_records:,} (records-lag-max)  "
+        f"> {r.critical_seconds:g} s",
         f"  detection: a consumer that stops crosses CRITICAL within {r.detection_records_s:g} s (records) / "
         f"{r.detection_seconds_s:g} s (seconds), plus your exporter's poll interval and the rule's `for:`",
+    ]
+    if r.tuned_on_twin:
+        t = r.tuned_on_twin
+        lines.append(f"  tuned on {t.twin_cell} instead (warning > {t.twin_warning_records:,} records), an alert on this healthy "
+                     f"consumer's high-watermark lag would fire in {t.crossed_s} of {t.samples} seconds; these thresholds in "
+                     f"{t.crossed_own_s}")
+    if r.ceiling_msgs:
+        near = "  WARNING: the cell ran within 20% of it, so lag there can only grow" if r.near_ceiling else ""
+        lines.append(f"  ceiling: {r.ceiling_msgs:,.0f} msg/s (one core over {r.consumer_cpu_us_per_record:.2f} us of consumer CPU "
+                     f"per record){near}")
+    lines += [
         f"  alert on: {r.alert_on}",
         f"  Burrow (no thresholds): keep storage intervals x commit interval >= {max(r.detection_seconds_s, 10):.0f} s so a stall shows as STOP/STALL within the window",
-        f"  rule: {r.rule}",
+        f"  rules: eosbench lag RUN --cell {r.cell_id} --group G --topic T --exporter kafka_exporter|kminion|jmx|kafka-lag-exporter "
+        "--format prometheus",
     ]
     return "\n".join(lines)
-
-
-def _alert_name(kind: str, cell_id: str) -> str:
-    return f"KafkaConsumerLag{kind}_" + re.sub(r"[^A-Za-z0-9_]", "_", cell_id)
-
-
-def promql_string(text: str) -> str:
-    """A PromQL string literal: backslash, double quote and line breaks escaped, as PromQL reads
-    Go-style escapes (a consumer group name may hold any of them)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
-
-
-def prometheus_rules(run_id: str, recommendations: list[Recommendation], group: str) -> str:
-    """Alerting rules for kafka-lag-exporter's metrics, one warning and one critical per signal."""
-    rules = []
-    selector = f"{{group={promql_string(group)}}}"
-    for r in recommendations:
-        signals = [("records", f"sum by (group, topic) (kafka_consumergroup_group_lag{selector})",
-                    r.warning_records, r.critical_records, r.detection_records_s),
-                   ("seconds", f"max by (group, topic) (kafka_consumergroup_group_lag_seconds{selector})",
-                    r.warning_seconds, r.critical_seconds, r.detection_seconds_s)]
-        for unit, expr, warning, critical, detection in signals:
-            for severity, threshold, hold in (("Warning", warning, "1m"), ("Critical", critical, "30s")):
-                rules.append({
-                    "alert": _alert_name(severity, r.cell_id) + f"_{unit}",
-                    "expr": f"{expr} > {threshold}",
-                    "for": hold,
-                    "labels": {"severity": severity.lower(), "eosbench_run": run_id, "eosbench_cell": r.cell_id},
-                    "annotations": {
-                        "summary": f"Consumer group {{{{ $labels.group }}}} is behind on {{{{ $labels.topic }}}} ({unit})",
-                        "description": (f"Lag {{{{ $value }}}} {unit} > {threshold} ({severity.lower()}). From eosbench run {run_id}, "
-                                        f"cell {r.cell_id} at {r.rate_msgs:,.0f} msg/s; a full stall crosses critical within "
-                                        f"{detection:g} s of it starting. Rule: {RULE}."),
-                    },
-                })
-    document = {"groups": [{"name": f"eosbench-{run_id}", "rules": rules}]}
-    header = (f"# Consumer-lag alerting rules recommended by eosbench from run {run_id}.\n"
-              f"# Metrics of kafka-lag-exporter; set the group label (now {promql_string(group)}) with --group.\n")
-    return header + yaml.safe_dump(document, sort_keys=False, width=1000)
-
-
