@@ -2,16 +2,20 @@
 detection time and stay quiet for a healthy one; on a transactional topic the high-watermark lag
 stays above the readable lag, which reaches zero."""
 
+import json
 import math
 import shutil
 import subprocess
 
 import pandas as pd
 import pytest
+import yaml
 
 from bench.analysis.lag import first_crossing, recommend, steady_totals, totals
 from bench.cell.phases import run_cell
 from bench.cell.spec import CellSpec, Target
+from bench.cli.lag import describe
+from bench.report.exporters import EXPORTERS
 from tests.conftest import REPO, eosbench
 
 CELL = dict(mode="transactional", partitions=2, rate=2000, message_size=256, warmup_s=1, duration_s=8, transaction_ms=200)
@@ -93,25 +97,137 @@ def test_transactional_high_watermark_lag_stays_above_the_readable_lag_which_rea
     assert recommendation.transaction_overhead_share > 0
 
 
-def test_an_empty_group_name_is_refused():
-    result = eosbench("lag", str(REPO / "results" / "example-standard"), "--format", "prometheus", "--group", " ")
-    assert result.returncode == 2 and "--group needs the consumer group's name" in result.stderr
+STREAMS = REPO / "results" / "example-streams"
+EOS_CELL = "streams_exactly_once_v2-tms10000-stateless"  # read_committed, commits every 10 s at 10,000 msg/s
+PROMTOOL = shutil.which("promtool")
+
+
+def lag_cli(*args, run=STREAMS):
+    return eosbench("lag", str(run), *args)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """The rules and promtool unit tests eosbench writes for one cell, as files promtool reads;
+    each kind written once per module (a call reads the whole committed run)."""
+    assert PROMTOOL, "promtool comes with Debian's prometheus package, installed by the README's test command"
+    cache = {}
+
+    def make(exporter, group="orders", topic="orders.out"):
+        if (exporter, group) not in cache:
+            folder = tmp_path_factory.mktemp("rules")
+            common = ["--cell", EOS_CELL, "--group", group, "--topic", topic, "--exporter", exporter]
+            rules, tests = folder / "rules.yml", folder / "test.yml"
+            written = [lag_cli(*common, "--format", "prometheus"),
+                       lag_cli(*common, "--format", "promtool-test", "--rules-file", rules.name)]
+            assert all(w.returncode == 0 for w in written), [w.stderr for w in written]
+            rules.write_text(written[0].stdout)
+            tests.write_text(written[1].stdout)
+            cache[exporter, group] = folder
+        return cache[exporter, group]
+    return make
+
+
+@pytest.fixture(scope="module")
+def eos_cell():
+    return next(c for c in json.loads(lag_cli("--format", "json").stdout)["cells"] if c["cell_id"] == EOS_CELL)
+
+
+def copied(folder, tmp_path):
+    """A copy of written rules and tests to plant a fault in."""
+    for name in ("rules.yml", "test.yml"):
+        shutil.copy(folder / name, tmp_path / name)
+    return tmp_path / "rules.yml", tmp_path / "test.yml"
+
+
+def promtool(*args):
+    """promtool, its standard output and error as one (a failing unit test reports on stderr)."""
+    return subprocess.run([PROMTOOL, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.parametrize("exporter", list(EXPORTERS))
+def test_each_exporters_rules_pass_promtool_with_a_quiet_healthy_case_and_a_firing_stall(made, exporter):
+    rules, tests = made(exporter) / "rules.yml", made(exporter) / "test.yml"
+    check = promtool("check", "rules", rules)
+    assert check.returncode == 0 and "SUCCESS" in check.stdout, check.stdout
+    assert EXPORTERS[exporter].lag in rules.read_text()
+    cases = yaml.safe_load(tests.read_text())["tests"]
+    healthy, stalled = cases[0], cases[1]
+    assert healthy["name"].startswith("healthy") and all(t["exp_alerts"] == [] for t in healthy["alert_rule_test"])
+    assert stalled["name"].startswith("stalled") and all(t["exp_alerts"] for t in stalled["alert_rule_test"])
+    run = promtool("test", "rules", tests)
+    assert run.returncode == 0 and "SUCCESS" in run.stdout, run.stdout
+
+
+def test_a_threshold_tuned_on_the_at_least_once_twin_fires_on_the_healthy_read_committed_consumer(made, eos_cell, tmp_path):
+    """The LSO gap at work: the high-watermark lag of a healthy exactly-once consumer sits far
+    above an at_least_once consumer's at the same rate, because of the open transaction."""
+    cell = eos_cell
+    tuned = cell["tuned_on_twin"]
+    assert tuned["twin_cell"] == "streams_at_least_once-tms10000-stateless"
+    assert tuned["crossed_s"] > tuned["samples"] / 2 and tuned["crossed_own_s"] == 0, tuned
+    rules, tests = copied(made("kafka_exporter"), tmp_path)
+    naive = rules.read_text().replace(f"> {cell['warning_records']}\n", f"> {tuned['twin_warning_records']}\n")
+    assert naive != rules.read_text()
+    rules.write_text(naive)
+    run = promtool("test", "rules", tests)
+    assert run.returncode == 1 and "alertname: EosbenchConsumerLagWarning" in run.stdout, run.stdout
+
+
+def test_a_rule_that_cannot_see_a_stall_fails_its_promtool_test(made, eos_cell, tmp_path):
+    rules, tests = copied(made("kafka_exporter"), tmp_path)
+    critical = eos_cell["critical_records"]
+    rules.write_text(rules.read_text().replace(f"> {critical}\n", "> 999999999\n"))
+    run = promtool("test", "rules", tests)
+    assert run.returncode == 1 and "name: stalled" in run.stdout, run.stdout
+
+
+def test_the_java_consumers_rules_use_its_lso_based_worst_partition_and_its_consumed_rate(made, eos_cell):
+    document = yaml.safe_load((made("jmx") / "rules.yml").read_text())["groups"][0]["rules"]
+    by_name = {r["alert"]: r for r in document}
+    cell = eos_cell
+    assert by_name["EosbenchConsumerLagWarning"]["expr"].endswith(f"> {cell['partition_warning_records']}")
+    assert 'client_id=~"(consumer-)?orders-.*"' in by_name["EosbenchConsumerLagWarning"]["expr"]
+    assert "last stable offset" in by_name["EosbenchConsumerLagWarning"]["annotations"]["description"]
+    assert "records_consumed_rate" in by_name["EosbenchConsumerStalled"]["expr"]
+
+
+def test_a_closed_loop_cell_is_refused_for_thresholds_with_one_line():
+    result = lag_cli("--cell", "transactional-ts1000-p1", "--format", "prometheus", "--group", "g", "--topic", "t",
+                     run=REPO / "results" / "example-standard")
+    assert result.returncode == 2 and result.stdout == "", result
+    assert len(result.stderr.strip().splitlines()) == 1 and "ran closed loop" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "prometheus", "--group", "g", "--topic", "t"], "choose it with --cell"),
+    (["--cell", "nope"], "has no cell 'nope' with lag samples"),
+    (["--cell", EOS_CELL, "--format", "prometheus", "--group", "g"], "give --topic"),
+    (["--cell", EOS_CELL, "--format", "prometheus", "--topic", "t", "--group", " "], "--group needs the consumer group's name"),
+])
+def test_rules_need_one_known_cell_a_group_and_a_topic(args, message):
+    result = lag_cli(*args)
+    assert result.returncode == 2 and message in result.stderr and result.stdout == "", result.stderr
+
+
+def test_a_cell_that_ran_near_its_consumers_ceiling_is_flagged():
+    samples = pd.DataFrame({"hw_lag": [10.0], "lso_lag": [10.0], "readable_lag": [10.0], "time_lag_s": [0.1]})
+    near = recommend("c", "at_least_once", samples, 9000, None, consumer_cpu_us=100.0)  # ceiling 10,000 msg/s
+    far = recommend("c", "at_least_once", samples, 5000, None, consumer_cpu_us=100.0)
+    assert near.ceiling_msgs == 10_000 and near.near_ceiling and not far.near_ceiling
+    assert "WARNING: the cell ran within 20% of it" in describe(near) and "WARNING: the cell" not in describe(far)
 
 
 @pytest.mark.parametrize("group, selector", [
-    ("orders", 'group="orders"'),
-    ('a"b', r'group="a\"b"'),
-    ("a\\b", r'group="a\\b"'),
-    ("a\nb", r'group="a\nb"'),
+    ("orders", 'consumergroup="orders"'),
+    ('a"b', r'consumergroup="a\"b"'),
+    ("a\\b", r'consumergroup="a\\b"'),
+    ("a\nb", r'consumergroup="a\nb"'),
 ])
-def test_prometheus_rules_pass_promtool_whatever_the_group_is_called(tmp_path, group, selector):
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool comes with Debian's prometheus package, installed by the README's test command"
-    rules = tmp_path / "rules.yml"
-    result = eosbench("lag", str(REPO / "results" / "example-standard"), "--format", "prometheus", "--group", group)
-    assert result.returncode == 0, result.stderr
-    rules.write_text(result.stdout)
-    assert f"kafka_consumergroup_group_lag{{{selector}}}" in result.stdout
-    assert "kafka_consumergroup_group_lag_seconds" in result.stdout
-    check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
-    assert check.returncode == 0 and "SUCCESS" in check.stdout, check.stdout + check.stderr
+def test_prometheus_rules_pass_promtool_whatever_the_group_is_called(made, group, selector):
+    rules, tests = made("kafka_exporter", group) / "rules.yml", made("kafka_exporter", group) / "test.yml"
+    assert f"kafka_consumergroup_lag_sum{{{selector}," in rules.read_text()
+    check = promtool("check", "rules", rules)
+    assert check.returncode == 0 and "SUCCESS" in check.stdout, check.stdout
+    run = promtool("test", "rules", tests)
+    assert run.returncode == 0 and "SUCCESS" in run.stdout, run.stdout

@@ -33,7 +33,7 @@ VERBS = {
     "capacity": ("bench.cli.capacity", "What a target load would cost the cluster per mode, from a run's costs.",
                  "eosbench capacity example-costs --rate 50000"),
     "lag": ("bench.cli.lag", "Recommend consumer-lag alert thresholds from a run.",
-            "eosbench lag example-standard --format prometheus --group orders"),
+            "eosbench lag example-streams --cell streams_exactly_once_v2-tms1000-stateless --exporter kminion --group orders --topic orders.out --format prometheus"),
     "model": ("bench.cli.model", "Fit what exactly-once costs across a run's sweep: the curve, its 30% and 10% crossings.",
               "eosbench model example-standard --at transaction_size=5000,partitions=16"),
     "calibrate": ("bench.cli.calibrate", "Measure eosbench's producer against Kafka's ProducerPerformance.",

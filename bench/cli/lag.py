@@ -33,13 +33,13 @@ def lag(run: str, cell: str | None, exporter: str, group: str | None, topic: str
         rules_file: str, results_dir: Path) -> None:
     """Recommend warning and critical lag thresholds (records and seconds) for the cells of RUN, or
     write one cell's alerting rules (--format prometheus) and their promtool unit tests."""
-    store = RunStore.open(run, results_dir)
-    run_id = store.manifest()["run_id"]
-    recommendations = for_run(store)
     if fmt in RULE_FORMATS:
         _require(cell, f"--format {fmt} writes the rules of one cell: choose it with --cell")
         _require(group and group.strip(), "--group needs the consumer group's name")
         _require(topic or not EXPORTERS[exporter].topic_label, f"--exporter {exporter} labels lag by topic: give --topic")
+    store = RunStore.open(run, results_dir)
+    run_id = store.manifest()["run_id"]
+    recommendations = for_run(store)
     if cell:
         recommendations = [_chosen(recommendations, cell, run_id)]
     if fmt in RULE_FORMATS:
