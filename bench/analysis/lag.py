@@ -166,14 +166,14 @@ def recommend(cell_id: str, mode_name: str, samples: pd.DataFrame, rate: float, 
     if mode.uses_transactions and mean_hw > 0:
         share = float(samples["lso_gap"].mean() / mean_hw)
     # Each second's high-watermark lag is its readable lag plus its gap, so it never exceeds the sum of their maxima.
-    level = 2 * _zero(readable.max if not math.isnan(readable.max) else hw.max) + _zero(gap.max)
+    level = 2 * zero(readable.max if not math.isnan(readable.max) else hw.max) + zero(gap.max)
     warning_records = math.ceil(level + rate * 1.0)
     critical_records = math.ceil(warning_records + rate * 2.0)
     per_partition = rate / max(partitions, 1)
-    partition_warning = math.ceil(2 * _zero(worst_partition.max) + per_partition * 1.0)
+    partition_warning = math.ceil(2 * zero(worst_partition.max) + per_partition * 1.0)
     partition_critical = math.ceil(partition_warning + per_partition * 2.0)
     floor_s = (commit_interval_s or 0.0) + 1.0
-    warning_seconds = round(max(2 * _zero(age.max) + 1.0, floor_s), 2)
+    warning_seconds = round(max(2 * zero(age.max) + 1.0, floor_s), 2)
     critical_seconds = round(warning_seconds + 2.0, 2)
     # Upper bounds: a stall that starts from zero lag takes longest to cross.
     detection_records = critical_records / rate + SAMPLE_INTERVAL_S if rate > 0 else math.inf
@@ -190,7 +190,8 @@ def recommend(cell_id: str, mode_name: str, samples: pd.DataFrame, rate: float, 
     )
 
 
-def _zero(value: float) -> float:
+def zero(value: float | None) -> float:
+    """A figure that was not measured (None or NaN) as 0."""
     return 0.0 if value is None or math.isnan(value) else value
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import accumulate
 from dataclasses import dataclass
 
 import pandas as pd
 import yaml
 
-from bench.analysis.lag import NEAR_CEILING, Recommendation, Thresholds
+from bench.analysis.lag import NEAR_CEILING, Recommendation, Thresholds, zero
 from bench.report.exporters import HIGH_WATERMARK, Exporter
 
 EVALUATION_S = 15     # the unit tests' rule evaluation interval
@@ -223,13 +224,6 @@ class Replay:
     def _cycle(self, values: list, n: int) -> list:
         return [values[i % len(values)] for i in range(n)]
 
-    def _offsets(self, steps: list[float]) -> list[float]:
-        total, out = 0.0, []
-        for s in steps:
-            total += s
-            out.append(total)
-        return out
-
     def _series(self, selection: Selection, lag: list, age: list, consumed: list[float]) -> list[dict]:
         e, labels = self.exporter, selection.sample_labels(self.exporter)
         out = [_input(e.lag, labels, lag, "{:.0f}")]
@@ -240,7 +234,7 @@ class Replay:
             rates = [sum(consumed[max(0, i - window + 1):i + 1]) / min(i + 1, window) for i in range(len(consumed))]
             out.append(_input(e.consumed_rate, labels, rates, "{:.1f}"))
         else:
-            out.append(_input(e.offsets, labels, self._offsets(consumed), "{:.0f}"))
+            out.append(_input(e.offsets, labels, list(accumulate(consumed)), "{:.0f}"))
         return out
 
     def healthy(self, selection: Selection) -> list[dict]:
@@ -251,18 +245,14 @@ class Replay:
         lag, age, steps = (self._cycle(v, STALL_AT_S) for v in (self.lag, self.age, self.steps))
         after = range(1, length - STALL_AT_S + 1)
         if self.exporter.basis == HIGH_WATERMARK:
-            lag += [_zero(lag[-1]) + self.r.rate_msgs * k for k in after]
+            lag += [zero(lag[-1]) + self.r.rate_msgs * k for k in after]
         else:  # the consumer stopped polling: its records-lag-max is no longer updated
             lag += [None] * len(after)
-        age += [_zero(age[-1]) + k for k in after]
+        age += [zero(age[-1]) + k for k in after]
         return self._series(selection, lag, age, steps + [0.0] * len(after))
 
     def fast(self, selection: Selection, rate: float, length: int) -> list[dict]:
         return self._series(selection, self._cycle(self.lag, length), self._cycle(self.age, length), [rate] * length)
-
-
-def _zero(value) -> float:
-    return 0.0 if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 def _input(metric: str, labels: dict, values: list, fmt: str) -> dict:
