@@ -8,13 +8,14 @@ log.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import time
 import traceback
 from collections import Counter
-import importlib
-from typing import Any, Callable, Protocol
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Protocol
 
 from bench.client_properties import REDACTED, is_secret
 from bench.roles.protocol import ClientLogResult, Kind, RoleError, Timeline
@@ -89,7 +90,8 @@ def entry(module: str, spec: Any, channel: Channel) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        channel.send(Kind.RESULT, importlib.import_module(module).run(spec, channel))
+        with client_errors_unmasked():
+            channel.send(Kind.RESULT, importlib.import_module(module).run(spec, channel))
     except RoleFailed as exc:
         channel.send(Kind.ERROR, RoleError(str(exc)))
     except Exception as exc:  # a bug or a client failure: report it, keep the stack for the cell's directory
@@ -104,6 +106,27 @@ def wait_for_go(channel: Channel) -> Timeline:
     if kind is not Kind.GO:
         raise RoleFailed(f"expected 'go', got {kind.value!r}")
     return timeline
+
+
+@contextmanager
+def client_errors_unmasked() -> Iterator[None]:
+    """Raise the client's own error where confluent-kafka masks it with a SystemError.
+
+    confluent-kafka (2.16) sets a fatal error (a producer fenced by a newer instance with its
+    transactional.id, reported in a produce response) as a pending KafkaException and goes on
+    serving the callbacks of the same poll; the next one that runs Python code (a delivery
+    report, a log line) fails with "SystemError: ... returned a result with an exception set",
+    whose cause is that KafkaException. Callers handle KafkaException (a fence is expected of a
+    zombie), so they get it back. `tests/test_transactions_on_real_broker.py` reproduces it.
+    """
+    from confluent_kafka import KafkaException
+
+    try:
+        yield
+    except SystemError as exc:
+        if isinstance(exc.__cause__, KafkaException):
+            raise exc.__cause__ from None
+        raise
 
 
 def retrying(fn: Callable, *args: Any) -> Any:

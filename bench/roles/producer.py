@@ -21,7 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from bench.roles import clock
 from bench.metrics import ABORTED, ACKED, FAILED, PREFIX_SIZE, RECORD_PREFIX, SEQ_OFFSET, IntervalRecorder, record_keys
-from bench.roles import Channel, ClientLog, RoleFailed, cpu_seconds, retrying, threads, wait_for_go
+from bench.roles import Channel, ClientLog, RoleFailed, client_errors_unmasked, cpu_seconds, retrying, threads, wait_for_go
 from bench.roles.protocol import Kind, ProducerResult, ProducerSpec, Timeline
 
 _PAYLOADS = 64  # distinct random payloads, so batches do not compress to nothing
@@ -101,7 +101,8 @@ class _Generator:
 
     def run(self) -> ProducerResult:
         try:
-            self._load()
+            with client_errors_unmasked():
+                self._load()
         except KafkaException as exc:
             # A zombie woken after its successor took over can meet the fence in any call
             # (produce, poll, commit): its open transaction is aborted, anything else fails the role.
