@@ -313,3 +313,41 @@ def test_the_gate_raises_few_false_alarms_under_run_drift_in_every_design(design
 
 def test_the_gate_still_catches_a_30_percent_slowdown_of_one_mode():
     assert gate_simulation.rate(DRIFTING, "single", trials=20, slowdown=0.3) >= 0.9
+
+
+# Runs that took turns (order alternating): one repetition, the figures are the centres of the turns.
+def turned_run(seed: int, txn_factor: float = 1.0, cpu_factor: float = 1.0, rounds: int = 120) -> pd.DataFrame:
+    """One run of at_least_once and transactional taking turns: every round's pair shares a swing
+    of the machine (20%), each turn has 5% of its own."""
+    rng = np.random.default_rng(seed)
+    swing = np.exp(rng.normal(0, 0.2, rounds))
+    alo = 200_000 * swing * np.exp(rng.normal(0, 0.05, rounds))
+    txn = 100_000 * swing * np.exp(rng.normal(0, 0.05, rounds)) * txn_factor
+    cpu = 4.0 * np.exp(rng.normal(0, 0.05, rounds)) * cpu_factor
+
+    def turns(values: np.ndarray) -> str:
+        return " ".join(f"{v:.6g}" for v in values)
+    frame = pd.DataFrame(rows("at_least_once", "at_least_once", [alo.mean()]) +
+                         rows("transactional", "transactional", [txn.mean()], transaction_size=1000))
+    return frame.assign(turns_group=7, turn_throughputs_msgs=[turns(alo), turns(txn)], broker_cpu_us_per_record=[4.0, cpu.mean()],
+                        turn_broker_cpu_us=[turns(4.0 * np.exp(rng.normal(0, 0.05, rounds))), turns(cpu)])
+
+
+def test_runs_that_took_turns_are_gated_on_one_run_per_side_from_the_centres_of_their_turns():
+    """One repetition per side: too few for a test on repetitions, enough on 120 paired turns."""
+    result = compare_runs(turned_run(1), turned_run(2), baseline="at_least_once")
+    assert "turns" in result.design and not result.failed
+    assert verdicts(result, "cost") == {"transactional": "~"}
+    assert verdicts(result, "broker_cpu") == {"at_least_once": "~", "transactional": "~"}
+    assert verdicts(result, "throughput") == {"at_least_once": "not gated", "transactional": "not gated"}
+
+
+def test_a_ten_point_rise_in_the_eos_cost_of_runs_that_took_turns_is_a_regression():
+    result = compare_runs(turned_run(1), turned_run(2, txn_factor=0.8), baseline="at_least_once")  # 50% -> 60%
+    assert verdicts(result, "cost") == {"transactional": "regression"}
+    assert result.cells[1].cost.change_pct == pytest.approx(-20.0, abs=3.0)
+
+
+def test_a_rise_in_broker_cpu_per_record_of_runs_that_took_turns_is_a_regression_in_its_cell_only():
+    result = compare_runs(turned_run(1), turned_run(2, cpu_factor=1.15), baseline="at_least_once")
+    assert verdicts(result, "broker_cpu") == {"at_least_once": "~", "transactional": "regression"}

@@ -18,6 +18,12 @@ simulation with a 5% run-to-run drift flagged 10% of identical setups, 24% at 10
   latency are shown but not gated: between two single runs they moved by up to +359% (e2e p99)
   on this project's machines with nothing changed (docs/gate.md). A user who knows the drift of their
   own setup can state it (--run-drift) and gate them too.
+- one run on a side whose cells took turns (order alternating, bench/profiles/gate.yaml): a
+  figure of the run is the centre of its turns, with the standard error of a time series
+  (stats.series_mean), so one repetition carries a test. The EOS cost pairs each turn with its
+  baseline's of the same round; broker CPU per record, a resource cost, drifts between runs far
+  less than throughput, so it is gated too. Each gets the drift allowance measured between real
+  runs of that profile (TURN_DRIFT_PCT); absolute throughput stays ungated.
 
 Every estimate is the mean of log values (stats), its interval is simultaneous over all the
 tests of the comparison, and every p-value is Holm-adjusted over them. Like asv, a change counts
@@ -35,8 +41,9 @@ import pandas as pd
 
 from bench.analysis import summary
 from bench.analysis.columns import COMPARED, with_parameter_columns
-from bench.analysis.overhead import baseline_pairs, paired_ratios
-from bench.analysis.stats import ALPHA, MIN_UNITS, Estimate, holm, one_sample, pct, two_sample
+from bench.analysis.columns import turn_series
+from bench.analysis.overhead import baseline_pairs, paired_ratios, turn_pairs
+from bench.analysis.stats import ALPHA, MIN_UNITS, Estimate, holm, one_sample, pct, series_mean, two_sample, two_series
 from bench.formatting import finite
 from bench.parameters import NAMES as PARAM_COLUMNS
 
@@ -46,6 +53,12 @@ _COLUMN = {c.name: c.column for c in COMPARED if c.column}
 # Run-to-run drift (one standard deviation of a run's mean, in percent) allowed for when a side has
 # a single run; a metric without one is not gated then (see the module's docstring).
 DRIFT_PCT = {"cost": 5.0}
+# The same for a cell that took turns (order alternating), whose figure is the centre of its turns:
+# the drift between runs of a figure read turn by turn, beyond what the turns' own spread says.
+# Measured between runs of bench/profiles/ci.yaml with nothing changed (docs/gate.md).
+TURN_DRIFT_PCT = {"cost": 1.0, "broker_cpu": 2.0}
+# The per-turn column of a figure read at every turn's edge (the EOS cost comes from turn_pairs)
+_TURN_COLUMN = {"throughput": "turn_throughputs_msgs", "broker_cpu": "turn_broker_cpu_us"}
 NOT_GATED = ("not gated with one run per side: it cannot tell a change from run-to-run drift "
              "(give several runs per side, A1,A2,A3, or state the drift with --run-drift)")
 UNTESTED = "a gate cannot pass what it could not test"  # ends the failure line of a gated figure without a test
@@ -157,15 +170,17 @@ def compare(base: list[pd.DataFrame] | pd.DataFrame, new: list[pd.DataFrame] | p
     base_runs, new_runs = [with_parameter_columns(f) for f in _runs(base)], [with_parameter_columns(f) for f in _runs(new)]
     versioned = any(frame["kafka_version"].nunique() > 1 for frame in base_runs + new_runs if "kafka_version" in frame)
     base_cells, new_cells = _cells(base_runs, baseline, versioned), _cells(new_runs, baseline, versioned)
-    drift = {name: run_drift_pct if run_drift_pct is not None else DRIFT_PCT.get(name) for name in METRICS}
     matched = [key for key in new_cells if key in base_cells]
     units = {(key, name): _units(base_cells[key], new_cells[key], name, paired) for key in matched for name in METRICS}
-    present = [name for name in METRICS if any(units[(key, name)][0] is not None for key in matched)] or list(METRICS)
-    design = _design(len(base_runs), len(new_runs), paired, {name: drift[name] for name in present})
+    drift = {k: run_drift_pct if run_drift_pct is not None else (TURN_DRIFT_PCT if isinstance(u[0], _Turns) else DRIFT_PCT).get(k[1])
+             for k, u in units.items()}
+    present = {k: drift[k] for k, u in units.items() if u[0] is not None}
+    design = _design(len(base_runs), len(new_runs), paired, present or {(None, name): DRIFT_PCT.get(name) for name in METRICS},
+                     any(isinstance(u[0], _Turns) for u in units.values()))
     single_run = min(len(base_runs), len(new_runs)) < 2
 
     def changes(key: tuple, tests: int) -> dict[str, Change | None]:
-        return {name: None if units[(key, name)][0] is None else _change(*units[(key, name)], paired, drift[name], tests, single_run)
+        return {name: None if units[(key, name)][0] is None else _change(*units[(key, name)], paired, drift[(key, name)], tests, single_run)
                 for name in METRICS}
 
     # Intervals are simultaneous over the tests that can be made: count them first.
@@ -184,7 +199,8 @@ def compare(base: list[pd.DataFrame] | pd.DataFrame, new: list[pd.DataFrame] | p
         failures=_failures(new_all, only_in_base, new_label, base_label, len(cells))
         + [f"{new_cells[key].cell_id}: {labels[name]} {why}: {UNTESTED}"
            for key in matched for name in METRICS
-           if (paired or not single_run or drift[name] is not None) and (why := _untestable(*units[(key, name)][:2], paired, single_run))],
+           if (paired or not single_run or drift[(key, name)] is not None)
+           and (why := _untestable(*units[(key, name)][:2], paired, single_run))],
     )
 
 
@@ -198,6 +214,9 @@ def _untestable(base_units: np.ndarray | None, new_units: np.ndarray | None, pai
         return ""
     if paired:
         n, counted = len(new_units), "paired repetition(s)"
+    elif isinstance(base_units, _Turns):
+        n, side = min((len(base_units), "base"), (len(new_units), "new"))
+        counted = f"turn(s) in {side}"
     else:
         n, side = min((len(base_units), "base"), (len(new_units), "new"))
         counted = f"{'repetition(s)' if single_run else 'run(s)'} in {side}"
@@ -208,15 +227,21 @@ def _runs(frames: list[pd.DataFrame] | pd.DataFrame) -> list[pd.DataFrame]:
     return [frames] if isinstance(frames, pd.DataFrame) else list(frames)
 
 
-def _design(base_runs: int, new_runs: int, paired: bool, drift: dict[str, float | None]) -> str:
-    """How the comparison was made; `drift`: the allowance of each metric some cell has a figure of."""
+def _design(base_runs: int, new_runs: int, paired: bool, drift: dict[tuple, float | None], turns: bool) -> str:
+    """How the comparison was made; `drift`: the allowance of each (cell, metric) with a figure;
+    `turns`: some cell's figures are the centres of its turns."""
     if paired:
         return "versions measured side by side in one run, paired by repetition"
     if min(base_runs, new_runs) >= 2:
         return f"runs as units ({base_runs} vs {new_runs} runs): the spread between runs measures their drift"
-    allowances = ", ".join(f"{name} {drift[name]:g}%" for name in drift if drift[name] is not None)
-    ungated = [name for name in drift if drift[name] is None]
-    return (f"one run per side: repetitions as units with a run-to-run drift allowance ({allowances}) added to the variance"
+    by_name: dict[str, set] = {}
+    for (_, name), pct_ in drift.items():
+        by_name.setdefault(name, set()).add(pct_)
+    allowances = ", ".join(f"{name} {'/'.join(f'{v:g}' for v in sorted(v for v in values if v is not None))}%"
+                           for name, values in by_name.items() if values - {None})
+    ungated = [name for name, values in by_name.items() if values == {None}]
+    units = "turns (order alternating: the centre of each run's turns) or repetitions" if turns else "repetitions"
+    return (f"one run per side: {units} as units with a run-to-run drift allowance ({allowances}) added to the variance"
             + (f"; {_listed(ungated)} not gated" if ungated else ""))
 
 
@@ -231,6 +256,18 @@ class _Cell:
 
     cell_id: str
     values: dict[str, list[pd.Series]]  # metric -> per run: values by repetition
+    turns: dict[str, list[list[np.ndarray] | None]] = field(default_factory=dict)  # metric -> per run: log values of its turns
+
+
+@dataclass(frozen=True)
+class _Turns:
+    """One run's turns of one figure (order alternating): log values in time series, a block per
+    repetition. Its figure is their centre, with the standard error of a series (stats.series_mean)."""
+
+    blocks: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.blocks)
 
 
 def _key(row, versioned: bool) -> tuple:
@@ -242,17 +279,37 @@ def _cells(runs: list[pd.DataFrame], baseline: str | None, versioned: bool) -> d
     out: dict[tuple, _Cell] = {}
     for frame in runs:
         ok = frame[frame["status"] == "ok"]
-        costs = {cell_id: paired_ratios(cell, base) for cell_id, cell, base in baseline_pairs(ok, baseline)}
+        pairs = list(baseline_pairs(ok, baseline))
+        costs = {cell_id: paired_ratios(cell, base) for cell_id, cell, base in pairs}
+        cost_turns = {cell_id: turn_pairs(cell, base) for cell_id, cell, base in pairs}
         for cell_id, rows in ok.groupby("cell_id", sort=False):
             key = _key(rows.iloc[0], versioned)
-            cell = out.setdefault(key, _Cell(cell_id, {name: [] for name in METRICS}))
+            cell = out.setdefault(key, _Cell(cell_id, {name: [] for name in METRICS}, {name: [] for name in METRICS}))
             by_rep = rows.set_index("repetition")
             for name, column in _COLUMN.items():
                 values = by_rep[column] if column in by_rep else pd.Series(float("nan"), index=by_rep.index)  # a figure not recorded
                 cell.values[name].append(pd.to_numeric(values, errors="coerce").astype(float))
+                cell.turns[name].append(_logs_of_turns(by_rep, _TURN_COLUMN.get(name)))
             if cell_id in costs:
                 cell.values["cost"].append(costs[cell_id])
+                cell.turns["cost"].append(cost_turns[cell_id])
     return out
+
+
+def _logs_of_turns(by_rep: pd.DataFrame, column: str | None) -> list[np.ndarray] | None:
+    """Per repetition, the log values of a figure's turns; None unless every repetition took
+    turns with a positive value in each (a turn without one, such as a per-record cost of a turn
+    that delivered nothing, is left out)."""
+    if column is None or column not in by_rep or "turns_group" not in by_rep or by_rep["turns_group"].isna().any():
+        return None
+    blocks = []
+    for text in by_rep[column]:
+        values = np.asarray(turn_series(text), dtype=float)
+        values = values[np.isfinite(values) & (values > 0)]
+        if not len(values):
+            return None
+        blocks.append(np.log(values))
+    return blocks
 
 
 def _units(base: _Cell, new: _Cell, name: str, paired: bool) -> tuple:
@@ -271,6 +328,9 @@ def _units(base: _Cell, new: _Cell, name: str, paired: bool) -> tuple:
         return np.log(b_runs[0][b_runs[0] > 0]).to_numpy(), logs, note
     if len(b_runs) >= 2 and len(n_runs) >= 2:
         return _run_means(b_runs), _run_means(n_runs), note
+    b_turns, n_turns = base.turns.get(name) or [None], new.turns.get(name) or [None]
+    if len(b_turns) == len(n_turns) == 1 and b_turns[0] is not None and n_turns[0] is not None:
+        return _Turns(b_turns[0]), _Turns(n_turns[0]), note
     return _logs(b_runs), _logs(n_runs), note
 
 
@@ -284,17 +344,21 @@ def _run_means(runs: list[pd.Series]) -> np.ndarray:
     return np.asarray(means, dtype=float)
 
 
-def _change(base_units: np.ndarray, new_units: np.ndarray, note: str, paired: bool, drift_pct: float | None, tests: int,
-            single_run: bool) -> Change:
-    base_mean = float(np.mean(base_units)) if len(base_units) else math.nan
+def _change(base_units: np.ndarray | _Turns, new_units: np.ndarray | _Turns, note: str, paired: bool, drift_pct: float | None,
+            tests: int, single_run: bool) -> Change:
+    turns = isinstance(base_units, _Turns)
+    centre = (lambda u: series_mean(u.blocks).mean) if turns else (lambda u: float(np.mean(u)))
+    base_mean = centre(base_units) if len(base_units) else math.nan
     if single_run and not paired and drift_pct is None:
-        difference = float(np.mean(new_units) - base_mean) if len(new_units) else math.nan
+        difference = centre(new_units) - base_mean if len(new_units) else math.nan
         return Change(math.exp(base_mean), math.exp(base_mean + difference), pct(difference), math.nan, math.nan, math.nan,
                       verdict="not gated", note=note)
+    allowance = 2 * math.log1p(drift_pct / 100) ** 2 if single_run and drift_pct else 0.0
     if paired:
         estimate: Estimate = one_sample(new_units, tests)
+    elif turns:
+        estimate = two_series(base_units.blocks, new_units.blocks, tests, extra_variance=allowance)
     else:
-        allowance = 2 * math.log1p(drift_pct / 100) ** 2 if single_run and drift_pct else 0.0
         estimate = two_sample(base_units, new_units, tests, extra_variance=allowance)
     new_mean = base_mean + estimate.mean
     return Change(math.exp(base_mean) if not math.isnan(base_mean) else math.nan,

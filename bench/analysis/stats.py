@@ -138,6 +138,20 @@ def two_sample(base: np.ndarray, new: np.ndarray, tests: int = 1, extra_variance
     return _t(mean, math.sqrt(se2), df, min(nb, nn), tests)
 
 
+def two_series(base: list[np.ndarray], new: list[np.ndarray], tests: int = 1, extra_variance: float = 0.0) -> Estimate:
+    """The difference of two runs' centres of turns (series_mean, each with its autocorrelation-aware
+    standard error), new - base, and its t interval; `extra_variance` as in two_sample. The degrees
+    of freedom are Welch-Satterthwaite's over the two standard errors."""
+    b, n = series_mean(base), series_mean(new)
+    mean = n.mean - b.mean
+    if not b.has_interval or not n.has_interval:
+        return Estimate(mean, math.nan, math.nan, math.nan, min(b.units, n.units), b.note or n.note)
+    vb, vn = b.se ** 2, n.se ** 2
+    se2 = vb + vn + extra_variance
+    df = se2 * se2 / (vb * vb / (b.units - 1) + vn * vn / (n.units - 1))
+    return _t(mean, math.sqrt(se2), df, min(b.units, n.units), tests)
+
+
 def _t(mean: float, se: float, df: float, units: int, tests: int) -> Estimate:
     q = stats.t.ppf(1 - ALPHA / (2 * max(tests, 1)), df)
     p = float(2 * stats.t.sf(abs(mean) / se, df))

@@ -11,7 +11,7 @@ import click
 
 from bench.analysis import summary
 from bench.analysis.columns import COMPARED
-from bench.analysis.compare import DRIFT_PCT, NOT_GATED, Change, Comparison, check_runs, compare as compare_runs, method
+from bench.analysis.compare import DRIFT_PCT, NOT_GATED, TURN_DRIFT_PCT, Change, Comparison, check_runs, compare as compare_runs, method
 from bench.cli.tables import render
 from bench.errors import BadInput
 from bench.formatting import change_text, signed
@@ -33,7 +33,8 @@ _SYMBOL = {"regression": "REGRESSION", "improvement": "improvement", "~": "~", "
 @click.option("--run-drift", type=click.FloatRange(min=0, max=1000), default=None,
               help="Run-to-run drift (percent, one standard deviation) to allow for when a side has one run; "
                    "gates absolute throughput and latency too [default: EOS cost "
-                   f"{DRIFT_PCT['cost']:g}%, absolute figures not gated].")
+                   f"{DRIFT_PCT['cost']:g}%, absolute figures not gated; for cells that took turns, EOS cost "
+                   f"{TURN_DRIFT_PCT['cost']:g}% and broker CPU per record {TURN_DRIFT_PCT['broker_cpu']:g}%].")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html", "junit"]), default="text", show_default=True,
               help="junit: JUnit XML for CI test reports, a case per compared figure. Under GitHub Actions every "
                    "format but json also prints annotations, and the Markdown summary goes to the step summary.")
@@ -46,11 +47,13 @@ def compare(base: str, new: str | None, by: str | None, max_regression: float, r
     A1,A2,A3), cell by cell; or, with --by kafka.version, the two Kafka versions measured side by
     side in the one run BASE.
 
-    Per cell: throughput, end-to-end p99 and the EOS cost (throughput relative to the baseline
-    mode in the same repetition). A change is a regression only when it is statistically
-    significant (Holm-adjusted over all tests) and larger than --max-regression. With one run per
-    side only the EOS cost is gated (absolute figures move with run-to-run drift); with several
-    runs per side, or versions side by side in one run, every figure is. Exit 1 when anything
+    Per cell: throughput, end-to-end p99, broker CPU per record and the EOS cost (throughput
+    relative to the baseline mode in the same repetition, or round of turns). A change is a
+    regression only when it is statistically significant (Holm-adjusted over all tests) and larger
+    than --max-regression. With one run per side only the EOS cost is gated (absolute figures move
+    with run-to-run drift), and broker CPU per record too where the cells took turns (order
+    alternating, as in the gate profile: each run's figure is the centre of its turns); with
+    several runs per side, or versions side by side in one run, every figure is. Exit 1 when anything
     regressed, or when a NEW cell failed, is missing, delivered nothing, broke a guarantee its mode
     promises (duplicates, losses, aborted reads, torn transactions, wrong aggregates), or has too few
     repetitions for a gated test; exit 2 for a damaged run file.
