@@ -338,7 +338,6 @@ def test_runs_that_took_turns_are_gated_on_one_run_per_side_from_the_centres_of_
     result = compare_runs(turned_run(1), turned_run(2), baseline="at_least_once")
     assert "turns" in result.design and not result.failed
     assert verdicts(result, "cost") == {"transactional": "~"}
-    assert verdicts(result, "broker_cpu") == {"at_least_once": "~", "transactional": "~"}
     assert verdicts(result, "throughput") == {"at_least_once": "not gated", "transactional": "not gated"}
 
 
@@ -348,6 +347,8 @@ def test_a_ten_point_rise_in_the_eos_cost_of_runs_that_took_turns_is_a_regressio
     assert result.cells[1].cost.change_pct == pytest.approx(-20.0, abs=3.0)
 
 
-def test_a_rise_in_broker_cpu_per_record_of_runs_that_took_turns_is_a_regression_in_its_cell_only():
+def test_broker_cpu_per_record_of_runs_that_took_turns_is_shown_but_not_gated_with_one_run_per_side():
+    """It fell by 21-27% between two real runs on one broker: a 15% rise is not told from that."""
     result = compare_runs(turned_run(1), turned_run(2, cpu_factor=1.15), baseline="at_least_once")
-    assert verdicts(result, "broker_cpu") == {"at_least_once": "~", "transactional": "regression"}
+    assert verdicts(result, "broker_cpu") == {"at_least_once": "not gated", "transactional": "not gated"}
+    assert result.cells[1].broker_cpu.change_pct == pytest.approx(15.0, abs=3.0) and not result.failed

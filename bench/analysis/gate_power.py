@@ -38,7 +38,7 @@ class Plant:
     """A regression planted into one cell of NEW: `figure` is the compare figure it moves."""
 
     name: str
-    figure: str  # cost | broker_cpu
+    figure: str  # the name of a compare figure (bench.analysis.columns.COMPARED)
     column: str
     factor: Callable[[pd.DataFrame, str], float]  # (the run, the cell) -> what its turns are multiplied by
 
@@ -52,10 +52,7 @@ def _cost_points(points: float) -> Callable[[pd.DataFrame, str], float]:
     return factor
 
 
-PLANTS = (
-    Plant("EOS cost +10 points", "cost", "turn_throughputs_msgs", _cost_points(10)),
-    Plant("broker CPU per record +15%", "broker_cpu", "turn_broker_cpu_us", lambda run, cell: 1.15),
-)
+PLANTS = (Plant("EOS cost +10 points", "cost", "turn_throughputs_msgs", _cost_points(10)),)
 
 
 def eos_cost_centre(run: pd.DataFrame, cell: str, baseline: str = "at_least_once") -> float:
