@@ -252,7 +252,7 @@ def test_modes_taking_turns_send_only_in_their_turns_and_account_for_every_recor
         assert (turns["slot_s"], turns["rounds"], turns["warmup_rounds"]) == (1, 4, 1)
         # A turn lasts its slot plus the tail until what it sent was acknowledged (committed): the
         # last commit of a transactional turn costs like every other, and no turn lasts past the gap
-        # by much (its tail would then overlap the next turn). Lengths are in milliseconds: a turn
+        # by much (its tail would then overlap the next turn). Lengths are rounded (to 0.1 ms): a turn
         # whose last acknowledgement came before its slot ended lasts exactly the slot.
         lengths = turns["seconds"]
         assert len(lengths) == 4 and all(1.0 <= t < 1.0 + GAP_S + 0.5 for t in lengths), lengths
