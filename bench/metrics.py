@@ -179,8 +179,10 @@ def _pname(p: float) -> str:
 
 # ---------------------------------------------------------------------------------------- accounting
 
-# What a producer knows of each record it sent, indexed by sequence number.
-PENDING, ACKED, FAILED, ABORTED = 0, 1, 2, 3
+# What a producer knows of each record it sent, indexed by sequence number. IN_DOUBT: its
+# transaction's commit was refused with an error the client holds as fatal and that is no fence
+# (a finding about Kafka); the read_committed verifier's read tells the outcome, all or none.
+PENDING, ACKED, FAILED, ABORTED, IN_DOUBT = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -195,10 +197,12 @@ class Accounting:
     duplicates: int     # receptions beyond the first of an id
     lost: int           # acked but never consumed
     unexpected: int     # consumed although never acked (a failed or aborted record that surfaced)
+    in_doubt: int = 0       # in a transaction whose commit Kafka refused (IN_DOUBT): neither lost nor unexpected
+    in_doubt_read: int = 0  # of those, read: the coordinator committed them after all
 
     @classmethod
     def reconcile(cls, producer_states: dict[int, np.ndarray], consumed_ids: dict[int, np.ndarray]) -> "Accounting":
-        sent = acked = failed = aborted = consumed = duplicates = lost = unexpected = 0
+        sent = acked = failed = aborted = consumed = duplicates = lost = unexpected = in_doubt = in_doubt_read = 0
         for producer in set(producer_states) | set(consumed_ids):
             states = producer_states.get(producer, np.zeros(0, dtype=np.uint8))
             seen = consumed_ids.get(producer, np.zeros(0, dtype=np.int64))
@@ -212,8 +216,11 @@ class Accounting:
             consumed += int(len(seen))
             duplicates += int(np.clip(counts - 1, 0, None).sum() + np.clip(beyond - 1, 0, None).sum())
             lost += int(np.count_nonzero((states == ACKED) & (counts == 0)))
-            unexpected += int(np.count_nonzero((states != ACKED) & (counts > 0)) + np.count_nonzero(beyond))
-        return cls(sent, acked, failed, aborted, consumed, duplicates, lost, unexpected)
+            doubt = states == IN_DOUBT
+            unexpected += int(np.count_nonzero((states != ACKED) & ~doubt & (counts > 0)) + np.count_nonzero(beyond))
+            in_doubt += int(np.count_nonzero(doubt))
+            in_doubt_read += int(np.count_nonzero(doubt & (counts > 0)))
+        return cls(sent, acked, failed, aborted, consumed, duplicates, lost, unexpected, in_doubt, in_doubt_read)
 
     @classmethod
     def of_topics(cls, producer_states: dict[int, np.ndarray], consumed_ids: dict[int, np.ndarray], topics: int) -> "Accounting":
@@ -228,8 +235,9 @@ def atomicity(producer_states: dict[int, np.ndarray], committed: dict[int, np.nd
               topics: int) -> dict[str, int]:
     """What a transaction-level checker finds (Jepsen's anomalies, beside the record-level ones):
 
-    - torn_transactions: committed transactions of which some records, but not all, were read
-      (in any of the topics they wrote to);
+    - torn_transactions: committed transactions (and those whose commit Kafka refused, which
+      must be all or none as well) of which some records, but not all, were read (in any of the
+      topics they wrote to);
     - partial_events: events read in some of their topics but not in all.
     Aborted reads are the accounting's `unexpected`, lost writes its `lost`.
     """

@@ -4,7 +4,7 @@ event, an aborted read and a lost write when every event is one record in each o
 import numpy as np
 
 from bench.cell.derive import reconstructed
-from bench.metrics import ABORTED, ACKED, Accounting, atomicity, stream
+from bench.metrics import ABORTED, ACKED, IN_DOUBT, Accounting, atomicity, stream
 from bench.roles.protocol import ProducerSpec
 
 TOPICS = 3
@@ -46,6 +46,46 @@ def test_a_record_of_an_aborted_transaction_read_is_an_aborted_read():
     a = Accounting.of_topics(states(20, n_aborted=10), leaked, TOPICS)
     assert (a.unexpected, a.aborted, a.lost) == (1, 30, 0)
     assert atomicity(states(20, n_aborted=10), COMMITTED, leaked, TOPICS)["partial_events"] == 1
+
+
+def in_doubt(n_committed, n_doubt):
+    """States of producer 0 whose last transaction's commit Kafka refused (eosbench.ProducerRole.refused)."""
+    return {0: np.array([ACKED] * n_committed + [IN_DOUBT] * n_doubt, dtype=np.uint8)}
+
+
+def test_a_refused_commits_records_are_neither_lost_unread_nor_unexpected_read_but_counted_as_in_doubt():
+    """Kafka decides the outcome of a transaction whose commit it refused: its records read are
+    in_doubt_read (the coordinator committed them), unread ones are not lost."""
+    unread = Accounting.of_topics(in_doubt(10, 10), read(range(10), range(10), range(10)), TOPICS)
+    assert (unread.lost, unread.unexpected, unread.in_doubt, unread.in_doubt_read) == (0, 0, 30, 0)
+    wholly = Accounting.of_topics(in_doubt(10, 10), read(range(20), range(20), range(20)), TOPICS)
+    assert (wholly.lost, wholly.unexpected, wholly.in_doubt, wholly.in_doubt_read) == (0, 0, 30, 30)
+    # the negative control: the same records as ABORTED are aborted reads
+    assert Accounting.of_topics(states(10, n_aborted=10), read(range(20), range(20), range(20)), TOPICS).unexpected == 30
+
+
+def test_a_refused_commit_must_still_be_all_or_none_a_part_of_it_read_is_torn():
+    """derive.transaction_checks adds the refused transactions' ranges to the committed ones."""
+    refused = {0: np.array([0, 10, 10, 20], dtype=np.int64)}  # [0, 10) committed, [10, 20) refused
+    assert atomicity(in_doubt(10, 10), refused, read(range(20), range(20), range(20)), TOPICS)["torn_transactions"] == 0
+    assert atomicity(in_doubt(10, 10), refused, read(range(10), range(10), range(10)), TOPICS)["torn_transactions"] == 0
+    assert atomicity(in_doubt(10, 10), refused, read(range(15), range(15), range(15)), TOPICS)["torn_transactions"] == 1
+
+
+def test_refused_commits_are_reported_per_cell_with_their_rate_per_10000_and_the_error():
+    import pandas as pd
+
+    from bench.analysis.summary import refused_commits
+
+    error = "InvalidTxnStateException: The producer attempted a transactional operation in an invalid state."
+    frame = pd.DataFrame([
+        {"cell_id": "transactional-java", "repetition": 1, "status": "ok", "transactions": 4_999, "refused_commits": 1, "refusal": error},
+        {"cell_id": "transactional-java", "repetition": 2, "status": "ok", "transactions": 5_000, "refused_commits": 0, "refusal": None},
+        {"cell_id": "transactional", "repetition": 1, "status": "ok", "transactions": 5_000, "refused_commits": 0, "refusal": None},
+    ])
+    assert refused_commits(frame) == [
+        f"transactional-java: Kafka refused 1 of 10,000 commits (1.00 per 10,000) in 1 of 2 repetitions: {error}"]
+    assert refused_commits(frame.assign(refused_commits=0)) == []
 
 
 def test_a_killed_producers_announced_transactions_count_as_committed_and_the_rest_as_aborted():

@@ -183,6 +183,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("turn_throughputs_msgs", lambda s: _turn_throughputs(s.metrics.get("turns")), unit="msg/s per turn"),
     Metric("turn_broker_cpu_us", lambda s: _turn_broker_cpu(s.metrics.get("turns")), unit="us/record per turn"),
     Metric("transactions", _metric("transactions"), unit="transactions"),
+    # commits Kafka refused with an error the client holds as fatal that is no fence (bench.cell.derive.refused_commits)
+    Metric("refused_commits", lambda s: s.metrics.get("refused_commits", 0), "sum", "transactions", False, "commits refused"),
+    Metric("refusal", _metric("refusal")),
     Metric("aborts", _metric("aborts"), unit="transactions"),
     # what a measured transaction really was (bench.cell.derive.transaction_shape): the cost model's x
     Metric("records_per_transaction", _metric("records_per_transaction"), "mean", "records", label="records/txn", digits=1),

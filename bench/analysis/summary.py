@@ -63,6 +63,22 @@ def _count(row, column: str) -> int:
     return int(value) if value is not None and value == value else 0
 
 
+def refused_commits(frame: pd.DataFrame) -> list[str]:
+    """Cells where Kafka refused commits (a finding about Kafka, not a broken guarantee: the records
+    of such a transaction are accounted for by what the verifier read), with the rate per 10,000."""
+    if frame.empty or "refused_commits" not in frame.columns:
+        return []
+    found = []
+    for cell_id, rows in frame[frame["status"] == "ok"].groupby("cell_id", sort=False):
+        refused = int(rows["refused_commits"].fillna(0).sum())
+        if refused:
+            tried = refused + int(rows["transactions"].fillna(0).sum())
+            refusal = next(r for r in rows["refusal"] if isinstance(r, str))
+            found.append(f"{cell_id}: Kafka refused {refused:,} of {tried:,} commits ({1e4 * refused / tried:.2f} per 10,000) "
+                         f"in {int((rows['refused_commits'] > 0).sum())} of {len(rows)} repetitions: {refusal}")
+    return found
+
+
 def broken_guarantees(frame: pd.DataFrame) -> list[str]:
     """Cells where a mode let through what it promises not to: the finding that exits 1."""
     found = []

@@ -41,6 +41,7 @@ def metrics(spec: CellSpec, producers: list[ProducerResult], processor: Processo
         "aborts_on_purpose": sum(r.aborts_on_purpose for r in producers),
         "rewinds": processor.rewinds if processor else 0,
         "fenced_producers": sum(r.fenced for r in producers),  # zombies refused by the brokers
+        **refused_commits(producers),
         "consumer_window_msgs": consumer.window_received / duration,
         "cpu_s": {name: round(s, 3) for name, s in cpu_s.items()},
         "generator_cpu_share": round(cpu_share, 3),
@@ -177,12 +178,23 @@ def reconstructed(spec: ProducerSpec, announced: list[tuple[int, int]], consumed
 def transaction_checks(spec: CellSpec, producers: list[ProducerResult], states: dict[int, np.ndarray],
                        consumer: ConsumerResult) -> dict[str, Any]:
     """Torn transactions (transactional producers) and partial events (fan-out), bench.metrics.atomicity."""
-    committed = {r.producer_index: r.committed for r in producers if r.committed is not None}
+    committed = {r.producer_index: r.committed if r.refused is None else np.concatenate([r.committed, r.refused])
+                 for r in producers if r.committed is not None}
     if not committed and spec.fan_out == 1:
         return {}
     found = atomicity(states, committed, consumer.ids, spec.fan_out)
     return {k: v for k, v in found.items()
             if (k != "torn_transactions" or committed) and (k != "partial_events" or spec.fan_out > 1)}
+
+
+def refused_commits(producers: list[ProducerResult]) -> dict[str, Any]:
+    """Commits Kafka refused with an error the client holds as fatal that is no fence (the Java
+    producer's InvalidTxnStateException): a finding about Kafka, counted with the first error, the
+    producer replaced and the load gone on (eosbench.ProducerRole). Nothing where there were none."""
+    refused = [r for r in producers if r.refused is not None and len(r.refused)]
+    if not refused:
+        return {}
+    return {"refused_commits": sum(len(r.refused) // 2 for r in refused), "refusal": refused[0].refusal}
 
 
 def aggregates(states: dict[int, np.ndarray], consumer: ConsumerResult) -> dict[str, Any]:

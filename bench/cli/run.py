@@ -92,6 +92,8 @@ def run(profile_path, bootstrap_servers, kafka_version, overrides, repeat, resul
     print_contrasts(contrast.generic(end.summary))
     print_answer(model.fits(end.summary, profile.baseline))
     click.echo(f"\nresults: {end.store.directory}")
+    for line in summary.refused_commits(end.summary):
+        click.echo(f"KAFKA REFUSED COMMITS: {line}", err=True)
     for line in end.broken_guarantees:
         click.echo(f"GUARANTEE BROKEN: {line}", err=True)
     if end.failed_cells:

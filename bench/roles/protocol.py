@@ -194,6 +194,8 @@ class ProducerResult:
     client_log: ClientLogResult
     committed: np.ndarray | None = None  # transactional: [first, end) of every committed transaction, flattened
     committed_partitions: np.ndarray | None = None  # distinct partitions each committed transaction wrote to (one topic only)
+    refused: np.ndarray | None = None  # [first, end) of every transaction whose commit Kafka refused (its records IN_DOUBT), flattened
+    refusal: str | None = None         # the first refused commit's error
     fenced: bool = False      # stopped by a newer instance with its transactional.id (a zombie fenced off)
     reconstructed: bool = False  # the runner's account of a producer killed by a fault (bench.cell.derive.reconstructed)
     schemas: list[SchemaUse] = dataclasses.field(default_factory=list)  # serialization avro: every version tried, in order

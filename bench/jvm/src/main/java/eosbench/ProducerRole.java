@@ -39,7 +39,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * (KIP-890): no AddPartitionsToTxn round trip, an epoch bump at every commit.
  */
 public final class ProducerRole {
-    static final byte PENDING = 0, ACKED = 1, FAILED = 2, ABORTED = 3;  // bench.metrics
+    static final byte PENDING = 0, ACKED = 1, FAILED = 2, ABORTED = 3, IN_DOUBT = 4;  // bench.metrics
     private static final int PREFIX = 24;
     private static final int PAYLOADS = 64;
 
@@ -87,13 +87,16 @@ public final class ProducerRole {
 
     private final RoleIo io;
     private final JsonNode spec;
-    private final KafkaProducer<byte[], byte[]> producer;
+    private final Properties config;
+    private KafkaProducer<byte[], byte[]> producer;  // replaced by a new instance after a refused commit
     private final boolean transactional;
     private final List<String> topics = new ArrayList<>();
     private final States states = new States();
     private final States remaining = new States();  // fan-out: per event, records not yet acknowledged
     private final AtomicLong acks = new AtomicLong();
     private final List<Long> committed = new ArrayList<>();
+    private final List<Long> refused = new ArrayList<>();  // [first, end) of every transaction whose commit Kafka refused
+    private String refusal;  // the first refused commit's error
     private final Random rng;
     private RoleIo.Timeline timeline;
     private IntervalHistograms produceLatency, sendDelay, commitLatency;
@@ -107,7 +110,7 @@ public final class ProducerRole {
     private ProducerRole(RoleIo io) {
         this.io = io;
         this.spec = io.spec;
-        Properties config = io.config("config");
+        this.config = io.config("config");
         this.transactional = config.containsKey("transactional.id");
         this.producer = new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer());
         if (spec.path("turns").size() > 0) {  // order alternating: the profile refuses it for this driver
@@ -299,7 +302,15 @@ public final class ProducerRole {
                 if (fencedCause(e)) {
                     throw e;
                 }
-                producer.abortTransaction();  // an abortable error: the transaction's records never become visible
+                try {
+                    producer.abortTransaction();  // an abortable error: the transaction's records never become visible
+                } catch (KafkaException fatal) {
+                    if (fencedCause(fatal)) {
+                        throw fatal;
+                    }
+                    refused(first, last, e);
+                    return;
+                }
                 states.fill(first, last, ABORTED);
                 aborts++;
                 return;
@@ -312,6 +323,31 @@ public final class ProducerRole {
         transactions++;
         committed.add(first);
         committed.add(last);
+    }
+
+    /**
+     * Kafka refused the commit with an error the producer holds as fatal that is no fence (the
+     * coordinator's INVALID_TXN_STATE: "state is COMPLETE_COMMIT, but received transaction marker
+     * result to send: COMMIT"), so neither commit nor abort can be called again. That is a finding
+     * about Kafka, not the end of the cell: the transaction's records are IN_DOUBT (what the
+     * read_committed verifier reads of them tells their outcome, all or none), and a new instance
+     * with the same transactional.id takes over (its initTransactions ends whatever the coordinator
+     * still holds open) and the load goes on.
+     */
+    private void refused(long first, long last, KafkaException e) {
+        refused.add(first);
+        refused.add(last);
+        if (refusal == null) {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            refusal = root.getClass().getSimpleName() + ": " + root.getMessage();
+        }
+        producer.close(Duration.ZERO);
+        producer = new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer());
+        producer.initTransactions();
+        states.fill(first, last, IN_DOUBT);  // after the close, whose callbacks could still mark a record
     }
 
     /** A newer instance with this transactional.id took over (a zombie): the open transaction can never commit. */
@@ -359,6 +395,10 @@ public final class ProducerRole {
             ByteBuffer ranges = ByteBuffer.allocate(committed.size() * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
             committed.forEach(ranges::putLong);
             result.put("committed", Map.of("$int64", Base64.getEncoder().encodeToString(ranges.array())));
+            ByteBuffer refusedRanges = ByteBuffer.allocate(refused.size() * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            refused.forEach(refusedRanges::putLong);
+            result.put("refused", Map.of("$int64", Base64.getEncoder().encodeToString(refusedRanges.array())));
+            result.put("refusal", refusal);
         }
         result.put("fenced", fenced);
         return result;
