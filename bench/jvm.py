@@ -24,6 +24,10 @@ from bench.paths import cache_dir
 MODULE = Path(__file__).resolve().parent / "jvm"  # package data: installs with eosbench
 JAR = "eosbench-jvm.jar"
 LIB = "lib"
+# org.apache.kafka:trogdor's newest release on Maven Central: Kafka 4.3.2 and 4.4.0 published none
+# (Trogdor's API moved with them: it builds against no newer kafka-clients). For a newer Kafka the
+# module is built without eosbench.TrogdorNode; no other role loads a Trogdor class.
+TROGDOR_NEWEST = "4.3.1"
 
 
 class KafkaJars(Protocol):
@@ -52,6 +56,7 @@ def jar(kafka_version: str) -> Path:
     with tempfile.TemporaryDirectory(dir=built.parent) as work:
         proc = subprocess.run(
             [mvn, "-B", "-q", "package", "dependency:copy-dependencies", f"-Dkafka.version={kafka_version}",
+             *([] if has_trogdor(kafka_version) else ["-Dno.trogdor"]),
              f"-Deosbench.build.dir={work}", "-DincludeScope=runtime", f"-DoutputDirectory={Path(work, LIB)}"],
             cwd=MODULE, capture_output=True, text=True,
         )
@@ -62,6 +67,15 @@ def jar(kafka_version: str) -> Path:
             Path(work, LIB).rename(lib)
         Path(work, JAR).replace(built)  # the jar last, atomically: its presence says the build is whole
     return built
+
+
+def has_trogdor(kafka_version: str) -> bool:
+    """Whether Kafka `kafka_version` has a Trogdor release to run and build against."""
+    return _release(kafka_version) <= _release(TROGDOR_NEWEST)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
 def _raise_build_failure(kafka_version: str, output: str) -> None:

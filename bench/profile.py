@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bench import client_properties, fault_kinds, modes, parameters, warmup
+from bench import client_properties, fault_kinds, jvm, modes, parameters, warmup
 from bench.broker.cluster import STORAGES
 from bench.broker.distribution import DEFAULT_KAFKA_VERSION
 from bench.errors import BadInput
@@ -241,7 +241,12 @@ def _validate(raw: dict, source: str) -> Profile:
     baseline = _modes(raw, workload, sweep, client, fail)
     faults = _faults(raw, workload, sweep, brokers, fail)
     trogdor = _trogdor(_section(raw, "trogdor", fail), fail)
-    if "trogdor" not in sweep.get("launcher", [workload["launcher"]]):
+    if "trogdor" in sweep.get("launcher", [workload["launcher"]]):
+        for version in versions:
+            if not jvm.has_trogdor(version):
+                raise fail(f"launcher trogdor needs Kafka's Trogdor, and Kafka {version} releases none (the newest is "
+                           f"{jvm.TROGDOR_NEWEST}): run these cells on {jvm.TROGDOR_NEWEST} or older, or with launcher local")
+    else:
         if trogdor:
             raise fail("'trogdor' places the roles of cells with launcher trogdor, and no cell has it: set workload.launcher: trogdor")
         for fault in faults:

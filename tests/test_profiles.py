@@ -71,6 +71,9 @@ BAD = {
                                                             GOOD + "client: {schema.registry.bogus.key: x}\n"),
     "the schema registry's url as a client property": ("give --schema-registry URL instead",
                                                         GOOD + "client: {schema.registry.url: 'http://r:8081'}\n"),
+    "launcher trogdor on a Kafka without Trogdor": ("launcher trogdor needs Kafka's Trogdor, and Kafka 4.4.0 releases none",
+                                                    GOOD.replace("topology: produce,", "topology: produce, launcher: trogdor,")
+                                                    + 'kafka: {version: "4.4.0"}\n'),
     "a trogdor section and no cell with launcher trogdor": ("'trogdor' places the roles of cells with launcher trogdor",
                                                            GOOD + "trogdor: {agents: 3}\n"),
     "an unknown trogdor key": ("unknown key 'trogdor.agent'",
