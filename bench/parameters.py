@@ -99,6 +99,7 @@ def _transactions(mode: modes.Mode, topology: str) -> bool:
 
 
 DRIVERS = ("librdkafka", "java")  # the client stacks a cell's producers and verifying consumer run on
+GROUP_PROTOCOLS = ("classic", "consumer")  # group.protocol of librdkafka and of Kafka's Java consumer
 TRANSACTION_VERSION = "transaction.version"  # the cluster feature of KIP-890 that parameter transaction_version sets
 
 
@@ -148,6 +149,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("driver", str, one_of(*DRIVERS), "librdkafka", "",
               "the client stack of the producers and the verifying consumer: librdkafka (confluent-kafka) or Kafka's own "
               "Java clients (jvm/, the only ones that speak transactions v2, KIP-890)", _produce),
+    Parameter("group_protocol", str, one_of(*GROUP_PROTOCOLS), "classic", "",
+              "the consumer group protocol of every reader that joins a group (verifying consumer, processor, on either "
+              "client stack): classic, or consumer (KIP-848: assignment by the group coordinator, heartbeats with a "
+              "member epoch, session timeout in the group's config); the Kafka Streams application keeps classic",
+              before="classic"),
     Parameter("partitions", int, whole(1, 4_096), 1, "p", "partitions of each of the cell's topics"),
     Parameter("fan_out", int, whole(1, 100), 1, "fan",
               "topics each event writes one record to (an order, its inventory update and its audit entry), "

@@ -138,6 +138,12 @@ def _outage_records(s: Source) -> int | None:
     return sum(f.get("records_sent_during", 0) for f in outages) if outages else None
 
 
+def _recovery_s(s: Source) -> float | None:
+    """Seconds from a processor_kill to its replacement's first commit (bench.cell.derive.recovery); None without one."""
+    times = [f["recovery_s"] for f in s.params.get("fault_windows") or [] if f.get("kind") == "processor_kill" and f.get("recovery_s") is not None]
+    return times[-1] if times else None
+
+
 def request_column(kind: str) -> str:
     """The summary column of one request type per 1,000 records: EndTxn -> requests_per_1k_end_txn."""
     return "requests_per_1k_" + re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower()
@@ -186,6 +192,7 @@ METRICS: tuple[Metric, ...] = (
     # commits Kafka refused with an error the client holds as fatal that is no fence (bench.cell.derive.refused_commits)
     Metric("refused_commits", lambda s: s.metrics.get("refused_commits", 0), "sum", "transactions", False, "commits refused"),
     Metric("refusal", _metric("refusal")),
+    Metric("processor_recovery_s", _recovery_s, "mean", "s", False, "recovery after kill, s", 2),
     Metric("aborts", _metric("aborts"), unit="transactions"),
     # what a measured transaction really was (bench.cell.derive.transaction_shape): the cost model's x
     Metric("records_per_transaction", _metric("records_per_transaction"), "mean", "records", label="records/txn", digits=1),

@@ -237,6 +237,11 @@ def server_properties(cluster: Cluster, node: Node) -> dict[str, str]:
         "share.coordinator.state.topic.replication.factor": str(rf),
         "share.coordinator.state.topic.min.isr": str(isr),
         "group.initial.rebalance.delay.ms": "0",
+        # A processor's session lasts 10 s under either group protocol (bench.cell.topology): the
+        # consumer protocol (KIP-848) takes it from the group's config, which the broker keeps at
+        # or above this floor (45 s by default, which would make its recovery after a kill 4.5
+        # times the classic one's for a reason that is configuration, not protocol).
+        "group.consumer.min.session.timeout.ms": "10000",
         "auto.create.topics.enable": "false",
         "delete.topic.enable": "true",
     }

@@ -142,6 +142,17 @@ def with_predecessors(result: ProcessorResult, window_records: int) -> Processor
     return replace(result, window_committed=result.window_committed + window_records)
 
 
+def recovery(faults: list[dict], processor: ProcessorResult, timeline: Timeline) -> None:
+    """The last processor_kill's recovery time, into its record: from the kill to the first commit
+    of the processor that replaced it (the output it committed is visible from then on). The first
+    of several replacements is itself killed and its result lost with it, so only the last kill
+    is timed; a replacement that never committed leaves `recovery_s` null."""
+    kill = next((f for f in reversed(faults) if f["kind"] == "processor_kill"), None)
+    if kill is not None:
+        first = processor.first_commit_ns
+        kill["recovery_s"] = None if first is None else round((first - timeline.measure_start_ns) / 1e9 - kill["start_s"], 3)
+
+
 def reconstructed(spec: ProducerSpec, announced: list[tuple[int, int]], consumed: dict[int, np.ndarray], topics: int,
                   sent_at_least: int = 0) -> ProducerResult:
     """A producer killed by a fault, as far as it can be known from outside: the transactions it

@@ -114,6 +114,8 @@ class _Cell:
         """The cluster's transaction.version, the topics with their leaders, the registry's subjects."""
         if self.spec.transaction_version is not None:
             features.set_transaction_version(self.target, self.spec.transaction_version)
+        if self.spec.group_protocol == "consumer" and self.specs.processor_role is ROLES["processor"]:
+            features.set_group_session_timeout(self.admin, self.names.groups[0], topology.PROCESSOR_SESSION_TIMEOUT_MS)
         topics.create(self.admin, self.spec, self.target, self.names.topics)
         if self.spec.serialization == "avro":
             try:
@@ -173,6 +175,7 @@ class _Cell:
                                  "acknowledged records): not counted as lost; lower the rate or duration")
         if schedule.processor_window_before_kills:
             results["processor"] = derive.with_predecessors(results["processor"], schedule.processor_window_before_kills)
+            derive.recovery(self.faults_done, results["processor"], self.timeline)
         for killed in schedule.killed:
             results[killed.name] = derive.reconstructed(killed.spec, killed.announced, results["consumer"].ids, spec.fan_out,
                                                         killed.progress)

@@ -92,15 +92,14 @@ def client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: Name
         # statistics once a second: the load generator reads the brokers' quota throttle time from them
         "producer": {"statistics.interval.ms": "1000", **mode.producer_config(producing),
                      "queue.buffering.max.kbytes": str(spec.max_outstanding_kb)},
-        "consumer": {**mode.consumer_config(reading), "group.id": names.groups[-1]},
+        "consumer": {**mode.consumer_config(reading), "group.id": names.groups[-1], "group.protocol": spec.group_protocol},
     }
     if mode.streams_guarantee:
         configs["streams"] = streams_config(spec, mode, target, names)
     elif spec.topology == "process":
         configs["processor_consumer"] = {
-            **mode.consumer_config(reading), "group.id": names.groups[0],
-            "group.instance.id": f"{names.prefix}.processor",  # a restarted processor takes over at once
-            "session.timeout.ms": "10000",
+            **mode.consumer_config(reading), "group.id": names.groups[0], "group.protocol": spec.group_protocol,
+            **processor_membership(spec.group_protocol, names),
         }
         configs["processor_producer"] = mode.producer_config(producing)
         if mode.transactional_processor:
@@ -116,6 +115,24 @@ def client_configs(spec: CellSpec, mode: modes.Mode, target: Target, names: Name
         configs["schema_registry"] = {**target.registry.describe(), "subject.name.strategy": "TopicNameStrategy",
                                       "auto.register.schemas": "true", "compatibility": COMPATIBILITY}
     return configs
+
+
+# How long a killed processor's partitions stay with it, under either group protocol: classic reads it
+# from the member (session.timeout.ms), the consumer protocol from the group's config, which a cell
+# sets (bench.cell.phases) and an embedded broker allows (its floor lowered, bench.broker.cluster).
+PROCESSOR_SESSION_TIMEOUT_MS = 10_000
+
+
+def processor_membership(group_protocol: str, names: Names) -> dict[str, str]:
+    """The processor's group membership. Classic: static (group.instance.id), so a restarted
+    processor takes its partitions over at once. Consumer protocol: dynamic, because a static member
+    restarted before its predecessor's session ends is refused, and librdkafka makes that fatal
+    ("ConsumerGroupHeartbeat fatal error: The instance ID is still used by another member",
+    librdkafka 2.16.0 against Kafka 4.1.1); the new member gets the partitions when the old
+    member's session ends. librdkafka refuses session.timeout.ms under that protocol."""
+    if group_protocol == "consumer":
+        return {}
+    return {"group.instance.id": f"{names.prefix}.processor", "session.timeout.ms": str(PROCESSOR_SESSION_TIMEOUT_MS)}
 
 
 def registry_config(spec: CellSpec, target: Target) -> dict | None:
@@ -151,7 +168,7 @@ def streams_config(spec: CellSpec, mode: modes.Mode, target: Target, names: Name
         "auto.offset.reset": "earliest",
         # static membership, as for the Python processor: a restarted instance takes over at once
         "consumer.group.instance.id": f"{names.prefix}.processor",
-        "consumer.session.timeout.ms": "10000",
+        "consumer.session.timeout.ms": str(PROCESSOR_SESSION_TIMEOUT_MS),
         "producer.acks": "all",
         "producer.max.in.flight.requests.per.connection": str(spec.max_in_flight),
         # exactly_once_v2 forces idempotence (and refuses to be told); at_least_once keeps the producer's default, said here

@@ -41,6 +41,7 @@ class _Processor:
         self.failed_deliveries = 0
         self.uncommitted = 0
         self.window_committed = self.processed = self.commits = self.aborts = self.rewinds = 0
+        self.first_commit_ns: int | None = None
 
     def _delivered(self, err, msg) -> None:
         if err is not None:
@@ -96,6 +97,7 @@ class _Processor:
             processed=self.processed, cut_off=drain.cut_off, window_committed=self.window_committed,
             transactions=self.commits if self.transactional else 0, aborts=self.aborts, rewinds=self.rewinds,
             cpu_total_s=cpu_seconds(), histograms={"commit": self.commit_latency.encoded()}, client_log=log.result(),
+            first_commit_ns=self.first_commit_ns,
         )
 
     def _transform(self):
@@ -123,6 +125,7 @@ class _Processor:
         committed = self._commit_transaction() if self.transactional else self._commit_after_flush()
         if committed:
             self.commits += 1
+            self.first_commit_ns = self.first_commit_ns or clock.now_ns()
             if self.timeline.measure_start_ns <= now < self.timeline.measure_end_ns:
                 self.window_committed += self.uncommitted
                 self.commit_latency.record((clock.now_ns() - started) // 1000)

@@ -218,6 +218,7 @@ class ProcessorResult:
     histograms: dict
     client_log: ClientLogResult
     window_processed: int | None = None  # Kafka Streams: records processed in the window (committed ones are unseen)
+    first_commit_ns: int | None = None   # when its first commit (output and input offsets) succeeded, on the cell's clock
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,7 @@ public final class ConsumerRole {
         probe.putAll(config);
         probe.remove("group.id");
         probe.remove("group.instance.id");
+        probe.remove("group.protocol");  // in no group: the consumer protocol would want a group.id
         probe.put("isolation.level", "read_uncommitted");
         probe.put("client.id", config.getProperty("client.id", "eosbench-consumer") + "-log-end");
         return probe;
