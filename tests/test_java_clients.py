@@ -22,9 +22,11 @@ def target(bootstrap_servers):
 
 
 def test_java_clients_account_for_every_record_committed_aborted_and_read_committed(target):
-    """Open loop, a fifth of the transactions aborted on purpose: the Java consumer reads exactly
+    """Open loop, a fifth of the transactions aborted on purpose: the Java consumer, a member of its
+    group under the consumer protocol (KIP-848; classic is the other tests' default), reads exactly
     the committed records once, and the cell records the Java properties that ran."""
-    outcome = run_cell(CellSpec(**QUICK, mode="transactional", transaction_size=50, abort_ratio=0.2), target, 1, "java-txn")
+    outcome = run_cell(CellSpec(**QUICK, mode="transactional", transaction_size=50, abort_ratio=0.2, group_protocol="consumer"),
+                       target, 1, "java-txn")
     assert outcome.status == "ok", outcome.status
     m = outcome.metrics
     assert m["aborts_on_purpose"] > 0 and m["aborted"] > 0
@@ -36,6 +38,7 @@ def test_java_clients_account_for_every_record_committed_aborted_and_read_commit
     assert (producer["enable.idempotence"], producer["acks"], producer["buffer.memory"]) == ("true", "all", str(2_048 * 1024))
     assert producer["batch.size"] == "16384" and "statistics.interval.ms" not in producer  # Java's names and defaults, stated
     assert consumer["isolation.level"] == "read_committed" and consumer["enable.auto.commit"] == "false"
+    assert consumer["group.protocol"] == "consumer"
 
 
 @pytest.mark.parametrize("workload, says", [
