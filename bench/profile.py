@@ -437,6 +437,7 @@ _OWNED = {
     "transactional.id": "eosbench gives each transactional client its own",
     "group.id": "eosbench gives each reader its own group",
     "group.instance.id": "eosbench sets it for the processor",
+    "group.protocol": "set workload.group_protocol instead (a swept parameter)",
     "max.in.flight.requests.per.connection": "set workload.max_in_flight instead (a swept parameter)",
     "queue.buffering.max.kbytes": "set workload.max_outstanding_kb instead (a swept parameter)",
 }

@@ -116,6 +116,7 @@ BAD = {
     "retries alias under at_least_once": ("client property 'message.send.max.retries' (an alias of retries)", GOOD + "client: {message.send.max.retries: 0}\n"),
     "a transactional.id of our own": ("client property 'transactional.id' is set by eosbench", GOOD + "client: {transactional.id: mine}\n"),
     "a group.id of our own": ("client property 'group.id' is set by eosbench", GOOD + "client: {group.id: mine}\n"),
+    "a group.protocol of our own": ("client property 'group.protocol' is set by eosbench: set workload.group_protocol", GOOD + "client: {group.protocol: consumer}\n"),
     "bootstrap servers in the profile": ("client property 'bootstrap.servers' is set by eosbench: give --bootstrap-servers",
                                          GOOD + "client: {bootstrap.servers: 'host:9092'}\n"),
     "a misspelled client property": ('librdkafka refuses the configuration: No such configuration property: "lingr.ms"',
