@@ -98,6 +98,22 @@ def _transactions(mode: modes.Mode, topology: str) -> bool:
     return mode.uses_transactions
 
 
+# ----------------------------------------------------------------------------- which Kafka releases have a value
+
+def _every_release(value: Any) -> str | None:
+    return None
+
+
+def _consumer_protocol(value: Any) -> str | None:
+    """KIP-848's protocol is generally available from Kafka 4.0 (early access before, off by default)."""
+    return "4.0" if value == "consumer" else None
+
+
+def _transaction_feature(value: Any) -> str | None:
+    """The transaction.version feature exists from Kafka 4.0 (KIP-890); null leaves the cluster as it is."""
+    return "4.0" if value is not None else None
+
+
 DRIVERS = ("librdkafka", "java")  # the client stacks a cell's producers and verifying consumer run on
 GROUP_PROTOCOLS = ("classic", "consumer")  # group.protocol of librdkafka and of Kafka's Java consumer
 TRANSACTION_VERSION = "transaction.version"  # the cluster feature of KIP-890 that parameter transaction_version sets
@@ -126,6 +142,7 @@ class Parameter:
     # what every run made before the parameter existed had (they did not record it), so that such a
     # run still matches a new one in compare; None: unknown, and it matches only another such run
     before: Any = None
+    oldest_kafka: Callable[[Any], str | None] = _every_release  # the oldest release (major.minor) that has a value; None: all
 
     def to_cell(self, value: Any) -> Any:
         """The profile's value as the cell spec holds it (`rate: max` is closed loop, None)."""
@@ -153,7 +170,7 @@ PARAMETERS: tuple[Parameter, ...] = (
               "the consumer group protocol of every reader that joins a group (verifying consumer, processor, on either "
               "client stack): classic, or consumer (KIP-848: assignment by the group coordinator, heartbeats with a "
               "member epoch, session timeout in the group's config); the Kafka Streams application keeps classic",
-              before="classic"),
+              before="classic", oldest_kafka=_consumer_protocol),
     Parameter("partitions", int, whole(1, 4_096), 1, "p", "partitions of each of the cell's topics"),
     Parameter("fan_out", int, whole(1, 100), 1, "fan",
               "topics each event writes one record to (an order, its inventory update and its audit entry), "
@@ -167,7 +184,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("transaction_version", int, optional(whole(1, 2)), None, "tv",
               "the embedded cluster's transaction.version feature level during the cell: 1, or 2 (KIP-890: no "
               "AddPartitionsToTxn, an epoch bump per commit, for clients that speak it); null: left as the cluster has it",
-              _transactions),
+              _transactions, oldest_kafka=_transaction_feature),
     Parameter("state", str, one_of("stateless", "stateful"), "stateless", "",
               "the Kafka Streams topology: records passed through, or a count per key in a state store with "
               "a changelog, every update forwarded", _streams),

@@ -19,7 +19,7 @@ import yaml
 
 from bench import client_properties, fault_kinds, jvm, modes, parameters, warmup
 from bench.broker.cluster import STORAGES
-from bench.broker.distribution import DEFAULT_KAFKA_VERSION
+from bench.broker.distribution import DEFAULT_KAFKA_VERSION, check_supported, release
 from bench.errors import BadInput
 from bench.parameters import between, whole
 from bench.registry.target import check_properties as check_registry_properties, split_properties
@@ -241,6 +241,7 @@ def _validate(raw: dict, source: str) -> Profile:
     baseline = _modes(raw, workload, sweep, client, fail)
     faults = _faults(raw, workload, sweep, brokers, fail)
     trogdor = _trogdor(_section(raw, "trogdor", fail), fail)
+    _check_releases(versions, workload, sweep, fail)
     if "trogdor" in sweep.get("launcher", [workload["launcher"]]):
         for version in versions:
             if not jvm.has_trogdor(version):
@@ -274,6 +275,22 @@ def _kafka(kafka: dict, fail) -> tuple[tuple[str, ...], int, str]:
     if storage not in STORAGES:
         raise fail(f"'kafka.storage' must be {' or '.join(STORAGES)}, not {storage!r}")
     return versions, brokers, storage
+
+
+def _check_releases(versions: tuple[str, ...], workload: dict, sweep: dict, fail) -> None:
+    """Every Kafka version runs on the embedded broker, and has every swept value (the consumer
+    group protocol, the transaction.version feature): refused here, not as a failed cell later."""
+    for version in versions:
+        try:
+            check_supported(version)
+        except BadInput as exc:
+            raise fail(str(exc)) from None
+        for p in parameters.PARAMETERS:
+            for value in sweep.get(p.name, [workload[p.name]]):
+                oldest = p.oldest_kafka(value)
+                if oldest and release(version)[:2] < release(oldest)[:2]:
+                    raise fail(f"{p.name} {value} needs Kafka {oldest} or later, and the profile runs Kafka {version}: "
+                               f"drop the value or the version")
 
 
 def _workload_and_sweep(raw: dict, fail) -> tuple[dict, dict]:

@@ -87,15 +87,17 @@ def test_three_brokers_accept_transactional_writes_with_min_insync_replicas_two_
 
 @pytest.mark.broker
 @pytest.mark.network
-def test_an_older_kafka_version_runs_and_status_reports_it(own_state):
-    up = eosbench("broker", "up", "--kafka-version", "4.0.0", env=own_state)
+def test_the_oldest_supported_kafka_runs_and_status_reports_it(own_state):
+    """3.9, the last 3.x line: ready means a transactional producer completed init_transactions()."""
+    up = eosbench("broker", "up", "--kafka-version", "3.9.1", env=own_state)
     assert up.returncode == 0, up.stderr
-    assert "Kafka 4.0.0" in eosbench("broker", "status", env=own_state).stdout
+    assert "Kafka 3.9.1" in eosbench("broker", "status", env=own_state).stdout
 
 
 @pytest.mark.parametrize("args, env, code, says", [
     (["--kafka-version", "9.9.9"], {}, 2, "does not exist on Maven Central"),
     (["--kafka-version", "banana"], {}, 2, "is not a Kafka version"),
+    (["--kafka-version", "3.8.1"], {}, 2, "is not supported: the embedded broker runs Kafka 3.9 or later"),
     (["--brokers", "2"], {}, 2, "must be 1 or 3"),
     (["--storage", "ssd"], {}, 2, "'ssd' is not one of 'disk', 'memory'"),
     (["--kafka-home", "/tmp"], {}, 2, "is not a Kafka distribution"),

@@ -74,6 +74,14 @@ BAD = {
     "launcher trogdor on a Kafka without Trogdor": ("launcher trogdor needs Kafka's Trogdor, and Kafka 4.4.0 releases none",
                                                     GOOD.replace("topology: produce,", "topology: produce, launcher: trogdor,")
                                                     + 'kafka: {version: "4.4.0"}\n'),
+    "a Kafka older than the embedded broker runs": ("Kafka 3.8.1 is not supported: the embedded broker runs Kafka 3.9 or later",
+                                                     GOOD + 'kafka: {version: ["3.9.1", "3.8.1"]}\n'),
+    "transactions v2 on a Kafka without the feature": ("transaction_version 2 needs Kafka 4.0 or later, and the profile runs Kafka 3.9.1",
+                                                       GOOD.replace("topology: produce,", "topology: produce, transaction_version: 2,")
+                                                       + 'kafka: {version: "3.9.1"}\n'),
+    "the consumer group protocol on a Kafka without it": ("group_protocol consumer needs Kafka 4.0 or later",
+                                                          GOOD.replace("topology: produce,", "topology: produce, group_protocol: consumer,")
+                                                          + 'kafka: {version: ["4.1.1", "3.9.1"]}\n'),
     "a trogdor section and no cell with launcher trogdor": ("'trogdor' places the roles of cells with launcher trogdor",
                                                            GOOD + "trogdor: {agents: 3}\n"),
     "an unknown trogdor key": ("unknown key 'trogdor.agent'",

@@ -20,8 +20,12 @@ from bench.errors import BadInput, EnvironmentProblem
 from bench.paths import cache_dir
 
 DEFAULT_KAFKA_VERSION = "4.1.1"
+# The oldest release the embedded broker runs: 3.9 is the first whose StorageTool formats a
+# single-node KRaft quorum with --standalone (KIP-853), and the last 3.x line.
+OLDEST_KAFKA = (3, 9)
 
-# The Maven artifacts leave the logging binding out; Kafka 4.x logs through log4j2. Maven's
+# The Maven artifacts leave the logging binding out; Kafka logs through log4j2 (3.9's reload4j binding,
+# an slf4j 1.7 one, is ignored by slf4j 2). Maven's
 # nearest-wins would also pick a transitive slf4j-api 1.7, which cannot see an slf4j2 binding,
 # so the API is pinned to the 2.x line that Kafka's own distribution ships.
 LOG4J2_VERSION = "2.24.3"
@@ -123,6 +127,19 @@ def resolve(version: str | None = None, kafka_home: str | Path | None = None) ->
     return _from_maven(version or DEFAULT_KAFKA_VERSION)
 
 
+def release(version: str) -> tuple[int, ...]:
+    """A version's numbers (4, 1, 1), for ordering releases."""
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
+def check_supported(version: str) -> None:
+    """Refuse a release older than the embedded broker runs, with the line that says which it runs."""
+    if release(version)[:2] < OLDEST_KAFKA:
+        oldest = ".".join(map(str, OLDEST_KAFKA))
+        raise BadInput(f"Kafka {version} is not supported: the embedded broker runs Kafka {oldest} or later (KRaft with a "
+                       f"--standalone quorum, KIP-853); run older clusters yourself and give --bootstrap-servers")
+
+
 def _from_kafka_home(home: Path, wanted: str | None) -> Distribution:
     jars = sorted((home / "libs").glob("kafka_2.1[23]-*.jar"))
     jars = [j for j in jars if not re.search(r"-(test|sources|javadoc)\.jar$", j.name)]
@@ -137,8 +154,7 @@ def _from_kafka_home(home: Path, wanted: str | None) -> Distribution:
 def _from_maven(version: str) -> Distribution:
     if not _VERSION_RE.match(version):
         raise BadInput(f"'{version}' is not a Kafka version (expected e.g. {DEFAULT_KAFKA_VERSION})")
-    if int(version.split(".")[0]) < 4:
-        raise BadInput(f"Kafka {version} is not supported: the embedded broker runs Kafka 4.x (KRaft with log4j2); use --kafka-home for older distributions")
+    check_supported(version)
     libs = cache_dir() / "kafka" / version / "libs"
     if not (libs / ".complete").exists():
         copy_dependencies(_POM.format(v=version, log4j=LOG4J2_VERSION, slf4j=SLF4J_VERSION), libs,
