@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from bench.broker.distribution import release
 from bench.errors import BadInput, EnvironmentProblem
 from bench.paths import cache_dir
 
@@ -72,7 +71,11 @@ def jar(kafka_version: str) -> Path:
 
 def has_trogdor(kafka_version: str) -> bool:
     """Whether Kafka `kafka_version` has a Trogdor release to run and build against."""
-    return release(kafka_version) <= release(TROGDOR_NEWEST)
+    return _release(kafka_version) <= _release(TROGDOR_NEWEST)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
 def _raise_build_failure(kafka_version: str, output: str) -> None:
