@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bench.errors import BadInput, EnvironmentProblem
+from bench.parameters import kafka_release
 from bench.paths import cache_dir
 
 MODULE = Path(__file__).resolve().parent / "jvm"  # package data: installs with eosbench
@@ -71,11 +72,7 @@ def jar(kafka_version: str) -> Path:
 
 def has_trogdor(kafka_version: str) -> bool:
     """Whether Kafka `kafka_version` has a Trogdor release to run and build against."""
-    return _release(kafka_version) <= _release(TROGDOR_NEWEST)
-
-
-def _release(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+    return kafka_release(kafka_version) <= kafka_release(TROGDOR_NEWEST)
 
 
 def _raise_build_failure(kafka_version: str, output: str) -> None:

@@ -10,6 +10,7 @@ The order of the table is the order of the summary's columns.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -99,6 +100,11 @@ def _transactions(mode: modes.Mode, topology: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- which Kafka releases have a value
+
+def kafka_release(version: str) -> tuple[int, ...]:
+    """A Kafka version's numbers, (4, 1, 1) for "4.1.1", for ordering releases."""
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
 
 def _every_release(value: Any) -> str | None:
     return None

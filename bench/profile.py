@@ -19,7 +19,7 @@ import yaml
 
 from bench import client_properties, fault_kinds, jvm, modes, parameters, warmup
 from bench.broker.cluster import STORAGES
-from bench.broker.distribution import DEFAULT_KAFKA_VERSION, check_supported, release
+from bench.broker.distribution import DEFAULT_KAFKA_VERSION, check_supported
 from bench.errors import BadInput
 from bench.parameters import between, whole
 from bench.registry.target import check_properties as check_registry_properties, split_properties
@@ -288,7 +288,7 @@ def _check_releases(versions: tuple[str, ...], workload: dict, sweep: dict, fail
         for p in parameters.PARAMETERS:
             for value in sweep.get(p.name, [workload[p.name]]):
                 oldest = p.oldest_kafka(value)
-                if oldest and release(version)[:2] < release(oldest)[:2]:
+                if oldest and parameters.kafka_release(version)[:2] < parameters.kafka_release(oldest)[:2]:
                     raise fail(f"{p.name} {value} needs Kafka {oldest} or later, and the profile runs Kafka {version}: "
                                f"drop the value or the version")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from bench.errors import BadInput, EnvironmentProblem
+from bench.parameters import kafka_release
 from bench.paths import cache_dir
 
 DEFAULT_KAFKA_VERSION = "4.1.1"
@@ -24,10 +25,10 @@ DEFAULT_KAFKA_VERSION = "4.1.1"
 # single-node KRaft quorum with --standalone (KIP-853), and the last 3.x line.
 OLDEST_KAFKA = (3, 9)
 
-# The Maven artifacts leave the logging binding out; Kafka logs through log4j2 (3.9's reload4j binding,
-# an slf4j 1.7 one, is ignored by slf4j 2). Maven's
-# nearest-wins would also pick a transitive slf4j-api 1.7, which cannot see an slf4j2 binding,
-# so the API is pinned to the 2.x line that Kafka's own distribution ships.
+# The Maven artifacts leave the logging binding out; Kafka logs through log4j2 (3.9's own reload4j
+# binding, an slf4j 1.7 one, is ignored by slf4j 2). Maven's nearest-wins would also pick a
+# transitive slf4j-api 1.7, which cannot see an slf4j2 binding, so the API is pinned to the 2.x
+# line that Kafka's own distribution ships.
 LOG4J2_VERSION = "2.24.3"
 SLF4J_VERSION = "2.0.17"
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(?:[.-][0-9A-Za-z.-]+)?$")
@@ -127,14 +128,9 @@ def resolve(version: str | None = None, kafka_home: str | Path | None = None) ->
     return _from_maven(version or DEFAULT_KAFKA_VERSION)
 
 
-def release(version: str) -> tuple[int, ...]:
-    """A version's numbers (4, 1, 1), for ordering releases."""
-    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
-
-
 def check_supported(version: str) -> None:
     """Refuse a release older than the embedded broker runs, with the line that says which it runs."""
-    if release(version)[:2] < OLDEST_KAFKA:
+    if kafka_release(version)[:2] < OLDEST_KAFKA:
         oldest = ".".join(map(str, OLDEST_KAFKA))
         raise BadInput(f"Kafka {version} is not supported: the embedded broker runs Kafka {oldest} or later (KRaft with a "
                        f"--standalone quorum, KIP-853); run older clusters yourself and give --bootstrap-servers")
