@@ -19,7 +19,7 @@ def broker() -> None:
 
 
 @broker.command()
-@click.option("--kafka-version", default=None, help=f"Kafka release from Maven Central [default: {distribution.DEFAULT_KAFKA_VERSION}].")
+@click.option("--kafka-version", default=None, help=f"Kafka release from Maven Central, {'.'.join(map(str, distribution.OLDEST_KAFKA))} or later [default: {distribution.DEFAULT_KAFKA_VERSION}].")
 @click.option("--brokers", type=int, default=1, show_default=True, help="1, or 3 (replication factor 3, min.insync.replicas=2).")
 @click.option("--kafka-home", type=click.Path(), envvar="KAFKA_HOME", default=None, help="Use this Kafka distribution instead of Maven.")
 @click.option("--timeout", "timeout_s", type=float, default=clusters.READY_TIMEOUT_S, show_default=True, help="Seconds to wait until usable.")
