@@ -21,9 +21,15 @@ def run(bootstrap_servers, name, **params):
     return outcome
 
 
-def test_every_record_of_a_produce_mode_is_consumed_once(bootstrap_servers):
-    for mode in ("at_most_once", "at_least_once", "idempotent", "transactional"):
-        m = run(bootstrap_servers, mode, mode=mode).metrics
+@pytest.fixture(scope="module")
+def produced(bootstrap_servers):
+    """One cell of each produce mode, read by the tests below."""
+    return {mode: run(bootstrap_servers, mode, mode=mode) for mode in ("at_most_once", "at_least_once", "idempotent", "transactional")}
+
+
+def test_every_record_of_a_produce_mode_is_consumed_once(produced):
+    for mode, outcome in produced.items():
+        m = outcome.metrics
         assert m["sent"] > 0.9 * 2000 * 5, mode
         assert (m["acked"], m["duplicates"], m["lost"], m["unexpected"]) == (m["sent"], 0, 0, 0), mode
         assert m["e2e"]["count"] > 0 and m["produce"]["count"] > 0, mode
@@ -31,11 +37,10 @@ def test_every_record_of_a_produce_mode_is_consumed_once(bootstrap_servers):
         assert not m["generator_bound"] and m["generator_thread"]["demand"] < 0.5, (mode, m["generator_thread"])
 
 
-def test_at_least_once_really_runs_without_idempotence_and_transactional_reads_committed(bootstrap_servers):
-    alo = run(bootstrap_servers, "alo-config", mode="at_least_once").client_configs
+def test_at_least_once_really_runs_without_idempotence_and_transactional_reads_committed(produced):
+    alo, txn = produced["at_least_once"].client_configs, produced["transactional"].client_configs
     assert alo["producer"]["enable.idempotence"] == "false" and alo["producer"]["acks"] == "all"
     assert alo["consumer"]["isolation.level"] == "read_uncommitted"
-    txn = run(bootstrap_servers, "txn-config", mode="transactional").client_configs
     assert txn["producer"]["enable.idempotence"] == "true"
     assert txn["consumer"]["isolation.level"] == "read_committed"
     assert (alo["producer"]["client.id"], txn["producer"]["client.id"]) == ("eosbench-at_least_once-producer", "eosbench-transactional-producer")

@@ -45,7 +45,7 @@ def run(cluster, name, fault, **params):
 
 @pytest.mark.parametrize("mode, topology, driver", [
     ("idempotent", "produce", "librdkafka"), ("transactional", "produce", "librdkafka"), ("exactly_once_v2", "process", "librdkafka"),
-    ("idempotent", "produce", "java"), ("transactional", "produce", "java"),
+    ("transactional", "produce", "java"),  # the Java producer's idempotence is its transactions' too
 ])
 def test_a_paused_leader_costs_the_exactly_once_modes_no_duplicate_and_no_record(three_brokers, mode, topology, driver):
     m = cell(three_brokers, f"pause-{mode}-{driver}", PAUSE, mode=mode, topology=topology, driver=driver)

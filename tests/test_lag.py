@@ -33,7 +33,7 @@ def cells(bootstrap_servers):
         out = [run_cell(CellSpec(**CELL, **extra), Target(bootstrap_servers), i, f"lag-{name}") for i in range(n)]
         assert all(o.status == "ok" for o in out), [o.status for o in out]
         return out
-    return {"basis": run("basis", 2), "healthy": run("healthy", 1), "paused": run("paused", 2, faults=(PAUSE,))}
+    return {"basis": run("basis", 2), "healthy": run("healthy", 1), "paused": run("paused", 1, faults=(PAUSE,))}
 
 
 @pytest.fixture(scope="module")
