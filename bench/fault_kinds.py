@@ -43,6 +43,8 @@ class FaultKind:
     trogdor: bool = False       # runs through Trogdor: cells with launcher trogdor must exist
     local_only: bool = False    # freezes a process of this run: launcher trogdor cannot carry it
     announces_transactions: bool = False  # kills or fences a producer: it says each transaction's range before committing it
+    own_processor: bool = False  # acts on eosbench's consume-transform-produce processor: no Kafka Streams mode may be swept
+    replaces_processor: bool = False  # a new processor takes over: its recovery (kill to first commit) is timed
     subject: Subject = lambda fault, brokers: None  # what it acts on: two at once on one subject would measure neither
 
     @property
@@ -70,7 +72,12 @@ def _role(name: str) -> Subject:
 TARGET = Field("target", lambda v: v == "leader" or whole(1, 3)[0](v), "must be 'leader' or a broker id", "leader", show_value=True)
 
 KINDS: dict[str, FaultKind] = {k.name: k for k in (
-    FaultKind("processor_kill", topology="process", only_that_topology=True, subject=_role("processor")),
+    FaultKind("processor_kill", topology="process", only_that_topology=True, replaces_processor=True, subject=_role("processor")),
+    # The processor frozen while a new one with an identity of its own (transactional.id, group
+    # member) takes its partitions when its session ends, then woken: only the group's generation or
+    # member epoch can fence its open transaction (KIP-447), not its transactional.id.
+    FaultKind("processor_zombie", lasts=True, topology="process", only_that_topology=True, local_only=True,
+              own_processor=True, replaces_processor=True, subject=_role("processor")),
     FaultKind("consumer_pause", lasts=True, subject=_role("consumer")),
     FaultKind("producer_kill", topology="produce", announces_transactions=True, subject=_role("producer")),
     FaultKind("zombie", lasts=True, topology="produce", local_only=True, announces_transactions=True, subject=_role("producer")),

@@ -381,6 +381,10 @@ def _faults(raw: dict, workload: dict, sweep: dict, brokers: int, fail) -> list[
         kind = fault_kinds.of(fault)
         if kind.topology and kind.topology not in topologies:
             raise fail(f"faults[{i}]: {kind.name} needs topology {kind.topology}")
+        streams = [m for m in sweep.get("mode", [workload["mode"]]) if modes.get(m).streams_guarantee]
+        if kind.own_processor and streams:
+            raise fail(f"faults[{i}]: {kind.name} acts on eosbench's own processor, and {streams[0]} is a Kafka Streams "
+                       f"application (whose zombies its transactional.id fences: use processor_kill)")
         if kind.avro and "avro" not in sweep.get("serialization", [workload["serialization"]]):
             raise fail(f"faults[{i}]: {kind.name} needs serialization avro (a schema registry in the cell)")
         if fault["at_s"] >= shortest:

@@ -70,6 +70,23 @@ def test_exactly_once_v2_survives_a_processor_kill_under_the_consumer_group_prot
     assert (m["duplicates"], m["lost"], m["unexpected"]) == (0, 0, 0)
 
 
+def test_a_zombie_processor_is_fenced_by_its_group_and_exactly_once_holds(bootstrap_servers):
+    """Frozen mid-transaction while a successor with a transactional.id of its own takes its
+    partitions (when the frozen member's 10 s session ends), then woken: only the group's generation
+    can refuse the zombie's open transaction. It aborts it, and no record is read twice or lost."""
+    outcome = run(
+        bootstrap_servers, "eos-zombie", mode="exactly_once_v2", topology="process", transaction_ms=1000,
+        duration_s=20, faults=({"kind": "processor_zombie", "at_s": 2, "duration_s": 14},),
+    )
+    zombie, = outcome.faults
+    print(f"processor zombie: {zombie}")
+    assert zombie["kind"] == "processor_zombie" and zombie["zombie_aborts"] >= 1
+    assert 9 < zombie["recovery_s"] < 30
+    m = outcome.metrics
+    assert m["consumed"] == m["acked"] == m["sent"]
+    assert (m["duplicates"], m["lost"], m["unexpected"]) == (0, 0, 0)
+
+
 def test_at_least_once_processor_kill_duplicates_and_the_accounting_shows_it(bootstrap_servers):
     """Killed between commits (every second, so about a second of processed records is not yet
     committed), the processor's successor does that work again: at_least_once duplicates."""

@@ -162,6 +162,10 @@ BAD = {
     "taking turns under a fault": ("order alternating cannot run faults",
                                    GOOD + "order: alternating\nfaults: [{kind: consumer_pause, at_s: 0.5, duration_s: 0.2}]\n"),
     "processor kill without a processor": ("processor_kill needs topology process", GOOD + "faults: [{kind: processor_kill, at_s: 0.5}]\n"),
+    "a processor zombie of a Kafka Streams application": (
+        "processor_zombie acts on eosbench's own processor, and streams_exactly_once_v2 is a Kafka Streams application",
+        "description: t\nworkload: {topology: process, duration_s: 2}\nsweep: {mode: [at_least_once, streams_exactly_once_v2]}\n"
+        "baseline: at_least_once\nfaults: [{kind: processor_zombie, at_s: 0.5, duration_s: 1}]\n"),
     "a numeric top-level key": ("unknown key '1'", GOOD + "1: x\n"),
     "a Python object tag": ("is not valid YAML", GOOD + "x: !!python/object:os.system {}\n"),
     "a replication factor of 99": ("'workload.replication_factor' must be a whole number from 1 to 16, or null",

@@ -139,8 +139,9 @@ def _outage_records(s: Source) -> int | None:
 
 
 def _recovery_s(s: Source) -> float | None:
-    """Seconds from a processor_kill to its replacement's first commit (bench.cell.derive.recovery); None without one."""
-    times = [f["recovery_s"] for f in s.params.get("fault_windows") or [] if f.get("kind") == "processor_kill" and f.get("recovery_s") is not None]
+    """Seconds from a processor_kill or processor_zombie to its successor's first commit (bench.cell.derive.recovery);
+    None without one."""
+    times = [f["recovery_s"] for f in s.params.get("fault_windows") or [] if f.get("recovery_s") is not None]
     return times[-1] if times else None
 
 

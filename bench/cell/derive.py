@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import fault_kinds
 from bench.cell.spec import CellSpec
 from bench.cell.turns import Turns
 from bench.metrics import ABORTED, ACKED, PENDING, REQUEST_TYPES, Accounting, LatencySeries, atomicity, expected_aggregates, stream
@@ -143,14 +144,24 @@ def with_predecessors(result: ProcessorResult, window_records: int) -> Processor
 
 
 def recovery(faults: list[dict], processor: ProcessorResult, timeline: Timeline) -> None:
-    """The last processor_kill's recovery time, into its record: from the kill to the first commit
-    of the processor that replaced it (the output it committed is visible from then on). The first
-    of several replacements is itself killed and its result lost with it, so only the last kill
-    is timed; a replacement that never committed leaves `recovery_s` null."""
-    kill = next((f for f in reversed(faults) if f["kind"] == "processor_kill"), None)
-    if kill is not None:
+    """The last processor_kill's or processor_zombie's recovery time, into its record: from the
+    fault to the first commit of the processor that took over (the output it committed is visible
+    from then on). The first of several successors is itself struck and its result lost with it,
+    so only the last fault is timed; a successor that never committed leaves `recovery_s` null."""
+    last = next((f for f in reversed(faults) if fault_kinds.KINDS[f["kind"]].replaces_processor), None)
+    if last is not None:
         first = processor.first_commit_ns
-        kill["recovery_s"] = None if first is None else round((first - timeline.measure_start_ns) / 1e9 - kill["start_s"], 3)
+        last["recovery_s"] = None if first is None else round((first - timeline.measure_start_ns) / 1e9 - last["start_s"], 3)
+
+
+def with_zombie(successor: ProcessorResult, zombie: ProcessorResult) -> ProcessorResult:
+    """The processor's result with its zombie's (a processor_zombie fault): both processed and
+    committed records of the window, the zombie before it froze and after it rejoined the group.
+    CPU time and latencies stay each one's own: the zombie keeps its entry in the cell's results."""
+    return replace(successor, processed=successor.processed + zombie.processed,
+                   window_committed=successor.window_committed + zombie.window_committed,
+                   transactions=successor.transactions + zombie.transactions, aborts=successor.aborts + zombie.aborts,
+                   rewinds=successor.rewinds + zombie.rewinds)
 
 
 def reconstructed(spec: ProducerSpec, announced: list[tuple[int, int]], consumed: dict[int, np.ndarray], topics: int,

@@ -1,6 +1,7 @@
 """The faults of a cell's measured window: broker faults (bench.broker.faults) and the role faults
-that only the cell runner can apply (a processor killed and restarted, a consumer paused, a
-producer killed or frozen into a zombie and replaced by a new instance with its transactional.id)."""
+that only the cell runner can apply (a processor killed and restarted, or frozen into a zombie
+beside a successor; a consumer paused; a producer killed or frozen into a zombie and replaced by a
+new instance with its transactional.id)."""
 
 from __future__ import annotations
 
@@ -18,17 +19,19 @@ from bench.errors import CellFailed, EnvironmentProblem
 from bench.roles.protocol import REPLACEMENT_STRIDE, Kind, Timeline
 
 READY_TIMEOUT_S = 90.0
+ZOMBIE = "processor-zombie"  # the frozen processor of a processor_zombie fault, once its successor has its name
 
 
 class FaultSchedule:
     """Starts each fault at its time in the measured window and ends it `duration_s` later.
 
-    `restart_processor` starts a new processor with the killed one's identity (same spec);
+    `restart_processor` starts a new processor with the killed one's identity (same spec), or,
+    given True, with one of its own;
     `start_producer` starts a producer from its spec. `producers` (shared with the runner) loses a
     killed producer to `killed` and gains its replacement."""
 
     def __init__(self, spec: CellSpec, target: Target, admin: AdminClient, topic: str, timeline: Timeline,
-                 roles: list[RoleProcess], restart_processor: Callable[[], RoleProcess] | None,
+                 roles: list[RoleProcess], restart_processor: Callable[..., RoleProcess] | None,
                  producers: list[RoleProcess] | None = None, start_producer: Callable[[Any], RoleProcess] | None = None):
         self.pending = sorted(spec.faults, key=lambda f: f["at_s"])
         self.avro = spec.serialization == "avro"
@@ -40,7 +43,7 @@ class FaultSchedule:
         self.killed: list[RoleProcess] = []
         self.replacements = 0
         self.processor_window_before_kills = 0  # what killed processors had counted in the window (their last progress)
-        self.zombies: list[tuple[float, RoleProcess, dict]] = []  # (resume at, the frozen producer, its record)
+        self.zombies: list[tuple[float, RoleProcess, dict]] = []  # (resume at, the frozen producer or processor, its record)
         self.registry_paused: tuple[float, dict] | None = None  # (wake at, its record)
         self.process_stops: list[tuple[float, str, dict]] = []  # Trogdor ProcessStopFault tasks: (ends at, task id, record)
 
@@ -205,6 +208,23 @@ class FaultSchedule:
         self.roles.append(replacement)
         return replacement
 
+    def _zombie_processor(self, fault: dict) -> None:
+        """SIGSTOP the processor mid-transaction, start a successor with an identity of its own, and
+        wake the frozen one `duration_s` later. The successor gets the partitions once the frozen
+        member's session ends; the woken one, a zombie, still holds its open transaction, which
+        only the group's generation (member epoch) may refuse: no read_committed reader may see it."""
+        index = next(i for i, r in enumerate(self.roles) if r.name == "processor")
+        victim = self.roles[index]
+        started = self.now_s()
+        victim.freeze(True)
+        victim.name = ZOMBIE  # its result is the zombie's; the successor's is the processor's
+        successor = self.restart_processor(True)
+        successor.expect(Kind.READY, READY_TIMEOUT_S)
+        successor.send(Kind.GO, self.timeline)
+        self.roles[index] = successor
+        self.roles.append(victim)
+        self.zombies.append((started + fault["duration_s"], victim, {"kind": "processor_zombie", "start_s": round(started, 3)}))
+
     def _kill_processor(self, fault: dict) -> None:
         """SIGKILL the processor mid-flight and start a new one with the same identity."""
         index = next(i for i, r in enumerate(self.roles) if r.name == "processor")
@@ -222,6 +242,7 @@ class FaultSchedule:
 # How each kind of bench.fault_kinds is injected, besides the brokers' own (bench.broker.faults).
 INJECTIONS: dict[str, Callable[[FaultSchedule, dict], None]] = {
     "processor_kill": FaultSchedule._kill_processor,
+    "processor_zombie": FaultSchedule._zombie_processor,
     "consumer_pause": FaultSchedule._pause_consumer,
     "producer_kill": FaultSchedule._kill_producer,
     "zombie": FaultSchedule._freeze_producer,

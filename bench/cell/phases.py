@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from bench import modes
 from bench.cell import derive, features, topics, topology
-from bench.cell.faults import READY_TIMEOUT_S, FaultSchedule
+from bench.cell.faults import READY_TIMEOUT_S, ZOMBIE, FaultSchedule
 from bench.cell.resources import ResourceProbe, Sample, Window
 from bench.cell.turn_costs import TurnCpu
 from bench.cell.turns import Turns
@@ -103,9 +103,11 @@ class _Cell:
                              "which this run did not build")
         return (self.java if role.java_class else self.launcher).start(name, role, role_spec)
 
-    def restart_processor(self) -> RoleProcess:
-        """The processor, again with the same identity (a processor_kill fault)."""
-        return self.start("processor", self.specs.processor_role, self.specs.processor)
+    def restart_processor(self, own_identity: bool = False) -> RoleProcess:
+        """The processor, again with the same identity (a processor_kill fault), or with one of its
+        own (the successor of a processor_zombie: another transactional.id and group member)."""
+        processor = topology.successor(self.specs.processor) if own_identity else self.specs.processor
+        return self.start("processor", self.specs.processor_role, processor)
 
     def start_producer(self, producer: ProducerSpec) -> RoleProcess:
         return self.start(producer.role, self.specs.producer_role, producer)
@@ -165,16 +167,23 @@ class _Cell:
                                   + sum(end - first for k in schedule.killed for first, end in k.announced))
         if any(not k.spec.announce_transactions or "transactional.id" not in k.spec.config for k in schedule.killed):
             expected = UNKNOWN  # a killed producer's fate is unknown: read to the end of the log
-        readers = [r for r in self.running if r.name == "processor"] + [self.reader]
+        # a processor_zombie's successor first: once it leaves the group, the zombie reads what is left
+        readers = [r for name in ("processor", ZOMBIE) for r in self.running if r.name == name] + [self.reader]
         for role in readers:
             role.send(Kind.DRAIN, DrainOrder(expected, DRAIN_QUIET_S, DRAIN_TIMEOUT_S))
             results[role.name] = read = role.finish(DRAIN_TIMEOUT_S + 30)
             if read.cut_off:
-                got = read.processed if role.name == "processor" else read.received
+                got = read.received if role is self.reader else read.processed
                 raise CellFailed(f"{role.name} still reading after {DRAIN_TIMEOUT_S:.0f}s of drain ({got:,} of {expected:,} "
                                  "acknowledged records): not counted as lost; lower the rate or duration")
+        if ZOMBIE in results:
+            zombie = results[ZOMBIE]
+            results["processor"] = derive.with_zombie(results["processor"], zombie)
+            for record in (f for f in self.faults_done if f["kind"] == "processor_zombie"):
+                record["zombie_aborts"] = zombie.aborts  # its open transaction, refused or revoked: fenced
         if schedule.processor_window_before_kills:
             results["processor"] = derive.with_predecessors(results["processor"], schedule.processor_window_before_kills)
+        if "processor" in results:
             derive.recovery(self.faults_done, results["processor"], self.timeline)
         for killed in schedule.killed:
             results[killed.name] = derive.reconstructed(killed.spec, killed.announced, results["consumer"].ids, spec.fan_out,

@@ -8,7 +8,7 @@ Python consume-transform-produce loop, or for the `streams_*` modes a Kafka Stre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import fault_kinds, modes, parameters
@@ -133,6 +133,17 @@ def processor_membership(group_protocol: str, names: Names) -> dict[str, str]:
     if group_protocol == "consumer":
         return {}
     return {"group.instance.id": f"{names.prefix}.processor", "session.timeout.ms": str(PROCESSOR_SESSION_TIMEOUT_MS)}
+
+
+def successor(processor: ProcessorSpec) -> ProcessorSpec:
+    """The processor with an identity of its own (a processor_zombie's successor): another
+    transactional.id, so init_transactions fences nothing, and under classic another static member,
+    so the frozen one keeps its partitions until its session ends. Only the group can then tell
+    the frozen processor's transaction from the successor's."""
+    def renamed(config: dict, key: str) -> dict:
+        return {**config, key: f"{config[key]}.successor"} if key in config else config
+    return replace(processor, consumer_config=renamed(processor.consumer_config, "group.instance.id"),
+                   producer_config=renamed(processor.producer_config, "transactional.id"))
 
 
 def registry_config(spec: CellSpec, target: Target) -> dict | None:

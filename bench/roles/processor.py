@@ -6,6 +6,13 @@ consumer_group_metadata())` (KIP-447). at_least_once flushes its output, then co
 offsets. Both commit every `transaction_size` records or `transaction_ms`, so the two modes are
 compared at the same commit interval. After an abort, or a failed delivery in at_least_once,
 the consumer rewinds to the last committed offsets: nothing is skipped, which is the point.
+
+A processor whose partitions are revoked or lost while a transaction is open (a rebalance, or
+its own membership gone after a stall: a zombie) aborts that transaction in the rebalance
+callback: its input may be another member's now, and whoever owns it reads on from the committed
+offsets. A zombie that commits before it learns of the rebalance sends offsets with its old
+generation or member epoch, which the group coordinator refuses: an abortable error, counted as
+an abort (`aborts`) like any other.
 """
 
 from __future__ import annotations
@@ -27,21 +34,43 @@ def run(spec: ProcessorSpec, channel: Channel) -> ProcessorResult:
     transactional = "transactional.id" in spec.producer_config
     if transactional:
         retrying(producer.init_transactions, 60)
-    pending = join(consumer, [spec.input_topic])
-    timeline = wait_for_go(channel)
-    return _Processor(spec, consumer, producer, transactional, timeline, channel).run(pending, log)
+    processor = _Processor(spec, consumer, producer, transactional, channel)
+    pending = join(consumer, [spec.input_topic], on_revoke=processor.revoked, on_lost=processor.revoked)
+    processor.timeline = wait_for_go(channel)
+    return processor.run(pending, log)
 
 
 class _Processor:
-    def __init__(self, spec: ProcessorSpec, consumer: Consumer, producer: Producer, transactional: bool, timeline: Timeline,
-                 channel: Channel):
+    def __init__(self, spec: ProcessorSpec, consumer: Consumer, producer: Producer, transactional: bool, channel: Channel):
         self.spec, self.consumer, self.producer, self.transactional = spec, consumer, producer, transactional
-        self.timeline, self.channel = timeline, channel
-        self.commit_latency = IntervalRecorder(timeline.measure_start_ns)
+        self.channel = channel
+        self.timeline: Timeline | None = None  # set at GO, before the first record counts
         self.failed_deliveries = 0
         self.uncommitted = 0
+        self.in_txn = False
+        self.reassigned = False  # a revocation since the last batch was taken
         self.window_committed = self.processed = self.commits = self.aborts = self.rewinds = 0
         self.first_commit_ns: int | None = None
+
+    def revoked(self, consumer: Consumer, partitions: list) -> None:
+        """Partitions revoked or lost (librdkafka's rebalance callback, on this thread, inside poll):
+        an open transaction holds records of them, so it is aborted rather than committed under a
+        generation it no longer belongs to."""
+        self.reassigned = True
+        if self.in_txn:
+            retrying(self.producer.abort_transaction, 60)
+            self.in_txn = False
+            self.aborts += 1
+            self.uncommitted = 0
+
+    def _still_assigned(self, records: list) -> list:
+        """After a revocation inside the poll that returned `records`, those of partitions no longer
+        assigned: the batch may hold records fetched before the callback ran."""
+        if not self.reassigned:
+            return records
+        self.reassigned = False
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        return [m for m in records if (m.topic(), m.partition()) in assigned]
 
     def _delivered(self, err, msg) -> None:
         if err is not None:
@@ -52,18 +81,18 @@ class _Processor:
         every = self.spec.transaction_size or 0
         every_ns = int((self.spec.transaction_ms or 0) * 1e6)
         produce, poll = self.producer.produce, self.producer.poll
+        self.commit_latency = IntervalRecorder(self.timeline.measure_start_ns)
         drain = Drain(LogEnd(self.spec.consumer_config, log.logger))
         distinct = DistinctIds()  # rewinds and duplicated input make `processed` overcount
-        in_txn = False
         last_commit = last_progress = clock.now_ns()
         transform = self._transform()
         while True:
             batch = pending or next_batch(self.consumer, 500, 0.05)
             pending = []
-            records = [m for m in batch if m.error() is None]
-            if records and self.transactional and not in_txn:
+            records = self._still_assigned([m for m in batch if m.error() is None])
+            if records and self.transactional and not self.in_txn:
                 self.producer.begin_transaction()
-                in_txn = True
+                self.in_txn = True
             records, values, ids = transform(records)
             for value in values:
                 while True:
@@ -80,7 +109,6 @@ class _Processor:
             now = clock.now_ns()
             if self.uncommitted and ((every and self.uncommitted >= every) or (every_ns and now - last_commit >= every_ns)):
                 self._commit(now)
-                in_txn = False
                 last_commit = clock.now_ns()
             self.commit_latency.tick(now)
             if now - last_progress > 1_000_000_000:  # what a kill would otherwise take with it (bench.cell.faults)
@@ -123,6 +151,7 @@ class _Processor:
     def _commit(self, now: int) -> None:
         started = clock.now_ns()
         committed = self._commit_transaction() if self.transactional else self._commit_after_flush()
+        self.in_txn = False
         if committed:
             self.commits += 1
             self.first_commit_ns = self.first_commit_ns or clock.now_ns()
@@ -154,7 +183,14 @@ class _Processor:
             self.failed_deliveries = 0
             self._rewind()
             return False
-        self.consumer.commit(offsets=positions, asynchronous=False)
+        try:
+            self.consumer.commit(offsets=positions, asynchronous=False)
+        except KafkaException as exc:  # the group moved on (a zombie's commit): its output stays, as at-least-once allows
+            if exc.args[0].fatal():
+                raise RoleFailed(f"fatal error committing the processor's offsets: {exc.args[0].str()}") from exc
+            self.aborts += 1
+            self._rewind()
+            return False
         return True
 
     def _rewind(self) -> None:

@@ -39,9 +39,10 @@ def next_batch(consumer: Consumer, max_messages: int, timeout_s: float) -> list[
     return [] if first is None else [first, *consumer.consume(max_messages - 1, 0)]
 
 
-def join(consumer: Consumer, topics: list[str], timeout_s: float = 60.0) -> list[Message]:
-    """Subscribe and wait for partitions; records that already arrive are kept, not dropped."""
-    consumer.subscribe(topics)
+def join(consumer: Consumer, topics: list[str], timeout_s: float = 60.0, **callbacks) -> list[Message]:
+    """Subscribe (with rebalance `callbacks`: on_assign, on_revoke, on_lost) and wait for
+    partitions; records that already arrive are kept, not dropped."""
+    consumer.subscribe(topics, **callbacks)
     early: list[Message] = []
     deadline = time.monotonic() + timeout_s
     while not consumer.assignment():
