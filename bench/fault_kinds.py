@@ -45,6 +45,8 @@ class FaultKind:
     announces_transactions: bool = False  # kills or fences a producer: it says each transaction's range before committing it
     own_processor: bool = False  # acts on eosbench's consume-transform-produce processor: no Kafka Streams mode may be swept
     replaces_processor: bool = False  # a new processor takes over: its recovery (kill to first commit) is timed
+    group_protocols: tuple[str, ...] = ("classic", "consumer")  # the workload.group_protocol values it can run under
+    why_not_protocol: str = ""  # why another group protocol is refused, for the one line validation gives
     subject: Subject = lambda fault, brokers: None  # what it acts on: two at once on one subject would measure neither
 
     @property
@@ -77,7 +79,9 @@ KINDS: dict[str, FaultKind] = {k.name: k for k in (
     # member) takes its partitions when its session ends, then woken: only the group's generation or
     # member epoch can fence its open transaction (KIP-447), not its transactional.id.
     FaultKind("processor_zombie", lasts=True, topology="process", only_that_topology=True, local_only=True,
-              own_processor=True, replaces_processor=True, subject=_role("processor")),
+              own_processor=True, replaces_processor=True, subject=_role("processor"), group_protocols=("classic",),
+              why_not_protocol="under consumer (KIP-848) the woken zombie rejoined, took its partitions back and librdkafka "
+                               "2.16 fetched nothing from them: the cell stalled until the drain timeout"),
     FaultKind("consumer_pause", lasts=True, subject=_role("consumer")),
     FaultKind("producer_kill", topology="produce", announces_transactions=True, subject=_role("producer")),
     FaultKind("zombie", lasts=True, topology="produce", local_only=True, announces_transactions=True, subject=_role("producer")),

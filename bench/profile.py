@@ -385,6 +385,10 @@ def _faults(raw: dict, workload: dict, sweep: dict, brokers: int, fail) -> list[
         if kind.own_processor and streams:
             raise fail(f"faults[{i}]: {kind.name} acts on eosbench's own processor, and {streams[0]} is a Kafka Streams "
                        f"application (whose zombies its transactional.id fences: use processor_kill)")
+        refused = [g for g in sweep.get("group_protocol", [workload["group_protocol"]]) if g not in kind.group_protocols]
+        if refused:
+            raise fail(f"faults[{i}]: {kind.name} runs under group_protocol {' or '.join(kind.group_protocols)} only, not "
+                       f"{refused[0]}: {kind.why_not_protocol}")
         if kind.avro and "avro" not in sweep.get("serialization", [workload["serialization"]]):
             raise fail(f"faults[{i}]: {kind.name} needs serialization avro (a schema registry in the cell)")
         if fault["at_s"] >= shortest:

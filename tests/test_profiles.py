@@ -166,6 +166,10 @@ BAD = {
         "processor_zombie acts on eosbench's own processor, and streams_exactly_once_v2 is a Kafka Streams application",
         "description: t\nworkload: {topology: process, duration_s: 2}\nsweep: {mode: [at_least_once, streams_exactly_once_v2]}\n"
         "baseline: at_least_once\nfaults: [{kind: processor_zombie, at_s: 0.5, duration_s: 1}]\n"),
+    "a processor zombie under the consumer group protocol": (
+        "processor_zombie runs under group_protocol classic only, not consumer",
+        "description: t\nworkload: {topology: process, duration_s: 2}\nsweep: {mode: [at_least_once, exactly_once_v2], "
+        "group_protocol: [classic, consumer]}\nbaseline: at_least_once\nfaults: [{kind: processor_zombie, at_s: 0.5, duration_s: 1}]\n"),
     "a numeric top-level key": ("unknown key '1'", GOOD + "1: x\n"),
     "a Python object tag": ("is not valid YAML", GOOD + "x: !!python/object:os.system {}\n"),
     "a replication factor of 99": ("'workload.replication_factor' must be a whole number from 1 to 16, or null",

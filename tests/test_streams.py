@@ -35,7 +35,9 @@ def test_exactly_once_v2_keeps_records_and_state_exact_across_a_killed_streams_j
     outcome = run(target, f"eos-kill-{state}", mode="streams_exactly_once_v2", state=state, transaction_ms=1000,
                   duration_s=8, faults=({"kind": "processor_kill", "at_s": 3.5},))
     m = outcome.metrics
-    assert [f["kind"] for f in outcome.faults] == ["processor_kill"]
+    kill, = outcome.faults
+    print(f"streams exactly_once_v2 {state}: recovery {kill['recovery_s']} s from the kill to the new instance's first commit")
+    assert kill["kind"] == "processor_kill" and kill["recovery_s"] > 0
     assert (m["consumed"], m["duplicates"], m["lost"], m["unexpected"]) == (m["sent"], 0, 0, 0)
     if state == "stateful":
         assert (m["aggregates_wrong"], m["aggregate_excess"]) == (0, 0)

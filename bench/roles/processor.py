@@ -49,6 +49,7 @@ class _Processor:
         self.uncommitted = 0
         self.in_txn = False
         self.reassigned = False  # a revocation since the last batch was taken
+        self.rewind_kept = False  # ... that aborted a transaction: the partitions kept must be rewound
         self.window_committed = self.processed = self.commits = self.aborts = self.rewinds = 0
         self.first_commit_ns: int | None = None
 
@@ -62,13 +63,21 @@ class _Processor:
             self.in_txn = False
             self.aborts += 1
             self.uncommitted = 0
+            self.rewind_kept = True
 
     def _still_assigned(self, records: list) -> list:
-        """After a revocation inside the poll that returned `records`, those of partitions no longer
-        assigned: the batch may hold records fetched before the callback ran."""
+        """After a revocation inside the poll that returned `records`, those of partitions still
+        assigned: the batch may hold records fetched before the callback ran. If the revocation
+        aborted a transaction, the partitions kept go back to their committed offsets and the batch
+        is dropped: the aborted transaction held their records too, which are read again from there
+        (left where they were, they would be lost)."""
         if not self.reassigned:
             return records
         self.reassigned = False
+        if self.rewind_kept:
+            self.rewind_kept = False
+            self._rewind()
+            return []
         assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         return [m for m in records if (m.topic(), m.partition()) in assigned]
 

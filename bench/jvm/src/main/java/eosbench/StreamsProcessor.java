@@ -135,6 +135,7 @@ public final class StreamsProcessor {
     private final Seen seen = new Seen();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final CountDownLatch running = new CountDownLatch(1);
+    private final AtomicLong firstCommitNs = new AtomicLong();  // 0 until the first commit
 
     private StreamsProcessor(RoleIo io) {
         this.io = io;
@@ -159,6 +160,7 @@ public final class StreamsProcessor {
         });
         try (Admin admin = Admin.create(adminConfig(config))) {
             streams.start();
+            Thread firstCommit = watchFirstCommit(streams);
             if (!running.await(90, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("Kafka Streams did not reach RUNNING within 90s (state " + streams.state() + ")");
             }
@@ -178,6 +180,7 @@ public final class StreamsProcessor {
             progress.start();
             boolean cutOff = drain(admin, config.getProperty(StreamsConfig.APPLICATION_ID_CONFIG));
             progress.interrupt();
+            firstCommit.interrupt();
             if (failure.get() != null) {
                 throw new IllegalStateException("Kafka Streams failed", failure.get());
             }
@@ -200,11 +203,34 @@ public final class StreamsProcessor {
             result.put("cpu_total_s", RoleIo.cpuSeconds());
             result.put("histograms", Map.of());
             result.put("client_log", io.log.result());
+            result.put("first_commit_ns", firstCommitNs.get() == 0 ? null : firstCommitNs.get());
             io.send("result", result);
             return 0;
         } finally {
             streams.close(Duration.ofSeconds(10));
         }
+    }
+
+    /**
+     * When the application first committed (System.nanoTime, the monotonic clock the cell's
+     * timeline runs on): a restarted instance's recovery ends there. Streams commits on its own
+     * thread and tells no listener, so its thread-level commit count (which counts only commits
+     * that committed something) is read every 10 ms until it moves.
+     */
+    private Thread watchFirstCommit(KafkaStreams streams) {
+        Thread watcher = new Thread(() -> {
+            try {
+                while (sum(streams, "commit-total") == 0) {
+                    Thread.sleep(10);
+                }
+                firstCommitNs.set(System.nanoTime());
+            } catch (InterruptedException e) {
+                // drained before any commit: no first commit to report
+            }
+        }, "eosbench-first-commit");
+        watcher.setDaemon(true);
+        watcher.start();
+        return watcher;
     }
 
     private org.apache.kafka.streams.Topology topology() {
